@@ -1,0 +1,115 @@
+// Package replica defines how myrrorfs reads and writes one side of a pair,
+// and the algorithms shared by every implementation (scan, hashing, atomic
+// writes, backups). Implementations live in replica/local and replica/sftp;
+// replica/replicatest holds the conformance suite they all pass.
+package replica
+
+import (
+	"errors"
+	"io"
+
+	"github.com/myrrorfs/myrrorfs/tree"
+)
+
+// Errors every implementation reports in a form errors.Is recognises
+// (wrapped with the path and the cause's own text).
+var (
+	// ErrNotExist: the path (or one of its parents) does not exist.
+	// Implementations wrap io/fs.ErrNotExist so both tests work.
+	ErrNotExist = errors.New("no such file or directory")
+	// ErrUnsupported: this replica cannot do the operation (e.g. hard links).
+	ErrUnsupported = errors.New("operation not supported by this replica")
+	// ErrUnsafePath: the path is invalid (see tree.ValidPath) or would lead
+	// through a symbolic link; nothing was done.
+	ErrUnsafePath = errors.New("unsafe path")
+)
+
+// Info is what Lstat and ReadDir report about one entry.
+type Info struct {
+	Name    string    // last path component (the root's is "")
+	Kind    tree.Kind // File, Dir or Symlink; Absent for anything else (socket, fifo, device)
+	Perm    uint32    // permission bits (0o7777)
+	Size    int64
+	MtimeNs int64
+	FP      tree.Fingerprint
+}
+
+// WriteFile is a file being written under a temporary name.
+type WriteFile interface {
+	io.Writer
+	// Close flushes and closes the file; an error means its content is not
+	// trustworthy and the caller removes the temporary.
+	Close() error
+}
+
+// Replica reads and writes one side of a pair. All paths are relative to the
+// replica's root, '/'-separated, "" for the root (see package tree); a path
+// that fails tree.ValidPath gets ErrUnsafePath.
+//
+// No method ever follows a symbolic link: not in the last component, and
+// not in any parent directory (a parent that is a symlink gives
+// ErrUnsafePath), so nothing is ever read or written outside the tree.
+// Methods are safe for concurrent use.
+type Replica interface {
+	// String describes the replica for messages (a directory or host:path).
+	String() string
+
+	// Lstat reports the entry at p without following a final symlink.
+	Lstat(p string) (Info, error)
+
+	// ReadDir lists directory p with Lstat information for each child, in
+	// no particular order, without "." and "..". A child whose name fails
+	// tree.ValidName is never returned (the remote may be hostile).
+	ReadDir(p string) ([]Info, error)
+
+	// Readlink returns the target of symlink p.
+	Readlink(p string) (string, error)
+
+	// Open opens regular file p for reading.
+	Open(p string) (io.ReadCloser, error)
+
+	// CreateTemp creates a new empty file with permission perm in directory
+	// dir, under a fresh name beginning with tree.TempPrefix, and returns its
+	// path (relative to the root) and the open file.
+	CreateTemp(dir string, perm uint32) (string, WriteFile, error)
+
+	// Rename moves oldp to newp atomically. If newp is an existing file or
+	// symlink it is replaced atomically; an existing directory at newp is an
+	// error unless it is empty and oldp is a directory.
+	Rename(oldp, newp string) error
+
+	// Mkdir creates directory p with permission perm; its parent must exist.
+	Mkdir(p string, perm uint32) error
+
+	// Symlink creates a symbolic link at p pointing to target (the target
+	// is stored as given and never resolved).
+	Symlink(target, p string) error
+
+	// Remove removes a file, a symlink or an empty directory.
+	Remove(p string) error
+
+	// Chmod sets the permission bits of p, which must not be a symlink.
+	Chmod(p string, perm uint32) error
+
+	// Chtimes sets the modification time of p, which must not be a symlink.
+	// Replicas that keep whole seconds only round down.
+	Chtimes(p string, mtimeNs int64) error
+
+	// Link makes newp a hard link to file oldp, or returns ErrUnsupported.
+	Link(oldp, newp string) error
+
+	// Close releases the replica's resources (connections, descriptors).
+	Close() error
+}
+
+// Hasher is implemented by replicas that can hash a file where it lives
+// (without sending its content anywhere).
+type Hasher interface {
+	Hash(p string) (tree.Hash, tree.Fingerprint, error)
+}
+
+// Copier is implemented by replicas that can copy a file on their own side
+// (server-side copy) into a new temporary next to dst.
+type Copier interface {
+	CopyTemp(src, dstDir string, perm uint32) (string, error)
+}

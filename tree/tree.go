@@ -1,0 +1,283 @@
+// Package tree holds the values myrrorfs reasons about: entries of a tree,
+// stat fingerprints, content hashes and relative paths. It does no I/O.
+package tree
+
+import (
+	"encoding/hex"
+	"errors"
+	"strings"
+)
+
+// Kind is the type of an entry. Absent means "no entry at this path".
+type Kind uint8
+
+const (
+	Absent Kind = iota
+	File
+	Dir
+	Symlink
+)
+
+func (k Kind) String() string {
+	switch k {
+	case Absent:
+		return "absent"
+	case File:
+		return "file"
+	case Dir:
+		return "dir"
+	case Symlink:
+		return "symlink"
+	}
+	return "unknown"
+}
+
+// Hash is a BLAKE3-256 content hash. The zero Hash means "not known".
+type Hash [32]byte
+
+// IsZero reports whether h is the unknown hash.
+func (h Hash) IsZero() bool { return h == Hash{} }
+
+func (h Hash) String() string { return hex.EncodeToString(h[:]) }
+
+// Fingerprint is what stat says about a file. When a file's fingerprint is
+// the one recorded with its hash, the file is taken as unchanged and is not
+// hashed again. Fields a side cannot report (inode and ctime over SFTP) are 0.
+type Fingerprint struct {
+	Size    int64
+	MtimeNs int64
+	CtimeNs int64
+	Ino     uint64
+	Mode    uint32 // type and permission bits, as st_mode
+}
+
+// Entry is the state of one path on one side, or the base both sides agree on.
+type Entry struct {
+	Kind    Kind
+	Perm    uint32 // permission bits (0o7777)
+	Size    int64  // files only
+	MtimeNs int64  // files only; carried along, never compared
+	Hash    Hash   // files only
+	Target  string // symlinks only
+}
+
+// Exists reports whether e is an entry at all.
+func (e Entry) Exists() bool { return e.Kind != Absent }
+
+// Exec reports whether the owner's executable bit is set. It is the only
+// permission bit that is compared and synced as a change.
+func (e Entry) Exec() bool { return e.Perm&0o100 != 0 }
+
+// Same reports whether a and b hold the same result: same type and, for
+// files, same content and executable bit; for symlinks, the same target.
+// Directories are compared by existence. Mtime is never compared.
+func Same(a, b Entry) bool {
+	if a.Kind != b.Kind {
+		return false
+	}
+	switch a.Kind {
+	case File:
+		return a.Hash == b.Hash && a.Size == b.Size && a.Exec() == b.Exec()
+	case Symlink:
+		return a.Target == b.Target
+	}
+	return true
+}
+
+// SameContent reports whether a and b are files with the same bytes,
+// whatever their permission bits.
+func SameContent(a, b Entry) bool {
+	return a.Kind == File && b.Kind == File && a.Hash == b.Hash && a.Size == b.Size
+}
+
+// Change is how a side's entry differs from base.
+type Change uint8
+
+const (
+	Unchanged   Change = iota
+	Added              // absent in base, present now
+	Modified           // same kind, different content or exec bit
+	Removed            // present in base, absent now
+	TypeChanged        // present in both with different kinds
+)
+
+func (c Change) String() string {
+	return [...]string{"unchanged", "added", "modified", "removed", "type-changed"}[c]
+}
+
+// Diff tells how cur differs from base.
+func Diff(base, cur Entry) Change {
+	switch {
+	case !base.Exists() && !cur.Exists():
+		return Unchanged
+	case !base.Exists():
+		return Added
+	case !cur.Exists():
+		return Removed
+	case base.Kind != cur.Kind:
+		return TypeChanged
+	case Same(base, cur):
+		return Unchanged
+	}
+	return Modified
+}
+
+// Scanned is one entry found by a scan, with the fingerprint it had.
+type Scanned struct {
+	Path  string
+	Entry Entry
+	FP    Fingerprint
+}
+
+// ---- paths ----
+//
+// A path is relative to a tree's root, uses '/' as separator, has no empty,
+// "." or ".." component, and is "" for the root itself.
+
+// ErrBadName is returned for a name or path that must never be acted on.
+var ErrBadName = errors.New("invalid name")
+
+// ValidName checks one path component: non-empty, not "." or "..", and
+// without '/' or NUL.
+func ValidName(name string) error {
+	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\x00") {
+		return ErrBadName
+	}
+	return nil
+}
+
+// ValidPath checks a relative path ("" is the root).
+func ValidPath(p string) error {
+	if p == "" {
+		return nil
+	}
+	for _, c := range strings.Split(p, "/") {
+		if err := ValidName(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Join joins a directory path and a name.
+func Join(dir, name string) string {
+	if dir == "" {
+		return name
+	}
+	return dir + "/" + name
+}
+
+// Parent returns the directory containing p ("" for top-level entries and the root).
+func Parent(p string) string {
+	if i := strings.LastIndexByte(p, '/'); i >= 0 {
+		return p[:i]
+	}
+	return ""
+}
+
+// Base returns the last component of p.
+func Base(p string) string {
+	return p[strings.LastIndexByte(p, '/')+1:]
+}
+
+// IsUnder reports whether p lies strictly inside directory dir.
+func IsUnder(p, dir string) bool {
+	if dir == "" {
+		return p != ""
+	}
+	return len(p) > len(dir) && p[len(dir)] == '/' && p[:len(dir)] == dir
+}
+
+// Compare orders paths so that a directory comes right before everything
+// under it: it compares byte by byte with '/' sorting below every other byte.
+// Scans, the journal and reconciliation all use this order.
+func Compare(a, b string) int {
+	n := len(a)
+	if len(b) < n {
+		n = len(b)
+	}
+	for i := 0; i < n; i++ {
+		ca, cb := a[i], b[i]
+		if ca == cb {
+			continue
+		}
+		if ca == '/' {
+			return -1
+		}
+		if cb == '/' {
+			return 1
+		}
+		if ca < cb {
+			return -1
+		}
+		return 1
+	}
+	switch {
+	case len(a) < len(b):
+		return -1
+	case len(a) > len(b):
+		return 1
+	}
+	return 0
+}
+
+// SortKey encodes p so that bytes.Compare of keys equals Compare of paths
+// ('/' becomes a NUL byte, which never occurs in a name).
+func SortKey(p string) []byte {
+	k := []byte(p)
+	for i, c := range k {
+		if c == '/' {
+			k[i] = 0
+		}
+	}
+	return k
+}
+
+// PathFromKey inverts SortKey.
+func PathFromKey(k []byte) string {
+	b := make([]byte, len(k))
+	for i, c := range k {
+		if c == 0 {
+			c = '/'
+		}
+		b[i] = c
+	}
+	return string(b)
+}
+
+// Prefix of every name myrrorfs keeps inside a tree (temporaries, backups).
+const InternalPrefix = ".myrrorfs"
+
+// TempPrefix begins the name of every temporary file myrrorfs writes.
+const TempPrefix = ".myrrorfs-tmp-"
+
+// BackupDir is the directory, at the root of each side, that receives
+// overwritten and deleted versions.
+const BackupDir = ".myrrorfs-backup"
+
+// Internal reports whether p is something myrrorfs keeps to itself and never
+// syncs, shows or reports: any component named .myrrorfs*, or a .Trash-*
+// folder at the root.
+func Internal(p string) bool {
+	if strings.HasPrefix(p, ".Trash-") || strings.HasPrefix(p, ".Trash/") || p == ".Trash" {
+		top := p
+		if i := strings.IndexByte(p, '/'); i >= 0 {
+			top = p[:i]
+		}
+		if top == ".Trash" || strings.HasPrefix(top, ".Trash-") {
+			return true
+		}
+	}
+	for p != "" {
+		name := p
+		if i := strings.IndexByte(p, '/'); i >= 0 {
+			name, p = p[:i], p[i+1:]
+		} else {
+			p = ""
+		}
+		if strings.HasPrefix(name, InternalPrefix) {
+			return true
+		}
+	}
+	return false
+}
