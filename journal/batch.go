@@ -1,0 +1,62 @@
+package journal
+
+import (
+	"fmt"
+
+	badger "github.com/dgraph-io/badger/v4"
+)
+
+// Batch collects record writes and applies them through badger's WriteBatch,
+// which commits in as many transactions as needed: a Batch of any size never
+// fails with badger.ErrTxnTooBig. Writes become visible as they are committed,
+// in the order they were made; Flush waits for all of them. A Batch is safe
+// for concurrent use and must end with Flush or Cancel.
+type Batch struct {
+	wb *badger.WriteBatch
+}
+
+// NewBatch starts a Batch.
+func (db *DB) NewBatch() *Batch {
+	return &Batch{wb: db.bdb.NewWriteBatch()}
+}
+
+// Put sets the record of path.
+func (b *Batch) Put(path string, rec Record) error {
+	key, err := recordKey(path)
+	if err != nil {
+		return err
+	}
+	if err := b.wb.Set(key, EncodeRecord(nil, rec)); err != nil {
+		return fmt.Errorf("journal: put %q: %w", path, err)
+	}
+	return nil
+}
+
+// Delete removes the record of path; removing a missing record is not an error.
+func (b *Batch) Delete(path string) error {
+	key, err := recordKey(path)
+	if err != nil {
+		return err
+	}
+	if err := b.wb.Delete(key); err != nil {
+		return fmt.Errorf("journal: delete %q: %w", path, err)
+	}
+	return nil
+}
+
+// Flush commits what remains and waits until every write of the Batch is
+// written. It returns the first error any commit met. The Batch cannot be
+// used afterwards.
+func (b *Batch) Flush() error {
+	if err := b.wb.Flush(); err != nil {
+		return fmt.Errorf("journal: flush batch: %w", err)
+	}
+	return nil
+}
+
+// Cancel drops the writes not yet committed; those already committed stay.
+// The Batch cannot be used afterwards. Cancel after Flush does nothing, so
+// it can be deferred right after NewBatch.
+func (b *Batch) Cancel() {
+	b.wb.Cancel()
+}

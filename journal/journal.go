@@ -1,0 +1,275 @@
+// Package journal keeps, for one pair, what the last sync agreed on (the base
+// of every path) and what each side looked like then (a hash cache keyed by
+// stat fingerprint), plus small metadata such as a commit in progress. It is a
+// badger database owned by one process at a time.
+package journal
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+
+	badger "github.com/dgraph-io/badger/v4"
+	"lukechampine.com/blake3"
+
+	"github.com/myrrorfs/myrrorfs/tree"
+)
+
+// Key spaces: every badger key starts with one of these bytes.
+const (
+	prefixRecord byte = 'r' // 'r' + tree.SortKey(path) -> EncodeRecord
+	prefixMeta   byte = 'm' // 'm' + name -> raw value
+)
+
+// loadPrefetch is how many records Load's iterator fetches ahead.
+const loadPrefetch = 1024
+
+// DB is the open journal of one pair. Its methods are safe for concurrent use.
+type DB struct {
+	dir  string
+	bdb  *badger.DB
+	lock *pairLock
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// PairDir returns the directory under stateDir that holds the journal of the
+// pair named by identity: stateDir/pairs/<first 16 hex chars of blake3(identity)>.
+func PairDir(stateDir, identity string) string {
+	sum := blake3.Sum256([]byte(identity))
+	return filepath.Join(stateDir, "pairs", hex.EncodeToString(sum[:8]))
+}
+
+// Open opens, creating it if needed, the journal of the pair named by identity
+// (e.g. "/abs/local\x00host:path") under stateDir, in PairDir(stateDir,
+// identity). That directory also holds a "pair" file with the identity in
+// human-readable form and, while the DB is open, a "holder" file with holder,
+// a description of the opening process such as "mount at /mnt/x (pid 123)".
+// When another DB (in this or another process) holds the pair, Open returns
+// an error wrapping ErrLocked whose message reads
+// "pair is in use by <that holder>".
+func Open(stateDir, identity, holder string) (*DB, error) {
+	if stateDir == "" || identity == "" {
+		return nil, errors.New("journal: open: empty state directory or pair identity")
+	}
+	dir := PairDir(stateDir, identity)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("journal: create %s: %w", dir, err)
+	}
+	lock, err := lockPair(dir)
+	if err != nil {
+		return nil, fmt.Errorf("journal: open %s: %w", dir, err)
+	}
+	db, err := openLocked(dir, identity, holder, lock)
+	if err != nil {
+		lock.unlock()
+		return nil, fmt.Errorf("journal: open %s: %w", dir, err)
+	}
+	return db, nil
+}
+
+// openLocked does the work of Open once the pair's lock is held.
+func openLocked(dir, identity, holder string, lock *pairLock) (*DB, error) {
+	if err := checkPairFile(dir, identity); err != nil {
+		return nil, err
+	}
+	holderPath := filepath.Join(dir, holderFile)
+	if err := writeFileAtomic(holderPath, []byte(holder+"\n")); err != nil {
+		return nil, err
+	}
+	bdb, err := badger.Open(badgerOptions(dir))
+	if err != nil {
+		os.Remove(holderPath)
+		return nil, fmt.Errorf("badger: %w", err)
+	}
+	return &DB{dir: dir, bdb: bdb, lock: lock}, nil
+}
+
+// Dir returns the pair's directory (see PairDir).
+func (db *DB) Dir() string { return db.dir }
+
+// Close closes the database, removes the holder file and releases the pair.
+// Batches must be flushed or cancelled before. Later calls return the first
+// call's result.
+func (db *DB) Close() error {
+	db.closeOnce.Do(func() { db.closeErr = db.close() })
+	return db.closeErr
+}
+
+func (db *DB) close() error {
+	var errs []error
+	if err := db.bdb.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close badger: %w", err))
+	}
+	err := os.Remove(filepath.Join(db.dir, holderFile))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		errs = append(errs, fmt.Errorf("remove holder file: %w", err))
+	}
+	if err := db.lock.unlock(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("journal: close %s: %w", db.dir, err)
+	}
+	return nil
+}
+
+// Sync makes everything written so far durable.
+func (db *DB) Sync() error {
+	if err := db.bdb.Sync(); err != nil {
+		return fmt.Errorf("journal: sync: %w", err)
+	}
+	return nil
+}
+
+// recordKey returns the badger key of path's record, after checking that
+// path is a valid relative path ("" is the root).
+func recordKey(path string) ([]byte, error) {
+	if err := tree.ValidPath(path); err != nil {
+		return nil, fmt.Errorf("journal: path %q: %w", path, err)
+	}
+	k := make([]byte, 1+len(path))
+	k[0] = prefixRecord
+	copy(k[1:], tree.SortKey(path))
+	return k, nil
+}
+
+// Load calls fn for every record, in tree.Compare order of paths, from one
+// consistent snapshot of the journal. It stops at, and returns, the first
+// error fn returns. A record that cannot be decoded stops Load with an error
+// naming its path.
+func (db *DB) Load(fn func(path string, rec Record) error) error {
+	return db.scan(true, func(path string, val []byte) (bool, error) {
+		rec, err := DecodeRecord(val)
+		if err != nil {
+			return false, fmt.Errorf("journal: record %q: %w", path, err)
+		}
+		return true, fn(path, rec)
+	})
+}
+
+// scan iterates over the record key space in key order, calling visit with
+// each path and its raw value (valid during the call only) until visit
+// returns false or an error.
+func (db *DB) scan(withPath bool, visit func(path string, val []byte) (bool, error)) error {
+	return db.bdb.View(func(txn *badger.Txn) error {
+		opts := badger.DefaultIteratorOptions
+		opts.PrefetchSize = loadPrefetch
+		opts.Prefix = []byte{prefixRecord}
+		it := txn.NewIterator(opts)
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			item := it.Item()
+			var path string
+			if withPath {
+				path = tree.PathFromKey(item.Key()[1:])
+			}
+			var more bool
+			err := item.Value(func(val []byte) error {
+				var err error
+				more, err = visit(path, val)
+				return err
+			})
+			if err != nil || !more {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Get returns the record of path and whether there is one.
+func (db *DB) Get(path string) (Record, bool, error) {
+	key, err := recordKey(path)
+	if err != nil {
+		return Record{}, false, err
+	}
+	var rec Record
+	err = db.bdb.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(key)
+		if err != nil {
+			return err
+		}
+		return item.Value(func(val []byte) error {
+			rec, err = DecodeRecord(val)
+			return err
+		})
+	})
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return Record{}, false, nil
+	}
+	if err != nil {
+		return Record{}, false, fmt.Errorf("journal: get %q: %w", path, err)
+	}
+	return rec, true, nil
+}
+
+// HasBase reports whether any record has a base, i.e. whether the pair was
+// synced before.
+func (db *DB) HasBase() (bool, error) {
+	found := false
+	err := db.scan(false, func(_ string, val []byte) (bool, error) {
+		// The base's kind is the byte after the version (see EncodeRecord).
+		found = len(val) > 1 && tree.Kind(val[1]) != tree.Absent
+		return !found, nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("journal: look for a base: %w", err)
+	}
+	return found, nil
+}
+
+func metaKey(key string) []byte {
+	return append([]byte{prefixMeta}, key...)
+}
+
+// SetMeta stores val under key in the metadata key space, separate from the
+// records (e.g. "commit-in-progress", "last-sync").
+func (db *DB) SetMeta(key string, val []byte) error {
+	v := append([]byte(nil), val...)
+	err := db.bdb.Update(func(txn *badger.Txn) error {
+		return txn.Set(metaKey(key), v)
+	})
+	if err != nil {
+		return fmt.Errorf("journal: set meta %q: %w", key, err)
+	}
+	return nil
+}
+
+// GetMeta returns a copy of the value stored under key and whether there is one.
+func (db *DB) GetMeta(key string) ([]byte, bool, error) {
+	var val []byte
+	err := db.bdb.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(metaKey(key))
+		if err != nil {
+			return err
+		}
+		val, err = item.ValueCopy(nil)
+		return err
+	})
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("journal: get meta %q: %w", key, err)
+	}
+	if val == nil {
+		val = []byte{}
+	}
+	return val, true, nil
+}
+
+// DeleteMeta removes key from the metadata; removing a missing key is not an error.
+func (db *DB) DeleteMeta(key string) error {
+	err := db.bdb.Update(func(txn *badger.Txn) error {
+		return txn.Delete(metaKey(key))
+	})
+	if err != nil {
+		return fmt.Errorf("journal: delete meta %q: %w", key, err)
+	}
+	return nil
+}

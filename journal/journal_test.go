@@ -1,0 +1,459 @@
+package journal
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/myrrorfs/myrrorfs/tree"
+)
+
+const testIdentity = "/abs/local\x00host:path"
+
+func openTest(t testing.TB, stateDir string) *DB {
+	t.Helper()
+	db, err := Open(stateDir, testIdentity, "test (pid 1)")
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func putAll(t testing.TB, db *DB, recs map[string]Record) {
+	t.Helper()
+	b := db.NewBatch()
+	defer b.Cancel()
+	for p, r := range recs {
+		if err := b.Put(p, r); err != nil {
+			t.Fatalf("Put(%q): %v", p, err)
+		}
+	}
+	if err := b.Flush(); err != nil {
+		t.Fatalf("Flush: %v", err)
+	}
+}
+
+type loaded struct {
+	path string
+	rec  Record
+}
+
+func loadAll(t testing.TB, db *DB) []loaded {
+	t.Helper()
+	var out []loaded
+	err := db.Load(func(p string, r Record) error {
+		out = append(out, loaded{p, r})
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	return out
+}
+
+func fileRecord(i int) Record {
+	var h tree.Hash
+	h[0], h[1], h[2] = byte(i), byte(i>>8), byte(i>>16)
+	e := tree.Entry{Kind: tree.File, Perm: 0o644, Size: int64(i), MtimeNs: 1700000000000000000 + int64(i), Hash: h}
+	fp := tree.Fingerprint{Size: int64(i), MtimeNs: e.MtimeNs, CtimeNs: e.MtimeNs, Ino: uint64(i) + 100, Mode: 0o100644}
+	return Record{Base: e, Local: Side{FP: fp, Hash: h}, Remote: Side{FP: tree.Fingerprint{Size: fp.Size, MtimeNs: fp.MtimeNs, Mode: fp.Mode}, Hash: h}}
+}
+
+// randPath builds paths from names that stress the '/' ordering.
+func randPath(r *rand.Rand) string {
+	names := []string{"a", "b", "a.b", "a-b", "a b", "a!", ".x", "-", " ", "z", "é", "a\x01"}
+	depth := 1 + r.IntN(6)
+	parts := make([]string, depth)
+	for i := range parts {
+		parts[i] = names[r.IntN(len(names))]
+		if r.IntN(3) == 0 {
+			parts[i] += names[r.IntN(len(names))]
+		}
+	}
+	return strings.Join(parts, "/")
+}
+
+func TestLoadOrderMatchesCompare(t *testing.T) {
+	db := openTest(t, t.TempDir())
+	r := rand.New(rand.NewPCG(5, 6))
+	recs := map[string]Record{"": {Base: tree.Entry{Kind: tree.Dir, Perm: 0o755}}}
+	for _, p := range []string{"a", "a/b", "a.b", "a-b", "a b", "a/b/c/d/e/f/g/h", "a0", "a/z"} {
+		recs[p] = fileRecord(len(recs))
+	}
+	for len(recs) < 3000 {
+		recs[randPath(r)] = fileRecord(len(recs))
+	}
+	putAll(t, db, recs)
+
+	got := loadAll(t, db)
+	want := make([]string, 0, len(recs))
+	for p := range recs {
+		want = append(want, p)
+	}
+	slices.SortFunc(want, tree.Compare)
+	if len(got) != len(want) {
+		t.Fatalf("Load gave %d records, want %d", len(got), len(want))
+	}
+	for i, g := range got {
+		if g.path != want[i] {
+			t.Fatalf("record %d: path %q, want %q", i, g.path, want[i])
+		}
+		if g.rec != recs[g.path] {
+			t.Fatalf("record %q: got %+v, want %+v", g.path, g.rec, recs[g.path])
+		}
+	}
+	index := func(p string) int {
+		return slices.IndexFunc(got, func(l loaded) bool { return l.path == p })
+	}
+	for _, later := range []string{"a.b", "a-b", "a b"} {
+		if index("a/b") > index(later) {
+			t.Errorf("a/b loaded after %q", later)
+		}
+	}
+}
+
+func TestLoadStopsAtFirstError(t *testing.T) {
+	db := openTest(t, t.TempDir())
+	putAll(t, db, map[string]Record{"a": fileRecord(1), "b": fileRecord(2), "c": fileRecord(3)})
+	stop := errors.New("stop")
+	var seen []string
+	err := db.Load(func(p string, _ Record) error {
+		seen = append(seen, p)
+		if p == "b" {
+			return stop
+		}
+		return nil
+	})
+	if !errors.Is(err, stop) {
+		t.Fatalf("Load = %v, want %v", err, stop)
+	}
+	if !reflect.DeepEqual(seen, []string{"a", "b"}) {
+		t.Errorf("visited %q, want [a b]", seen)
+	}
+}
+
+func TestOpenLayout(t *testing.T) {
+	state := t.TempDir()
+	db, err := Open(state, testIdentity, "sync (pid 42)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := db.Dir()
+	if filepath.Dir(dir) != filepath.Join(state, "pairs") || len(filepath.Base(dir)) != 16 {
+		t.Errorf("Dir() = %q, want %s/pairs/<16 hex>", dir, state)
+	}
+	if dir != PairDir(state, testIdentity) {
+		t.Errorf("Dir() = %q, PairDir = %q", dir, PairDir(state, testIdentity))
+	}
+	if PairDir(state, testIdentity+"x") == dir {
+		t.Error("two identities share a directory")
+	}
+	pair, _ := os.ReadFile(filepath.Join(dir, "pair"))
+	if string(pair) != "/abs/local\nhost:path\n" {
+		t.Errorf("pair file = %q", pair)
+	}
+	holder, _ := os.ReadFile(filepath.Join(dir, "holder"))
+	if strings.TrimSpace(string(holder)) != "sync (pid 42)" {
+		t.Errorf("holder file = %q", holder)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "holder")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("holder file after Close: %v", err)
+	}
+	if err := db.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+}
+
+func TestOpenRejectsEmptyArguments(t *testing.T) {
+	if _, err := Open("", testIdentity, "x"); err == nil {
+		t.Error("Open with empty state dir succeeded")
+	}
+	if _, err := Open(t.TempDir(), "", "x"); err == nil {
+		t.Error("Open with empty identity succeeded")
+	}
+}
+
+func TestOpenLockedInProcess(t *testing.T) {
+	state := t.TempDir()
+	db, err := Open(state, testIdentity, "mount at /mnt/x (pid 123)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Open(state, testIdentity, "sync (pid 456)")
+	if !errors.Is(err, ErrLocked) {
+		t.Fatalf("second Open = %v, want ErrLocked", err)
+	}
+	if !strings.Contains(err.Error(), "pair is in use by mount at /mnt/x (pid 123)") {
+		t.Errorf("error %q does not name the holder", err)
+	}
+	// The failed Open must not have disturbed the holder.
+	if h := readHolder(db.Dir()); h != "mount at /mnt/x (pid 123)" {
+		t.Errorf("holder after failed Open = %q", h)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db2, err := Open(state, testIdentity, "sync (pid 456)")
+	if err != nil {
+		t.Fatalf("Open after Close: %v", err)
+	}
+	db2.Close()
+}
+
+const childStateEnv = "JOURNAL_TEST_CHILD_STATE"
+
+// TestLockHelperProcess is the child half of TestOpenLockedAcrossProcesses.
+func TestLockHelperProcess(t *testing.T) {
+	state := os.Getenv(childStateEnv)
+	if state == "" {
+		t.Skip("run by TestOpenLockedAcrossProcesses only")
+	}
+	db, err := Open(state, testIdentity, "child")
+	if err == nil {
+		db.Close()
+		t.Fatal("child opened a pair its parent holds")
+	}
+	fmt.Printf("CHILD-ERROR: %v\n", err)
+	if !errors.Is(err, ErrLocked) {
+		t.Fatalf("child Open = %v, want ErrLocked", err)
+	}
+}
+
+func TestOpenLockedAcrossProcesses(t *testing.T) {
+	state := t.TempDir()
+	holder := fmt.Sprintf("mount at /mnt/x (pid %d)", os.Getpid())
+	db, err := Open(state, testIdentity, holder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestLockHelperProcess$", "-test.v")
+	cmd.Env = append(os.Environ(), childStateEnv+"="+state)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("child failed: %v\n%s", err, out)
+	}
+	want := "CHILD-ERROR: journal: open " + db.Dir() + ": pair is in use by " + holder
+	if !strings.Contains(string(out), want) {
+		t.Errorf("child output lacks %q:\n%s", want, out)
+	}
+}
+
+func TestReopenKeepsData(t *testing.T) {
+	state := t.TempDir()
+	db, err := Open(state, testIdentity, "first")
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := map[string]Record{"x": fileRecord(1), "x/y": fileRecord(2), "": {Base: tree.Entry{Kind: tree.Dir}}}
+	putAll(t, db, recs)
+	if err := db.SetMeta("last-sync", []byte("yesterday")); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Sync(); err != nil {
+		t.Fatalf("Sync: %v", err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	db = openTest(t, state)
+	got := loadAll(t, db)
+	if len(got) != len(recs) {
+		t.Fatalf("reopened journal has %d records, want %d", len(got), len(recs))
+	}
+	for _, g := range got {
+		if g.rec != recs[g.path] {
+			t.Errorf("%q: got %+v, want %+v", g.path, g.rec, recs[g.path])
+		}
+	}
+	if v, ok, err := db.GetMeta("last-sync"); err != nil || !ok || string(v) != "yesterday" {
+		t.Errorf("GetMeta after reopen = %q, %v, %v", v, ok, err)
+	}
+}
+
+func TestBigBatch(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes 200,000 records")
+	}
+	db := openTest(t, t.TempDir())
+	const n = 200_000
+	b := db.NewBatch()
+	defer b.Cancel()
+	for i := 0; i < n; i++ {
+		if err := b.Put(fmt.Sprintf("dir%03d/file%07d", i%500, i), fileRecord(i)); err != nil {
+			t.Fatalf("Put %d: %v", i, err)
+		}
+	}
+	if err := b.Flush(); err != nil {
+		t.Fatalf("Flush: %v", err)
+	}
+	count, prev := 0, ""
+	err := db.Load(func(p string, r Record) error {
+		if count > 0 && tree.Compare(prev, p) >= 0 {
+			return fmt.Errorf("%q loaded after %q", p, prev)
+		}
+		count++
+		prev = p
+		return nil
+	})
+	if err != nil || count != n {
+		t.Fatalf("Load = %v with %d records, want %d", err, count, n)
+	}
+	if r, ok, err := db.Get("dir123/file0000123"); err != nil || !ok || r != fileRecord(123) {
+		t.Errorf("Get after big batch = %+v, %v, %v", r, ok, err)
+	}
+}
+
+func TestConcurrentBatch(t *testing.T) {
+	db := openTest(t, t.TempDir())
+	b := db.NewBatch()
+	defer b.Cancel()
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 2000; i++ {
+				if err := b.Put(fmt.Sprintf("g%d/%d", g, i), fileRecord(i)); err != nil {
+					t.Errorf("Put: %v", err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := b.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(loadAll(t, db)); got != 8*2000 {
+		t.Errorf("loaded %d records, want %d", got, 8*2000)
+	}
+}
+
+func TestGetAndDelete(t *testing.T) {
+	db := openTest(t, t.TempDir())
+	if _, ok, err := db.Get("missing"); ok || err != nil {
+		t.Fatalf("Get(missing) = %v, %v", ok, err)
+	}
+	putAll(t, db, map[string]Record{"a": fileRecord(1), "a/b": fileRecord(2)})
+	if r, ok, err := db.Get("a/b"); !ok || err != nil || r != fileRecord(2) {
+		t.Fatalf("Get(a/b) = %+v, %v, %v", r, ok, err)
+	}
+
+	b := db.NewBatch()
+	if err := b.Delete("a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Delete("never-there"); err != nil {
+		t.Fatalf("Delete of a missing path: %v", err)
+	}
+	if err := b.Put("a/b", fileRecord(3)); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	b.Cancel() // after Flush: no effect
+
+	if _, ok, err := db.Get("a"); ok || err != nil {
+		t.Errorf("Get(a) after Delete = %v, %v", ok, err)
+	}
+	if r, ok, err := db.Get("a/b"); !ok || err != nil || r != fileRecord(3) {
+		t.Errorf("Get(a/b) after overwrite = %+v, %v, %v", r, ok, err)
+	}
+}
+
+func TestCancelDropsPendingWrites(t *testing.T) {
+	db := openTest(t, t.TempDir())
+	b := db.NewBatch()
+	if err := b.Put("a", fileRecord(1)); err != nil {
+		t.Fatal(err)
+	}
+	b.Cancel()
+	if _, ok, err := db.Get("a"); ok || err != nil {
+		t.Errorf("Get after Cancel = %v, %v", ok, err)
+	}
+}
+
+func TestInvalidPaths(t *testing.T) {
+	db := openTest(t, t.TempDir())
+	b := db.NewBatch()
+	defer b.Cancel()
+	for _, p := range []string{"/abs", "a//b", "a/./b", "..", "a/", "nul\x00"} {
+		if err := b.Put(p, Record{}); !errors.Is(err, tree.ErrBadName) {
+			t.Errorf("Put(%q) = %v, want ErrBadName", p, err)
+		}
+		if err := b.Delete(p); !errors.Is(err, tree.ErrBadName) {
+			t.Errorf("Delete(%q) = %v, want ErrBadName", p, err)
+		}
+		if _, _, err := db.Get(p); !errors.Is(err, tree.ErrBadName) {
+			t.Errorf("Get(%q) = %v, want ErrBadName", p, err)
+		}
+	}
+}
+
+func TestHasBase(t *testing.T) {
+	db := openTest(t, t.TempDir())
+	check := func(want bool) {
+		t.Helper()
+		if got, err := db.HasBase(); err != nil || got != want {
+			t.Fatalf("HasBase = %v, %v; want %v", got, err, want)
+		}
+	}
+	check(false)
+	cacheOnly := Record{Local: Side{FP: tree.Fingerprint{Size: 1}}}
+	putAll(t, db, map[string]Record{"a": cacheOnly, "b": cacheOnly})
+	if err := db.SetMeta("zzz", []byte{1, byte(tree.File)}); err != nil {
+		t.Fatal(err)
+	}
+	check(false)
+	putAll(t, db, map[string]Record{"c": {Base: tree.Entry{Kind: tree.Dir}}})
+	check(true)
+}
+
+func TestMeta(t *testing.T) {
+	db := openTest(t, t.TempDir())
+	if _, ok, err := db.GetMeta("commit-in-progress"); ok || err != nil {
+		t.Fatalf("GetMeta(missing) = %v, %v", ok, err)
+	}
+	val := []byte("plan-1")
+	if err := db.SetMeta("commit-in-progress", val); err != nil {
+		t.Fatal(err)
+	}
+	val[0] = 'X' // the journal must have kept its own copy
+	if err := db.SetMeta("empty", nil); err != nil {
+		t.Fatal(err)
+	}
+	// A meta key must not show up as a record.
+	if recs := loadAll(t, db); len(recs) != 0 {
+		t.Errorf("meta keys loaded as records: %v", recs)
+	}
+	if v, ok, err := db.GetMeta("commit-in-progress"); string(v) != "plan-1" || !ok || err != nil {
+		t.Errorf("GetMeta = %q, %v, %v", v, ok, err)
+	}
+	if v, ok, err := db.GetMeta("empty"); v == nil || len(v) != 0 || !ok || err != nil {
+		t.Errorf("GetMeta(empty) = %q, %v, %v", v, ok, err)
+	}
+	if err := db.DeleteMeta("commit-in-progress"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.DeleteMeta("never-set"); err != nil {
+		t.Errorf("DeleteMeta(missing) = %v", err)
+	}
+	if _, ok, err := db.GetMeta("commit-in-progress"); ok || err != nil {
+		t.Errorf("GetMeta after delete = %v, %v", ok, err)
+	}
+}

@@ -1,0 +1,111 @@
+package journal
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+)
+
+// ErrLocked is returned, wrapped with the holder's description, when another
+// process (or another DB in this process) holds the pair.
+var ErrLocked = errors.New("pair is in use")
+
+// Names of the files kept next to the badger files in a pair's directory.
+const (
+	lockFile   = "lock"   // flock'ed while open; never removed
+	holderFile = "holder" // who holds the lock, removed at Close
+	pairFile   = "pair"   // the pair's identity, human-readable
+)
+
+// pairLock is an exclusive flock on a pair directory's lock file. The lock
+// file itself is never removed: removing a lock file while others may have it
+// open lets two processes lock two different inodes.
+type pairLock struct {
+	f *os.File
+}
+
+// lockPair takes the exclusive lock of dir without waiting. When another
+// holder has it, the error wraps ErrLocked and names that holder.
+func lockPair(dir string) (*pairLock, error) {
+	f, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open lock file: %w", err)
+	}
+	err = flock(f)
+	if err == nil {
+		return &pairLock{f: f}, nil
+	}
+	f.Close()
+	if errors.Is(err, syscall.EWOULDBLOCK) {
+		return nil, fmt.Errorf("%w by %s", ErrLocked, readHolder(dir))
+	}
+	return nil, fmt.Errorf("lock %s: %w", dir, err)
+}
+
+func flock(f *os.File) error {
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err != syscall.EINTR {
+			return err
+		}
+	}
+}
+
+// unlock releases the lock by closing the lock file.
+func (l *pairLock) unlock() error {
+	if err := l.f.Close(); err != nil {
+		return fmt.Errorf("release lock: %w", err)
+	}
+	return nil
+}
+
+// readHolder returns the description the holder of dir left, or a generic
+// one when there is none (the holder is starting or crashed while writing it).
+func readHolder(dir string) string {
+	b, err := os.ReadFile(filepath.Join(dir, holderFile))
+	if s := strings.TrimSpace(string(b)); err == nil && s != "" {
+		return s
+	}
+	return "another process"
+}
+
+// writeFileAtomic replaces name with data through a temporary file and a
+// rename, so that readers see either the old or the new content.
+func writeFileAtomic(name string, data []byte) error {
+	tmp := name + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", tmp, err)
+	}
+	if err := os.Rename(tmp, name); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("rename %s: %w", tmp, err)
+	}
+	return nil
+}
+
+// pairText is the human-readable form of an identity stored in the pair
+// file: its NUL-separated parts on lines of their own.
+func pairText(identity string) []byte {
+	return []byte(strings.ReplaceAll(identity, "\x00", "\n") + "\n")
+}
+
+// checkPairFile writes the pair file of dir, or checks that an existing one
+// names the same identity (a different one would mean a hash collision).
+func checkPairFile(dir, identity string) error {
+	name := filepath.Join(dir, pairFile)
+	want := pairText(identity)
+	got, err := os.ReadFile(name)
+	switch {
+	case err == nil && bytes.Equal(got, want):
+		return nil
+	case err == nil:
+		return fmt.Errorf("%s belongs to another pair:\n%s", dir, got)
+	case !errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("read pair file: %w", err)
+	}
+	return writeFileAtomic(name, want)
+}

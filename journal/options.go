@@ -1,0 +1,44 @@
+package journal
+
+import (
+	"fmt"
+	"os"
+
+	badger "github.com/dgraph-io/badger/v4"
+)
+
+// valueThreshold keeps every record (symlink targets included, up to a few
+// KiB) inside the LSM tree, so Load never reads the value log. It must stay
+// below 15% of the memtable size.
+const valueThreshold = 4 << 10
+
+// badgerOptions are small-footprint settings: writing a million records
+// peaks at a few hundred MB instead of most of a GB with the defaults.
+func badgerOptions(dir string) badger.Options {
+	return badger.DefaultOptions(dir).
+		WithMemTableSize(8 << 20).
+		WithNumMemtables(2).
+		WithNumLevelZeroTables(2).
+		WithNumLevelZeroTablesStall(4).
+		WithBaseTableSize(2 << 20).
+		WithBaseLevelSize(8 << 20).
+		WithValueLogFileSize(16 << 20).
+		WithValueThreshold(valueThreshold).
+		WithBlockCacheSize(8 << 20).
+		WithIndexCacheSize(4 << 20).
+		WithNumCompactors(2).
+		WithMetricsEnabled(false).
+		WithDetectConflicts(false).
+		WithSyncWrites(false).
+		WithLogger(errorLogger{})
+}
+
+// errorLogger passes badger's errors to stderr and drops everything else.
+type errorLogger struct{}
+
+func (errorLogger) Errorf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "journal: badger: "+format, args...)
+}
+func (errorLogger) Warningf(string, ...any) {}
+func (errorLogger) Infof(string, ...any)    {}
+func (errorLogger) Debugf(string, ...any)   {}
