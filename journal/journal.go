@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	badger "github.com/dgraph-io/badger/v4"
@@ -24,8 +25,6 @@ const (
 	prefixMeta   byte = 'm' // 'm' + name -> raw value
 )
 
-// loadPrefetch is how many records Load's iterator fetches ahead.
-const loadPrefetch = 1024
 
 // DB is the open journal of one pair. Its methods are safe for concurrent use.
 type DB struct {
@@ -158,7 +157,9 @@ func (db *DB) Load(fn func(path string, rec Record) error) error {
 func (db *DB) scan(withPath bool, visit func(path string, val []byte) (bool, error)) error {
 	return db.bdb.View(func(txn *badger.Txn) error {
 		opts := badger.DefaultIteratorOptions
-		opts.PrefetchSize = loadPrefetch
+		// Records live in the LSM tree (see valueThreshold): badger's value
+		// prefetching would only start one goroutine per record to copy them.
+		opts.PrefetchValues = false
 		opts.Prefix = []byte{prefixRecord}
 		it := txn.NewIterator(opts)
 		defer it.Close()
@@ -166,7 +167,7 @@ func (db *DB) scan(withPath bool, visit func(path string, val []byte) (bool, err
 			item := it.Item()
 			var path string
 			if withPath {
-				path = tree.PathFromKey(item.Key()[1:])
+				path = pathFromKey(item.Key()[1:])
 			}
 			var more bool
 			err := item.Value(func(val []byte) error {
@@ -180,6 +181,19 @@ func (db *DB) scan(withPath bool, visit func(path string, val []byte) (bool, err
 		}
 		return nil
 	})
+}
+
+// pathFromKey is tree.PathFromKey with a single allocation.
+func pathFromKey(k []byte) string {
+	var sb strings.Builder
+	sb.Grow(len(k))
+	for _, c := range k {
+		if c == 0 {
+			c = '/'
+		}
+		sb.WriteByte(c)
+	}
+	return sb.String()
 }
 
 // Get returns the record of path and whether there is one.

@@ -121,6 +121,17 @@ func TestLoadOrderMatchesCompare(t *testing.T) {
 	}
 }
 
+func TestPathFromKeyMatchesTree(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for i := 0; i < 1000; i++ {
+		p := randPath(r)
+		k := tree.SortKey(p)
+		if got, want := pathFromKey(k), tree.PathFromKey(k); got != want || got != p {
+			t.Fatalf("pathFromKey(%q) = %q, tree.PathFromKey = %q, path %q", k, got, want, p)
+		}
+	}
+}
+
 func TestLoadStopsAtFirstError(t *testing.T) {
 	db := openTest(t, t.TempDir())
 	putAll(t, db, map[string]Record{"a": fileRecord(1), "b": fileRecord(2), "c": fileRecord(3)})

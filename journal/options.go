@@ -7,10 +7,10 @@ import (
 	badger "github.com/dgraph-io/badger/v4"
 )
 
-// valueThreshold keeps every record (symlink targets included, up to a few
-// KiB) inside the LSM tree, so Load never reads the value log. It must stay
-// below 15% of the memtable size.
-const valueThreshold = 4 << 10
+// valueThreshold keeps every record (symlink targets of up to PATH_MAX
+// bytes included) inside the LSM tree, so Load never reads the value log.
+// It must stay below 15% of the memtable size.
+const valueThreshold = 8 << 10
 
 // badgerOptions are small-footprint settings: writing a million records
 // peaks at a few hundred MB instead of most of a GB with the defaults.
