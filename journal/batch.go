@@ -6,6 +6,10 @@ import (
 	badger "github.com/dgraph-io/badger/v4"
 )
 
+// encodedSizeHint is the capacity that holds the encoding of a typical file
+// record without growing.
+const encodedSizeHint = 128
+
 // Batch collects record writes and applies them through badger's WriteBatch,
 // which commits in as many transactions as needed: a Batch of any size never
 // fails with badger.ErrTxnTooBig. Writes become visible as they are committed,
@@ -26,7 +30,7 @@ func (b *Batch) Put(path string, rec Record) error {
 	if err != nil {
 		return err
 	}
-	if err := b.wb.Set(key, EncodeRecord(nil, rec)); err != nil {
+	if err := b.wb.Set(key, EncodeRecord(make([]byte, 0, encodedSizeHint), rec)); err != nil {
 		return fmt.Errorf("journal: put %q: %w", path, err)
 	}
 	return nil

@@ -25,7 +25,6 @@ const (
 	prefixMeta   byte = 'm' // 'm' + name -> raw value
 )
 
-
 // DB is the open journal of one pair. Its methods are safe for concurrent use.
 type DB struct {
 	dir  string
@@ -128,13 +127,30 @@ func (db *DB) Sync() error {
 // recordKey returns the badger key of path's record, after checking that
 // path is a valid relative path ("" is the root).
 func recordKey(path string) ([]byte, error) {
-	if err := tree.ValidPath(path); err != nil {
+	if err := validPath(path); err != nil {
 		return nil, fmt.Errorf("journal: path %q: %w", path, err)
 	}
 	k := make([]byte, 1+len(path))
 	k[0] = prefixRecord
 	copy(k[1:], tree.SortKey(path))
 	return k, nil
+}
+
+// validPath is tree.ValidPath without allocating.
+func validPath(p string) error {
+	if p == "" {
+		return nil
+	}
+	for {
+		name, rest, more := strings.Cut(p, "/")
+		if err := tree.ValidName(name); err != nil {
+			return err
+		}
+		if !more {
+			return nil
+		}
+		p = rest
+	}
 }
 
 // Load calls fn for every record, in tree.Compare order of paths, from one

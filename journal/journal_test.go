@@ -132,6 +132,19 @@ func TestPathFromKeyMatchesTree(t *testing.T) {
 	}
 }
 
+func TestValidPathMatchesTree(t *testing.T) {
+	paths := []string{"", "a", "a/b", "/a", "a/", "a//b", ".", "..", "a/./b", "a/../b", "a\x00b", "...", ".a/b.", " / "}
+	r := rand.New(rand.NewPCG(9, 10))
+	for i := 0; i < 1000; i++ {
+		paths = append(paths, randPath(r))
+	}
+	for _, p := range paths {
+		if got, want := validPath(p), tree.ValidPath(p); got != want {
+			t.Errorf("validPath(%q) = %v, tree.ValidPath = %v", p, got, want)
+		}
+	}
+}
+
 func TestLoadStopsAtFirstError(t *testing.T) {
 	db := openTest(t, t.TempDir())
 	putAll(t, db, map[string]Record{"a": fileRecord(1), "b": fileRecord(2), "c": fileRecord(3)})
