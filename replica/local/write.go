@@ -1,0 +1,205 @@
+package local
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"io"
+	"os"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/myrrorfs/myrrorfs/replica"
+	"github.com/myrrorfs/myrrorfs/tree"
+)
+
+// tempFile is a file being written under a temporary name.
+type tempFile struct {
+	f *os.File
+}
+
+// Write writes to the temporary.
+func (t *tempFile) Write(b []byte) (int, error) { return t.f.Write(b) }
+
+// Close flushes the content to stable storage and closes the file, so that
+// once it is renamed into place a crash cannot leave it empty.
+func (t *tempFile) Close() error {
+	serr := t.f.Sync()
+	cerr := t.f.Close()
+	if serr != nil {
+		return serr
+	}
+	return cerr
+}
+
+// tempName returns a fresh temporary name.
+func tempName() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return tree.TempPrefix + hex.EncodeToString(b[:])
+}
+
+// permOf keeps the permission bits of perm.
+func permOf(perm uint32) uint32 { return perm & 0o7777 }
+
+// CreateTemp creates an empty file with exactly permission perm (the umask
+// does not apply) in directory dir under a fresh tree.TempPrefix name.
+func (r *Replica) CreateTemp(dir string, perm uint32) (string, replica.WriteFile, error) {
+	f, p, err := r.createTemp(dir, perm)
+	if err != nil {
+		return "", nil, err
+	}
+	return p, &tempFile{f: f}, nil
+}
+
+// createTemp creates the temporary and returns it open for writing.
+func (r *Replica) createTemp(dir string, perm uint32) (*os.File, string, error) {
+	if err := checkPath(dir); err != nil {
+		return nil, "", r.wrap("create temporary in", dir, err)
+	}
+	dfd, err := r.openBeneath(dir, unix.O_PATH)
+	if err != nil {
+		return nil, "", r.wrap("create temporary in", dir, err)
+	}
+	defer unix.Close(dfd)
+	for {
+		name := tempName()
+		p := tree.Join(dir, name)
+		fd, err := unix.Openat(dfd, name, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+		if err == unix.EEXIST || err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, "", r.wrap("create temporary", p, err)
+		}
+		if err := unix.Fchmod(fd, permOf(perm)); err != nil {
+			unix.Close(fd)
+			unix.Unlinkat(dfd, name, 0)
+			return nil, "", r.wrap("chmod temporary", p, err)
+		}
+		return os.NewFile(uintptr(fd), r.diskPath(p)), p, nil
+	}
+}
+
+// CopyTemp copies regular file src into a new temporary with permission
+// perm in directory dstDir, using copy_file_range where the filesystem can,
+// and returns the temporary's path. On error no temporary is left behind.
+func (r *Replica) CopyTemp(src, dstDir string, perm uint32) (string, error) {
+	in, _, err := r.openFile("copy", src)
+	if err != nil {
+		return "", err
+	}
+	defer in.Close()
+	out, p, err := r.createTemp(dstDir, perm)
+	if err != nil {
+		return "", err
+	}
+	_, err = io.Copy(out, in)
+	if err == nil {
+		err = (&tempFile{f: out}).Close()
+	} else {
+		out.Close()
+	}
+	if err != nil {
+		r.Remove(p)
+		return "", r.wrap("copy "+r.diskPath(src)+" to", p, err)
+	}
+	return p, nil
+}
+
+// Rename moves oldp to newp atomically, replacing a file or symlink at newp
+// (or an empty directory when oldp is a directory). Neither may be the root.
+func (r *Replica) Rename(oldp, newp string) error {
+	return r.atParents("rename", oldp, newp, unix.Renameat)
+}
+
+// Mkdir creates directory p with exactly permission perm.
+func (r *Replica) Mkdir(p string, perm uint32) error {
+	return r.atParent("mkdir", p, func(dirfd int, name string) error {
+		if err := unix.Mkdirat(dirfd, name, 0o700); err != nil {
+			return err
+		}
+		fd, err := unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		return unix.Fchmod(fd, permOf(perm))
+	})
+}
+
+// Symlink creates symlink p pointing to target, stored verbatim.
+func (r *Replica) Symlink(target, p string) error {
+	return r.atParent("symlink", p, func(dirfd int, name string) error {
+		if target == "" {
+			return errors.New("empty symlink target")
+		}
+		return unix.Symlinkat(target, dirfd, name)
+	})
+}
+
+// Remove removes file, symlink or empty directory p.
+func (r *Replica) Remove(p string) error {
+	return r.atParent("remove", p, func(dirfd int, name string) error {
+		err := unix.Unlinkat(dirfd, name, 0)
+		if err == unix.EISDIR {
+			err = unix.Unlinkat(dirfd, name, unix.AT_REMOVEDIR)
+		}
+		return err
+	})
+}
+
+// Chmod sets the permission bits of p. A symlink at p is refused with
+// replica.ErrUnsafePath and left unchanged.
+func (r *Replica) Chmod(p string, perm uint32) error {
+	return r.atParent("chmod", p, func(dirfd int, name string) error {
+		err := unix.Fchmodat(dirfd, name, permOf(perm), unix.AT_SYMLINK_NOFOLLOW)
+		if err != unix.EOPNOTSUPP && err != unix.ENOSYS {
+			return err
+		}
+		// Either p is a symlink or the kernel lacks fchmodat2.
+		return chmodByPath(dirfd, name, permOf(perm))
+	})
+}
+
+// chmodByPath changes the mode through an O_PATH descriptor of name, which
+// cannot be a symlink once it is open.
+func chmodByPath(dirfd int, name string, perm uint32) error {
+	fd, err := unix.Openat(dirfd, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFLNK {
+		return errIsSymlink
+	}
+	return unix.Fchmodat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(fd), perm, 0)
+}
+
+// Chtimes sets the modification time of p (nanoseconds), leaving its access
+// time alone. A symlink at p is refused with replica.ErrUnsafePath.
+func (r *Replica) Chtimes(p string, mtimeNs int64) error {
+	return r.atParent("chtimes", p, func(dirfd int, name string) error {
+		st, err := lstatAt(dirfd, name)
+		if err != nil {
+			return err
+		}
+		if st.Mode&unix.S_IFMT == unix.S_IFLNK {
+			return errIsSymlink
+		}
+		ts := []unix.Timespec{{Nsec: unix.UTIME_OMIT}, unix.NsecToTimespec(mtimeNs)}
+		return unix.UtimesNanoAt(dirfd, name, ts, unix.AT_SYMLINK_NOFOLLOW)
+	})
+}
+
+// Link makes newp a hard link to file oldp.
+func (r *Replica) Link(oldp, newp string) error {
+	return r.atParents("link", oldp, newp, func(odir int, oname string, ndir int, nname string) error {
+		return unix.Linkat(odir, oname, ndir, nname, 0)
+	})
+}

@@ -1,0 +1,438 @@
+package replica
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"lukechampine.com/blake3"
+
+	"github.com/myrrorfs/myrrorfs/tree"
+)
+
+// ErrChangedWhileReading: a file's fingerprint changed while it was being
+// hashed or copied, so the bytes read are not trustworthy.
+var ErrChangedWhileReading = errors.New("file changed while being read")
+
+// errNotHandled is the cause of a Warning problem for a socket, fifo or device.
+var errNotHandled = errors.New("not a regular file, directory or symlink: skipped")
+
+// Known returns what was last recorded for a file path on this side: its
+// fingerprint and hash. ok is false when nothing is recorded.
+type Known func(path string) (fp tree.Fingerprint, h tree.Hash, ok bool)
+
+// ScanOptions tune Scan. The zero value scans and hashes everything.
+type ScanOptions struct {
+	// Ignore reports whether a path is to be left out (a directory with its
+	// subtree). nil: nothing is ignored. Internal names (tree.Internal) are
+	// always skipped without calling it. It is called from several
+	// goroutines at once.
+	Ignore func(path string, isDir bool) bool
+	// Known lets Scan reuse a recorded hash when a file's fingerprint is
+	// identical to the recorded one. nil: every file is hashed. It is
+	// called from several goroutines at once.
+	Known Known
+	// Workers is how many ReadDir, Readlink and hash calls run at once;
+	// 0 means 8.
+	Workers int
+	// Progress, if set, is called from time to time with the number of
+	// entries taken in and the bytes hashed so far, and once at the end.
+	// Calls never overlap.
+	Progress func(entries int, hashedBytes int64)
+}
+
+// Problem is a path the scan could not take in. The path is not in
+// ScanResult.Entries, nor is anything under it; a sync must leave the path
+// and its subtree alone on both sides.
+type Problem struct {
+	Path string
+	Err  error
+	// Warning: skipped on purpose (socket, fifo, device, invalid name);
+	// otherwise an error (unreadable directory or file, or a file that
+	// changed or vanished while being hashed).
+	Warning bool
+}
+
+// ScanResult is what Scan found.
+type ScanResult struct {
+	// Entries holds every entry except the root, sorted by tree.Compare.
+	// Files carry Hash, symlinks Target; Perm, Size and MtimeNs come from
+	// stat (for a hashed file, from the stat taken with its hash).
+	Entries []tree.Scanned
+	// Temps are the paths of stale temporaries (base name beginning with
+	// tree.TempPrefix), sorted, found in every directory that was scanned.
+	Temps []string
+	// Problems are sorted by path.
+	Problems []Problem
+	// Hashed counts the files hashed by this scan (fingerprint unknown or
+	// changed) and HashedBytes their sizes.
+	Hashed      int
+	HashedBytes int64
+}
+
+// Scan walks r from its root without following symlinks, listing
+// directories, reading symlinks and hashing files over opt.Workers
+// goroutines. It fails only if the root cannot be listed or ctx is done;
+// anything unreadable below the root becomes a Problem.
+func Scan(ctx context.Context, r Replica, opt ScanOptions) (*ScanResult, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("scan %s: %w", r, err)
+	}
+	root, err := r.ReadDir("")
+	if err != nil {
+		return nil, fmt.Errorf("scan %s: list the root: %w", r, err)
+	}
+	s := newScanner(r, opt)
+	s.takeDir("", root)
+	if err := s.run(ctx); err != nil {
+		return nil, fmt.Errorf("scan %s: %w", r, err)
+	}
+	return s.finish(), nil
+}
+
+// scanner is the state of one Scan.
+type scanner struct {
+	r   Replica
+	opt ScanOptions
+
+	mu        sync.Mutex
+	cond      sync.Cond
+	leaves    []tree.Scanned // files to hash, symlinks to read: taken first
+	dirs      []tree.Scanned // directories to list
+	pending   int            // queued plus running jobs
+	cancelled bool
+
+	resMu sync.Mutex
+	res   ScanResult
+
+	entries      atomic.Int64
+	hashedBytes  atomic.Int64
+	progressMu   sync.Mutex
+	lastProgress atomic.Int64 // unix ns of the last Progress call
+}
+
+func newScanner(r Replica, opt ScanOptions) *scanner {
+	if opt.Workers <= 0 {
+		opt.Workers = 8
+	}
+	s := &scanner{r: r, opt: opt}
+	s.cond.L = &s.mu
+	return s
+}
+
+// run starts the workers and waits until every job is done or ctx ends.
+func (s *scanner) run(ctx context.Context) error {
+	stop := context.AfterFunc(ctx, func() {
+		s.mu.Lock()
+		s.cancelled = true
+		s.mu.Unlock()
+		s.cond.Broadcast()
+	})
+	defer stop()
+	var wg sync.WaitGroup
+	for range s.opt.Workers {
+		wg.Go(s.work)
+	}
+	wg.Wait()
+	s.mu.Lock()
+	cancelled := s.cancelled
+	s.mu.Unlock()
+	if cancelled {
+		return ctx.Err()
+	}
+	return nil
+}
+
+// work runs jobs until none is left.
+func (s *scanner) work() {
+	for {
+		job, ok := s.next()
+		if !ok {
+			return
+		}
+		switch job.Entry.Kind {
+		case tree.Dir:
+			s.listDir(job)
+		case tree.File:
+			s.hashFile(job)
+		case tree.Symlink:
+			s.readLink(job)
+		}
+		s.done()
+	}
+}
+
+// next waits for a job; ok is false when the scan is over or cancelled.
+func (s *scanner) next() (job tree.Scanned, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for !s.cancelled && len(s.leaves) == 0 && len(s.dirs) == 0 && s.pending > 0 {
+		s.cond.Wait()
+	}
+	if s.cancelled {
+		return job, false
+	}
+	if q := &s.leaves; len(*q) > 0 {
+		return pop(q), true
+	}
+	if q := &s.dirs; len(*q) > 0 {
+		return pop(q), true
+	}
+	return job, false
+}
+
+// pop takes the last job of q.
+func pop(q *[]tree.Scanned) tree.Scanned {
+	n := len(*q) - 1
+	job := (*q)[n]
+	(*q)[n] = tree.Scanned{}
+	*q = (*q)[:n]
+	return job
+}
+
+// done marks a job finished and wakes every worker when none is left.
+func (s *scanner) done() {
+	s.mu.Lock()
+	s.pending--
+	last := s.pending == 0
+	s.mu.Unlock()
+	if last {
+		s.cond.Broadcast()
+	}
+}
+
+// push queues jobs for the workers.
+func (s *scanner) push(leaves, dirs []tree.Scanned) {
+	n := len(leaves) + len(dirs)
+	if n == 0 {
+		return
+	}
+	s.mu.Lock()
+	s.leaves = append(s.leaves, leaves...)
+	s.dirs = append(s.dirs, dirs...)
+	s.pending += n
+	s.mu.Unlock()
+	if n == 1 {
+		s.cond.Signal()
+	} else {
+		s.cond.Broadcast()
+	}
+}
+
+// listDir lists directory job and takes its children in; the directory
+// itself is an entry only once it could be listed.
+func (s *scanner) listDir(job tree.Scanned) {
+	infos, err := s.r.ReadDir(job.Path)
+	if err != nil {
+		s.addProblem(Problem{Path: job.Path, Err: err})
+		return
+	}
+	s.add([]tree.Scanned{job}, nil, nil)
+	s.takeDir(job.Path, infos)
+}
+
+// batch is what one directory listing contributes.
+type batch struct {
+	entries  []tree.Scanned
+	temps    []string
+	problems []Problem
+	leaves   []tree.Scanned
+	dirs     []tree.Scanned
+}
+
+// takeDir sorts the children of dir into entries, temporaries, problems and
+// further jobs.
+func (s *scanner) takeDir(dir string, infos []Info) {
+	var b batch
+	for i := range infos {
+		s.takeChild(&b, dir, &infos[i])
+	}
+	s.add(b.entries, b.temps, b.problems)
+	s.push(b.leaves, b.dirs)
+}
+
+// takeChild takes one child of dir into b.
+func (s *scanner) takeChild(b *batch, dir string, info *Info) {
+	p := tree.Join(dir, info.Name)
+	if err := tree.ValidName(info.Name); err != nil {
+		b.problems = append(b.problems, Problem{Path: p, Err: fmt.Errorf("%q: %w", info.Name, err), Warning: true})
+		return
+	}
+	if tree.Internal(p) {
+		if strings.HasPrefix(info.Name, tree.TempPrefix) {
+			b.temps = append(b.temps, p)
+		}
+		return
+	}
+	if s.opt.Ignore != nil && s.opt.Ignore(p, info.Kind == tree.Dir) {
+		return
+	}
+	sc := tree.Scanned{
+		Path:  p,
+		Entry: tree.Entry{Kind: info.Kind, Perm: info.Perm},
+		FP:    info.FP,
+	}
+	switch info.Kind {
+	case tree.Absent:
+		b.problems = append(b.problems, Problem{Path: p, Err: errNotHandled, Warning: true})
+	case tree.Dir:
+		b.dirs = append(b.dirs, sc)
+	case tree.Symlink:
+		b.leaves = append(b.leaves, sc)
+	case tree.File:
+		sc.Entry.Size, sc.Entry.MtimeNs = info.Size, info.MtimeNs
+		if s.reuse(&sc) {
+			b.entries = append(b.entries, sc)
+		} else {
+			b.leaves = append(b.leaves, sc)
+		}
+	}
+}
+
+// reuse sets sc's hash from Known when the recorded fingerprint is sc's own.
+func (s *scanner) reuse(sc *tree.Scanned) bool {
+	if s.opt.Known == nil {
+		return false
+	}
+	fp, h, ok := s.opt.Known(sc.Path)
+	if !ok || h.IsZero() || fp != sc.FP {
+		return false
+	}
+	sc.Entry.Hash = h
+	return true
+}
+
+// hashFile hashes file job and takes it in with the fingerprint seen while hashing.
+func (s *scanner) hashFile(job tree.Scanned) {
+	h, fp, err := HashFile(s.r, job.Path)
+	if err != nil {
+		s.addProblem(Problem{Path: job.Path, Err: err})
+		return
+	}
+	job.FP = fp
+	job.Entry.Hash = h
+	job.Entry.Size, job.Entry.MtimeNs = fp.Size, fp.MtimeNs
+	if fp.Mode != 0 {
+		job.Entry.Perm = fp.Mode & 0o7777
+	}
+	s.hashedBytes.Add(fp.Size)
+	s.resMu.Lock()
+	s.res.Hashed++
+	s.res.HashedBytes += fp.Size
+	s.resMu.Unlock()
+	s.add([]tree.Scanned{job}, nil, nil)
+}
+
+// readLink reads the target of symlink job and takes it in.
+func (s *scanner) readLink(job tree.Scanned) {
+	target, err := s.r.Readlink(job.Path)
+	if err != nil {
+		s.addProblem(Problem{Path: job.Path, Err: err})
+		return
+	}
+	job.Entry.Target = target
+	s.add([]tree.Scanned{job}, nil, nil)
+}
+
+func (s *scanner) addProblem(p Problem) { s.add(nil, nil, []Problem{p}) }
+
+// add appends to the result and reports progress.
+func (s *scanner) add(entries []tree.Scanned, temps []string, problems []Problem) {
+	if len(entries)+len(temps)+len(problems) == 0 {
+		return
+	}
+	s.resMu.Lock()
+	s.res.Entries = append(s.res.Entries, entries...)
+	s.res.Temps = append(s.res.Temps, temps...)
+	s.res.Problems = append(s.res.Problems, problems...)
+	s.resMu.Unlock()
+	s.entries.Add(int64(len(entries)))
+	s.progress(false)
+}
+
+// progressEvery is the least time between two Progress calls.
+const progressEvery = 100 * time.Millisecond
+
+// progress calls opt.Progress if it is due (or forced), never twice at once.
+func (s *scanner) progress(force bool) {
+	if s.opt.Progress == nil {
+		return
+	}
+	now := time.Now().UnixNano()
+	if !force && now-s.lastProgress.Load() < int64(progressEvery) {
+		return
+	}
+	if force {
+		s.progressMu.Lock()
+	} else if !s.progressMu.TryLock() {
+		return
+	}
+	defer s.progressMu.Unlock()
+	s.lastProgress.Store(now)
+	s.opt.Progress(int(s.entries.Load()), s.hashedBytes.Load())
+}
+
+// finish sorts the result and makes the last Progress call.
+func (s *scanner) finish() *ScanResult {
+	res := &s.res
+	slices.SortFunc(res.Entries, func(a, b tree.Scanned) int { return tree.Compare(a.Path, b.Path) })
+	slices.SortFunc(res.Temps, tree.Compare)
+	slices.SortFunc(res.Problems, func(a, b Problem) int { return tree.Compare(a.Path, b.Path) })
+	s.progress(true)
+	return res
+}
+
+// HashFile returns the BLAKE3-256 hash of regular file p and the
+// fingerprint of the file that was read. It uses r's Hasher when r has one;
+// otherwise it reads the file through Open between two Lstat calls and
+// fails with ErrChangedWhileReading if their fingerprints differ.
+func HashFile(r Replica, p string) (tree.Hash, tree.Fingerprint, error) {
+	if h, ok := r.(Hasher); ok {
+		return h.Hash(p)
+	}
+	before, err := r.Lstat(p)
+	if err != nil {
+		return tree.Hash{}, tree.Fingerprint{}, err
+	}
+	if before.Kind != tree.File {
+		return tree.Hash{}, tree.Fingerprint{}, fmt.Errorf("hash %s in %s: %s, not a regular file", p, r, before.Kind)
+	}
+	sum, err := hashContent(r, p)
+	if err != nil {
+		return tree.Hash{}, tree.Fingerprint{}, err
+	}
+	after, err := r.Lstat(p)
+	if err != nil {
+		return tree.Hash{}, tree.Fingerprint{}, err
+	}
+	if after.FP != before.FP {
+		return tree.Hash{}, tree.Fingerprint{}, fmt.Errorf("hash %s in %s: %w", p, r, ErrChangedWhileReading)
+	}
+	return sum, after.FP, nil
+}
+
+// hashContent reads p through Open and hashes it.
+func hashContent(r Replica, p string) (tree.Hash, error) {
+	rc, err := r.Open(p)
+	if err != nil {
+		return tree.Hash{}, err
+	}
+	h := blake3.New(32, nil)
+	_, err = io.Copy(h, rc)
+	cerr := rc.Close()
+	if err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return tree.Hash{}, fmt.Errorf("hash %s in %s: %w", p, r, err)
+	}
+	var sum tree.Hash
+	copy(sum[:], h.Sum(nil))
+	return sum, nil
+}
