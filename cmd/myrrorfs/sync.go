@@ -1,0 +1,163 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/myrrorfs/myrrorfs/engine"
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+)
+
+func newSync() *cobra.Command {
+	var c common
+	var yes, dryRun, force bool
+	cmd := &cobra.Command{
+		Use:   "sync [flags] LOCAL REMOTE",
+		Short: "Bring LOCAL and REMOTE in step, without a mount",
+		Long: `Scan both sides, reconcile them with the last sync, print the plan, ask
+(unless --yes), then copy every one-sided change to the other side. Conflicts
+are left untouched and reported.
+
+REMOTE is [user@]host:path (a relative path is relative to the remote home) or
+a local directory. Both directories must exist.
+
+Exit status: 0 both sides are identical; 3 conflicts remain (untouched);
+1 error (a message names the path and the cause).`,
+		Args: pairArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return runSync(ctx, c, args[0], args[1], yes, dryRun, force, cmd.OutOrStdout())
+		},
+	}
+	c.register(cmd)
+	f := cmd.Flags()
+	f.BoolVarP(&yes, "yes", "y", false, "do not ask before acting (needed when not on a terminal)")
+	f.BoolVar(&dryRun, "dry-run", false, "print the plan and change nothing")
+	f.BoolVar(&force, "force", false, "sync even when a side is empty that was not before (it would delete everything on the other side)")
+	return cmd
+}
+
+func openPair(ctx context.Context, c common, local, remote, holder string) (*engine.Pair, error) {
+	return engine.Open(ctx, local, remote, engine.Options{
+		StateDir:   c.state,
+		SSHCommand: c.ssh,
+		Ignore:     c.ignore,
+		Holder:     fmt.Sprintf("%s (pid %d)", holder, os.Getpid()),
+	})
+}
+
+func runSync(ctx context.Context, c common, local, remote string, yes, dryRun, force bool, out io.Writer) error {
+	p, err := openPair(ctx, c, local, remote, "myrrorfs sync")
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	plan, err := p.Scan(ctx)
+	if err != nil {
+		return err
+	}
+	printWarnings(plan.Problems)
+	if !force {
+		if err := plan.SafetyCheck(); err != nil {
+			return err
+		}
+	}
+	plan.WriteText(out)
+	sum := plan.Summarize()
+	if dryRun {
+		return nil
+	}
+	if sum.ToRemote+sum.ToLocal > 0 && !yes {
+		ok, err := confirm(fmt.Sprintf("Apply %d changes?", sum.ToRemote+sum.ToLocal))
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return &exitError{code: 1, msg: "nothing done"}
+		}
+	}
+	bar := newBar(sum.Bytes)
+	res, err := p.Apply(ctx, plan, engine.ApplyOptions{Progress: bar.add})
+	bar.finish()
+	if err != nil {
+		return err
+	}
+	return finish(res, out)
+}
+
+// finish reports the outcome and maps it to the exit status.
+func finish(res *engine.Result, out io.Writer) error {
+	fmt.Fprintf(out, "synced %d paths, copied %s\n", res.Applied, engine.HumanBytes(res.Bytes))
+	var failures []string
+	for _, pr := range res.Problems {
+		if !pr.Warning {
+			failures = append(failures, pr.Error())
+		}
+	}
+	if len(failures) > 0 {
+		for _, f := range failures[:len(failures)-1] {
+			fmt.Fprintln(os.Stderr, "myrrorfs: "+oneLine(f))
+		}
+		return fmt.Errorf("%s", failures[len(failures)-1])
+	}
+	if len(res.Conflicts) > 0 {
+		return &exitError{code: 3, msg: fmt.Sprintf("%d conflicts remain, left untouched (see myrrorfs conflicts)", len(res.Conflicts))}
+	}
+	return nil
+}
+
+func printWarnings(probs []engine.Problem) {
+	for _, pr := range probs {
+		level := "error"
+		if pr.Warning {
+			level = "warning"
+		}
+		fmt.Fprintf(os.Stderr, "myrrorfs: %s: %s (left alone)\n", level, oneLine(pr.Error()))
+	}
+}
+
+// confirm asks a yes/no question on the terminal.
+func confirm(q string) (bool, error) {
+	if !term.IsTerminal(int(os.Stdin.Fd())) {
+		return false, fmt.Errorf("standard input is not a terminal: pass --yes (-y) to act without asking")
+	}
+	fmt.Fprintf(os.Stderr, "%s [y/N] ", q)
+	line, err := bufio.NewReader(os.Stdin).ReadString('\n')
+	if err != nil && line == "" {
+		return false, nil
+	}
+	a := strings.ToLower(strings.TrimSpace(line))
+	return a == "y" || a == "yes", nil
+}
+
+// bar is a progress bar on a terminal, and nothing elsewhere.
+type bar struct{ pb *progressbar.ProgressBar }
+
+func newBar(total int64) *bar {
+	if total == 0 || !term.IsTerminal(int(os.Stderr.Fd())) {
+		return &bar{}
+	}
+	return &bar{pb: progressbar.DefaultBytes(total, "syncing")}
+}
+
+func (b *bar) add(n int64) {
+	if b.pb != nil {
+		b.pb.Add64(n)
+	}
+}
+
+func (b *bar) finish() {
+	if b.pb != nil {
+		b.pb.Finish()
+		fmt.Fprintln(os.Stderr)
+	}
+}

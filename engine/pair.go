@@ -1,0 +1,155 @@
+// Package engine owns a pair: it scans both sides, reconciles them with the
+// journal's base, and applies the decisions with the commit protocol of the
+// design (temporaries renamed into place, targets re-checked, backups kept,
+// journal updated per completed path).
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/myrrorfs/myrrorfs/journal"
+	"github.com/myrrorfs/myrrorfs/replica"
+	"github.com/myrrorfs/myrrorfs/replica/local"
+	"github.com/myrrorfs/myrrorfs/replica/sftp"
+)
+
+// Options configure how a pair is opened.
+type Options struct {
+	StateDir   string    // journal location; "" means DefaultStateDir()
+	SSHCommand string    // ssh command for remote sides, like rsync -e; "" means "ssh"
+	Ignore     []string  // extra gitignore-style patterns
+	Holder     string    // describes this process in "pair in use" errors
+	Stderr     io.Writer // receives ssh's diagnostics; nil discards them
+	Workers    int       // concurrent scan and transfer operations; 0 means 16
+}
+
+// Pair is an opened pair: both replicas and the journal.
+type Pair struct {
+	Local, Remote         replica.Replica
+	LocalSpec, RemoteSpec Spec
+	db                    *journal.DB
+	ig                    *Ignorer
+	workers               int
+}
+
+// DefaultStateDir is $XDG_STATE_HOME/myrrorfs, or ~/.local/state/myrrorfs.
+func DefaultStateDir() string {
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "myrrorfs")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		home = "/"
+	}
+	return filepath.Join(home, ".local", "state", "myrrorfs")
+}
+
+// Open opens the pair (localArg, remoteArg): the local directory, the remote
+// side (over ssh or a second local directory) and the pair's journal, which
+// this process then holds until Close.
+func Open(ctx context.Context, localArg, remoteArg string, opt Options) (p *Pair, err error) {
+	ls, err := ParseSpec(localArg)
+	if err != nil {
+		return nil, err
+	}
+	if ls.IsRemote() {
+		return nil, fmt.Errorf("%s: LOCAL must be a local directory", localArg)
+	}
+	rs, err := ParseSpec(remoteArg)
+	if err != nil {
+		return nil, err
+	}
+	if ls.Path, err = canonicalDir(ls.Path); err != nil {
+		return nil, err
+	}
+	if !rs.IsRemote() {
+		if rs.Path, err = canonicalDir(rs.Path); err != nil {
+			return nil, err
+		}
+		if rs.Path == ls.Path {
+			return nil, fmt.Errorf("%s: LOCAL and REMOTE are the same directory", remoteArg)
+		}
+	}
+	p = &Pair{LocalSpec: ls, RemoteSpec: rs, workers: opt.Workers}
+	if p.workers <= 0 {
+		p.workers = 16
+	}
+	defer func() {
+		if err != nil {
+			p.Close()
+		}
+	}()
+	state := opt.StateDir
+	if state == "" {
+		state = DefaultStateDir()
+	}
+	if err := os.MkdirAll(state, 0o700); err != nil {
+		return nil, fmt.Errorf("state directory %s: %w", state, unwrapPathErr(err))
+	}
+	if p.db, err = journal.Open(state, ls.Path+"\x00"+rs.String(), opt.Holder); err != nil {
+		return nil, fmt.Errorf("journal of %s and %s: %w", ls, rs, err)
+	}
+	if p.Local, err = local.New(ls.Path); err != nil {
+		return nil, err
+	}
+	if p.Remote, err = openRemote(ctx, rs, opt); err != nil {
+		return nil, err
+	}
+	ignoreFile, err := readSmall(p.Local, IgnoreFile)
+	if err != nil {
+		return nil, err
+	}
+	p.ig = NewIgnorer(ignoreFile, opt.Ignore)
+	return p, nil
+}
+
+func openRemote(ctx context.Context, rs Spec, opt Options) (replica.Replica, error) {
+	if !rs.IsRemote() {
+		return local.New(rs.Path)
+	}
+	cmd := opt.SSHCommand
+	if cmd == "" {
+		cmd = "ssh"
+	}
+	return sftp.Dial(ctx, sftp.Options{SSHCommand: cmd, Host: rs.Host, Path: rs.Path, Stderr: opt.Stderr})
+}
+
+// readSmall reads a small file of r, returning nil when it does not exist.
+func readSmall(r replica.Replica, p string) ([]byte, error) {
+	f, err := r.Open(p)
+	if errors.Is(err, replica.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", p, err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, 1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", p, err)
+	}
+	return b, nil
+}
+
+// Journal returns the pair's journal.
+func (p *Pair) Journal() *journal.DB { return p.db }
+
+// Close closes both replicas and the journal.
+func (p *Pair) Close() error {
+	var errs []error
+	if p.Local != nil {
+		errs = append(errs, p.Local.Close())
+	}
+	if p.Remote != nil {
+		errs = append(errs, p.Remote.Close())
+	}
+	if p.db != nil {
+		errs = append(errs, p.db.Close())
+	}
+	return errors.Join(errs...)
+}

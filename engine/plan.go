@@ -1,0 +1,256 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/myrrorfs/myrrorfs/journal"
+	"github.com/myrrorfs/myrrorfs/reconcile"
+	"github.com/myrrorfs/myrrorfs/replica"
+	"github.com/myrrorfs/myrrorfs/tree"
+)
+
+// Side names one side of a pair.
+type Side uint8
+
+const (
+	LocalSide Side = iota
+	RemoteSide
+)
+
+func (s Side) String() string {
+	if s == LocalSide {
+		return "local"
+	}
+	return "remote"
+}
+
+// Problem is a path that was left alone, with the reason. Warnings (special
+// files, invalid names) do not make a run fail; other problems do.
+type Problem struct {
+	Side    Side
+	Path    string
+	Err     error
+	Warning bool
+}
+
+func (p Problem) Error() string {
+	name := p.Path
+	if name == "" {
+		name = "."
+	}
+	return fmt.Sprintf("%s %s: %v", p.Side, name, p.Err)
+}
+
+// Row is everything known about one path: the journal's record and what
+// each side's scan found (Entry.Kind Absent when the side has nothing there).
+type Row struct {
+	Path          string
+	Rec           journal.Record
+	Local, Remote tree.Scanned
+}
+
+// Plan is the result of scanning and reconciling a pair: one decision per
+// path, in tree order, plus what the scans could not take in.
+type Plan struct {
+	Rows      []Row
+	Decisions []reconcile.Decision // parallel to Rows
+	Problems  []Problem
+	Temps     [2][]string // stale temporaries found on each side
+	FirstSync bool        // no base recorded yet
+	BaseCount int         // paths with a base
+	Counts    [2]int      // entries found on each side
+	Hashed    [2]int      // files hashed by each scan
+}
+
+// pathRec is one journal record with its path, kept sorted by path.
+type pathRec struct {
+	path string
+	rec  journal.Record
+}
+
+// Scan scans both sides concurrently (re-hashing only files whose stat
+// fingerprint changed since it was last recorded) and reconciles them with
+// the journal.
+func (p *Pair) Scan(ctx context.Context) (*Plan, error) {
+	recs, err := p.loadJournal()
+	if err != nil {
+		return nil, err
+	}
+	var res [2]*replica.ScanResult
+	var errs [2]error
+	done := make(chan struct{})
+	go func() {
+		res[RemoteSide], errs[RemoteSide] = replica.Scan(ctx, p.Remote, p.scanOptions(recs, RemoteSide))
+		close(done)
+	}()
+	res[LocalSide], errs[LocalSide] = replica.Scan(ctx, p.Local, p.scanOptions(recs, LocalSide))
+	<-done
+	for s, err := range errs {
+		if err != nil {
+			return nil, fmt.Errorf("scan %s side: %w", Side(s), err)
+		}
+	}
+	plan := &Plan{}
+	for s, r := range res {
+		plan.Temps[s] = r.Temps
+		plan.Counts[s] = len(r.Entries)
+		plan.Hashed[s] = r.Hashed
+		for _, pr := range r.Problems {
+			plan.Problems = append(plan.Problems, Problem{Side: Side(s), Path: pr.Path, Err: pr.Err, Warning: pr.Warning})
+		}
+	}
+	plan.Rows = mergeRows(recs, res[LocalSide].Entries, res[RemoteSide].Entries)
+	for _, pr := range recs {
+		if pr.rec.Base.Exists() {
+			plan.BaseCount++
+		}
+	}
+	plan.FirstSync = plan.BaseCount == 0
+	plan.Rows = dropProblemPaths(plan.Rows, plan.Problems)
+	items := make([]reconcile.Item, len(plan.Rows))
+	for i, r := range plan.Rows {
+		items[i] = reconcile.Item{Path: r.Path, Base: r.Rec.Base, Local: r.Local.Entry, Remote: r.Remote.Entry}
+	}
+	plan.Decisions = reconcile.Reconcile(items)
+	return plan, nil
+}
+
+func (p *Pair) loadJournal() ([]pathRec, error) {
+	var recs []pathRec
+	err := p.db.Load(func(path string, rec journal.Record) error {
+		recs = append(recs, pathRec{path, rec})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load journal: %w", err)
+	}
+	return recs, nil
+}
+
+func (p *Pair) scanOptions(recs []pathRec, side Side) replica.ScanOptions {
+	return replica.ScanOptions{
+		Ignore:  p.ig.Ignored,
+		Workers: p.workers,
+		Known: func(path string) (tree.Fingerprint, tree.Hash, bool) {
+			i := sort.Search(len(recs), func(i int) bool { return tree.Compare(recs[i].path, path) >= 0 })
+			if i == len(recs) || recs[i].path != path {
+				return tree.Fingerprint{}, tree.Hash{}, false
+			}
+			s := recs[i].rec.Local
+			if side == RemoteSide {
+				s = recs[i].rec.Remote
+			}
+			return s.FP, s.Hash, !s.Hash.IsZero()
+		},
+	}
+}
+
+// mergeRows merges three lists sorted by tree.Compare into one row per path.
+func mergeRows(recs []pathRec, l, r []tree.Scanned) []Row {
+	rows := make([]Row, 0, max(len(recs), len(l), len(r)))
+	i, j, k := 0, 0, 0
+	for i < len(recs) || j < len(l) || k < len(r) {
+		path, ok := "", false
+		pick := func(p string) {
+			if !ok || tree.Compare(p, path) < 0 {
+				path, ok = p, true
+			}
+		}
+		if i < len(recs) {
+			pick(recs[i].path)
+		}
+		if j < len(l) {
+			pick(l[j].Path)
+		}
+		if k < len(r) {
+			pick(r[k].Path)
+		}
+		row := Row{Path: path}
+		if i < len(recs) && recs[i].path == path {
+			row.Rec = recs[i].rec
+			i++
+		}
+		if j < len(l) && l[j].Path == path {
+			row.Local = l[j]
+			j++
+		}
+		if k < len(r) && r[k].Path == path {
+			row.Remote = r[k]
+			k++
+		}
+		row.Local.Path, row.Remote.Path = path, path
+		rows = append(rows, row)
+	}
+	return rows
+}
+
+// dropProblemPaths removes every row at or under a path a scan could not
+// take in: such paths are left alone on both sides.
+func dropProblemPaths(rows []Row, probs []Problem) []Row {
+	if len(probs) == 0 {
+		return rows
+	}
+	bad := make(map[string]bool, len(probs))
+	for _, pr := range probs {
+		bad[pr.Path] = true
+	}
+	out := rows[:0]
+	for _, r := range rows {
+		if !coveredBy(bad, r.Path) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// coveredBy reports whether p or one of its ancestors is in set.
+func coveredBy(set map[string]bool, p string) bool {
+	for {
+		if set[p] {
+			return true
+		}
+		if p == "" {
+			return false
+		}
+		p = tree.Parent(p)
+	}
+}
+
+// SafetyCheck refuses a run that would mirror a vanished or emptied root:
+// a side that now holds nothing while the pair had synced entries.
+func (pl *Plan) SafetyCheck() error {
+	if pl.BaseCount == 0 {
+		return nil
+	}
+	for s, n := range pl.Counts {
+		if n == 0 {
+			return fmt.Errorf("%s side is empty but %d entries were synced before: refusing to delete them on the other side (pass --force if this is what you want)", Side(s), pl.BaseCount)
+		}
+	}
+	return nil
+}
+
+// Top returns the decisions that stand for themselves (not inside a
+// conflict at an ancestor) and are not equal.
+func (pl *Plan) Top() []reconcile.Decision {
+	var out []reconcile.Decision
+	for _, d := range pl.Decisions {
+		if d.Under == "" && d.Action != reconcile.Equal {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// Conflicts returns the conflicts of the plan (top-level only).
+func (pl *Plan) Conflicts() []reconcile.Decision {
+	var out []reconcile.Decision
+	for _, d := range pl.Decisions {
+		if d.Under == "" && d.Action == reconcile.Conflict {
+			out = append(out, d)
+		}
+	}
+	return out
+}

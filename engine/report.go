@@ -1,0 +1,186 @@
+package engine
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/myrrorfs/myrrorfs/reconcile"
+	"github.com/myrrorfs/myrrorfs/tree"
+)
+
+// Op names what a one-sided decision does to its target.
+func Op(d reconcile.Decision) string {
+	src, dst := d.Local, d.Remote
+	if d.Action == reconcile.ToLocal {
+		src, dst = d.Remote, d.Local
+	}
+	switch {
+	case !src.Exists():
+		return "delete"
+	case !dst.Exists():
+		return "create"
+	case src.Kind != dst.Kind:
+		return "replace"
+	case tree.SameContent(src, dst):
+		return "chmod"
+	}
+	return "update"
+}
+
+// Summary is the plan in numbers.
+type Summary struct {
+	ToRemote, ToLocal, Conflicts, Equal int
+	Bytes                               int64 // file bytes to copy
+}
+
+// Summarize counts the plan's top-level decisions.
+func (pl *Plan) Summarize() Summary {
+	var s Summary
+	for _, d := range pl.Decisions {
+		if d.Under != "" {
+			continue
+		}
+		switch d.Action {
+		case reconcile.Equal:
+			s.Equal++
+		case reconcile.ToRemote:
+			s.ToRemote++
+		case reconcile.ToLocal:
+			s.ToLocal++
+		case reconcile.Conflict:
+			s.Conflicts++
+		}
+		if d.Action == reconcile.ToRemote && d.Local.Kind == tree.File && Op(d) != "chmod" {
+			s.Bytes += d.Local.Size
+		}
+		if d.Action == reconcile.ToLocal && d.Remote.Kind == tree.File && Op(d) != "chmod" {
+			s.Bytes += d.Remote.Size
+		}
+	}
+	return s
+}
+
+// WriteText prints the plan grouped: to remote, to local, conflicts by kind.
+func (pl *Plan) WriteText(w io.Writer) {
+	var toRemote, toLocal []string
+	conflicts := map[string][]string{}
+	for _, d := range pl.Top() {
+		name := d.Path
+		if d.Local.Kind == tree.Dir || d.Remote.Kind == tree.Dir {
+			name += "/"
+		}
+		switch d.Action {
+		case reconcile.ToRemote:
+			toRemote = append(toRemote, fmt.Sprintf("  %-7s %s", Op(d), name))
+		case reconcile.ToLocal:
+			toLocal = append(toLocal, fmt.Sprintf("  %-7s %s", Op(d), name))
+		case reconcile.Conflict:
+			k := d.Kind.String()
+			conflicts[k] = append(conflicts[k], "  "+name)
+		}
+	}
+	group := func(title string, lines []string) {
+		if len(lines) > 0 {
+			fmt.Fprintf(w, "%s (%d):\n%s\n", title, len(lines), strings.Join(lines, "\n"))
+		}
+	}
+	group("to remote", toRemote)
+	group("to local", toLocal)
+	kinds := make([]string, 0, len(conflicts))
+	for k := range conflicts {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	for _, k := range kinds {
+		group("conflicts "+k, conflicts[k])
+	}
+	s := pl.Summarize()
+	if s.ToRemote+s.ToLocal+s.Conflicts == 0 {
+		fmt.Fprintf(w, "in sync (%d paths)\n", s.Equal)
+		return
+	}
+	fmt.Fprintf(w, "%d to remote, %d to local, %d conflicts, %d equal; %s to copy\n",
+		s.ToRemote, s.ToLocal, s.Conflicts, s.Equal, HumanBytes(s.Bytes))
+}
+
+// HumanBytes formats a byte count with a binary unit.
+func HumanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// EntryJSON is an entry in the JSON output.
+type EntryJSON struct {
+	Type   string `json:"type"`
+	Size   int64  `json:"size,omitempty"`
+	Mode   string `json:"mode,omitempty"`
+	Mtime  string `json:"mtime,omitempty"`
+	Hash   string `json:"hash,omitempty"`
+	Target string `json:"target,omitempty"`
+}
+
+// DecisionJSON is one line of `status --json` and `conflicts --json`.
+type DecisionJSON struct {
+	Path   string     `json:"path"`
+	Action string     `json:"action"`
+	Op     string     `json:"op,omitempty"`
+	Kind   string     `json:"kind,omitempty"`
+	Local  *EntryJSON `json:"local"`
+	Remote *EntryJSON `json:"remote"`
+}
+
+func entryJSON(e tree.Entry) *EntryJSON {
+	if !e.Exists() {
+		return nil
+	}
+	j := &EntryJSON{Type: e.Kind.String(), Mode: fmt.Sprintf("%04o", e.Perm)}
+	switch e.Kind {
+	case tree.File:
+		j.Size = e.Size
+		j.Hash = e.Hash.String()
+		j.Mtime = time.Unix(0, e.MtimeNs).UTC().Format(time.RFC3339Nano)
+	case tree.Symlink:
+		j.Target = e.Target
+		j.Mode = ""
+	}
+	return j
+}
+
+// ToJSON converts a decision for the JSON output.
+func ToJSON(d reconcile.Decision) DecisionJSON {
+	j := DecisionJSON{Path: d.Path, Action: d.Action.String(), Local: entryJSON(d.Local), Remote: entryJSON(d.Remote)}
+	switch d.Action {
+	case reconcile.Conflict:
+		j.Kind = d.Kind.String()
+	case reconcile.ToRemote, reconcile.ToLocal:
+		j.Op = Op(d)
+	}
+	return j
+}
+
+// WriteJSON prints one JSON object per line for each top-level decision
+// selected by keep.
+func (pl *Plan) WriteJSON(w io.Writer, keep func(reconcile.Decision) bool) error {
+	enc := json.NewEncoder(w)
+	for _, d := range pl.Decisions {
+		if d.Under != "" || !keep(d) {
+			continue
+		}
+		if err := enc.Encode(ToJSON(d)); err != nil {
+			return err
+		}
+	}
+	return nil
+}

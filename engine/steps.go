@@ -1,0 +1,341 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/myrrorfs/myrrorfs/replica"
+	"github.com/myrrorfs/myrrorfs/tree"
+	"lukechampine.com/blake3"
+)
+
+// removals deletes (into the backup area) every target entry that must go:
+// deletions, and old entries replaced by one of another kind. Files first,
+// in parallel; then directories, deepest first.
+func (a *applier) removals(ctx context.Context) {
+	ms := a.moves(func(m move) bool {
+		return m.dstS.Entry.Exists() && m.srcS.Entry.Kind != m.dstS.Entry.Kind
+	})
+	var files, dirs []move
+	for _, m := range ms {
+		if m.dstS.Entry.Kind == tree.Dir {
+			dirs = append(dirs, m)
+		} else {
+			files = append(files, m)
+		}
+	}
+	a.parallel(ctx, files, func(m move) {
+		if err := a.checkScanned(m.dst, m.path, m.dstS); err != nil {
+			a.problem(m, err)
+			return
+		}
+		if err := a.backup(m.dst, m.dstSide, m.path, false); err != nil {
+			a.problem(m, err)
+			return
+		}
+		a.afterRemoval(m)
+	})
+	for k := len(dirs) - 1; k >= 0 && ctx.Err() == nil; k-- {
+		m := dirs[k]
+		if err := a.removeDir(m); err != nil {
+			a.failDir(m, err)
+			continue
+		}
+		a.afterRemoval(m)
+	}
+}
+
+// afterRemoval records a removal: a deletion is complete; a replacement by
+// another kind continues in a later step.
+func (a *applier) afterRemoval(m move) {
+	if !m.srcS.Entry.Exists() {
+		a.completed(m, tree.Fingerprint{})
+		return
+	}
+	a.mu.Lock()
+	a.removed[m.i] = true
+	a.mu.Unlock()
+	a.journalDelete(m.path)
+}
+
+// removeDir removes a directory whose scanned content has been removed. If
+// it still holds entries, they must all be ignored or internal ones (then
+// the directory goes to the backup area whole); anything else means the
+// directory changed since the scan and it stays.
+func (a *applier) removeDir(m move) error {
+	if err := a.checkScanned(m.dst, m.path, m.dstS); err != nil {
+		return err
+	}
+	err := m.dst.Remove(m.path)
+	if err == nil || errors.Is(err, replica.ErrNotExist) {
+		return nil
+	}
+	infos, lerr := m.dst.ReadDir(m.path)
+	if lerr != nil {
+		return err
+	}
+	for _, in := range infos {
+		child := tree.Join(m.path, in.Name)
+		if !tree.Internal(child) && !a.p.ig.Ignored(child, in.Kind == tree.Dir) {
+			return fmt.Errorf("not removed, it holds %s: %w", in.Name, ErrChanged)
+		}
+	}
+	return a.backup(m.dst, m.dstSide, m.path, false)
+}
+
+// mkdirs creates directories in tree order, parents first.
+func (a *applier) mkdirs(ctx context.Context) {
+	ms := a.moves(func(m move) bool {
+		return m.srcS.Entry.Kind == tree.Dir && m.dstS.Entry.Kind != tree.Dir
+	})
+	for _, m := range ms {
+		if ctx.Err() != nil {
+			return
+		}
+		if a.blocked(m) || (m.dstS.Entry.Exists() && !a.removed[m.i]) {
+			continue
+		}
+		if err := a.checkScanned(m.dst, m.path, tree.Scanned{}); err != nil {
+			a.failDir(m, err)
+			continue
+		}
+		if err := m.dst.Mkdir(m.path, m.srcS.Entry.Perm); err != nil {
+			a.failDir(m, err)
+			continue
+		}
+		info, err := m.dst.Lstat(m.path)
+		if err != nil {
+			a.failDir(m, err)
+			continue
+		}
+		a.completed(m, info.FP)
+	}
+}
+
+// files brings files and symlinks over, in parallel.
+func (a *applier) files(ctx context.Context) {
+	ms := a.moves(func(m move) bool {
+		k := m.srcS.Entry.Kind
+		return k == tree.File || k == tree.Symlink
+	})
+	a.parallel(ctx, ms, func(m move) {
+		if a.blocked(m) {
+			return
+		}
+		want := m.dstS
+		if a.removed[m.i] {
+			want = tree.Scanned{}
+		} else if want.Entry.Exists() && want.Entry.Kind != m.srcS.Entry.Kind {
+			return // its removal failed and was reported
+		}
+		fp, err := a.bringOver(m, want)
+		if err != nil {
+			a.problem(m, err)
+			return
+		}
+		a.completed(m, fp)
+	})
+}
+
+// bringOver makes m.dst hold m.srcS at m.path, replacing want (what the
+// target holds now, Absent if nothing), and returns the new fingerprint.
+func (a *applier) bringOver(m move, want tree.Scanned) (tree.Fingerprint, error) {
+	src := m.srcS.Entry
+	if want.Entry.Kind == tree.File && tree.SameContent(src, want.Entry) {
+		if err := a.checkScanned(m.dst, m.path, want); err != nil {
+			return tree.Fingerprint{}, err
+		}
+		if err := m.dst.Chmod(m.path, src.Perm); err != nil {
+			return tree.Fingerprint{}, err
+		}
+		return a.statFP(m.dst, m.path)
+	}
+	var tmp string
+	var err error
+	if src.Kind == tree.Symlink {
+		tmp, err = a.symlinkTemp(m)
+	} else {
+		tmp, err = a.transfer(m)
+	}
+	if err != nil {
+		return tree.Fingerprint{}, err
+	}
+	if err := a.install(m, tmp, want); err != nil {
+		m.dst.Remove(tmp)
+		return tree.Fingerprint{}, err
+	}
+	return a.statFP(m.dst, m.path)
+}
+
+func (a *applier) statFP(r replica.Replica, p string) (tree.Fingerprint, error) {
+	info, err := r.Lstat(p)
+	return info.FP, err
+}
+
+// install renames tmp onto m.path after checking the target still holds
+// want, keeping the replaced version in the backup area.
+func (a *applier) install(m move, tmp string, want tree.Scanned) error {
+	if err := a.checkScanned(m.dst, m.path, want); err != nil {
+		return err
+	}
+	if want.Entry.Exists() {
+		if err := a.backup(m.dst, m.dstSide, m.path, true); err != nil {
+			return err
+		}
+	}
+	return m.dst.Rename(tmp, m.path)
+}
+
+// symlinkTemp creates the symlink under a temporary name next to its target.
+func (a *applier) symlinkTemp(m move) (string, error) {
+	tmp := tree.Join(tree.Parent(m.path), tree.TempPrefix+randomHex())
+	if err := m.dst.Symlink(m.srcS.Entry.Target, tmp); err != nil {
+		return "", err
+	}
+	return tmp, nil
+}
+
+// transfer copies the source file into a temporary next to the target and
+// verifies it holds exactly the scanned content.
+func (a *applier) transfer(m move) (string, error) {
+	src := m.srcS.Entry
+	rc, err := m.src.Open(m.path)
+	if err != nil {
+		if errors.Is(err, replica.ErrNotExist) {
+			return "", fmt.Errorf("source vanished: %w", ErrChanged)
+		}
+		return "", fmt.Errorf("read: %w", err)
+	}
+	defer rc.Close()
+	tmp, w, err := m.dst.CreateTemp(tree.Parent(m.path), src.Perm)
+	if err != nil {
+		return "", fmt.Errorf("create temporary: %w", err)
+	}
+	n, h, cerr := copyHashed(w, rc, src.Size, progressWriter(a.opt.Progress))
+	if err := w.Close(); cerr == nil {
+		cerr = err
+	}
+	if cerr == nil && (n != src.Size || h != src.Hash) {
+		cerr = fmt.Errorf("source content differs from the scan: %w", ErrChanged)
+	}
+	if cerr == nil {
+		cerr = m.dst.Chtimes(tmp, src.MtimeNs)
+	}
+	if cerr != nil {
+		m.dst.Remove(tmp)
+		return "", cerr
+	}
+	a.mu.Lock()
+	a.res.Bytes += n
+	a.mu.Unlock()
+	return tmp, nil
+}
+
+// progressWriter turns a progress callback into a writer that counts.
+type progressWriter func(int64)
+
+func (f progressWriter) Write(b []byte) (int, error) {
+	if f != nil {
+		f(int64(len(b)))
+	}
+	return len(b), nil
+}
+
+// sizedReader tells pkg/sftp's ReadFrom how much is coming, so it writes
+// with many requests in flight.
+type sizedReader struct {
+	io.Reader
+	n int64
+}
+
+func (s sizedReader) Size() int64 { return s.n }
+
+// copyHashed copies r to w, hashing what it copies, in whichever way lets a
+// remote file move many requests at once.
+func copyHashed(w replica.WriteFile, r io.Reader, size int64, extra io.Writer) (int64, tree.Hash, error) {
+	h := blake3.New(32, nil)
+	var n int64
+	var err error
+	_, rIsFile := r.(*os.File)
+	_, wIsFile := w.(*os.File)
+	if wt, ok := r.(io.WriterTo); ok && !rIsFile {
+		n, err = wt.WriteTo(io.MultiWriter(w, h, extra))
+	} else if rf, ok := w.(io.ReaderFrom); ok && !wIsFile {
+		n, err = rf.ReadFrom(sizedReader{io.TeeReader(r, io.MultiWriter(h, extra)), size})
+	} else {
+		buf := make([]byte, 1<<20)
+		n, err = io.CopyBuffer(struct{ io.Writer }{io.MultiWriter(w, h, extra)}, struct{ io.Reader }{r}, buf)
+	}
+	var sum tree.Hash
+	copy(sum[:], h.Sum(nil))
+	return n, sum, err
+}
+
+// checkScanned verifies that p on r still is what the scan saw (Absent:
+// nothing there), so that nothing changed meanwhile is ever overwritten.
+func (a *applier) checkScanned(r replica.Replica, p string, want tree.Scanned) error {
+	info, err := r.Lstat(p)
+	if !want.Entry.Exists() {
+		if errors.Is(err, replica.ErrNotExist) {
+			return nil
+		}
+		if err == nil {
+			return fmt.Errorf("appeared after the scan: %w", ErrChanged)
+		}
+		return err
+	}
+	if errors.Is(err, replica.ErrNotExist) {
+		return fmt.Errorf("vanished after the scan: %w", ErrChanged)
+	}
+	if err != nil {
+		return err
+	}
+	if info.Kind != want.Entry.Kind || (info.Kind != tree.Dir && info.FP != want.FP) {
+		return ErrChanged
+	}
+	return nil
+}
+
+// backup moves p into the side's backup area; with keep, a hard link is
+// made instead when the replica can, so p stays in place until it is
+// atomically replaced.
+func (a *applier) backup(r replica.Replica, side Side, p string, keep bool) error {
+	bp := tree.BackupDir + "/" + a.stamp + "/" + p
+	if err := a.mkdirAll(r, side, tree.Parent(bp)); err != nil {
+		return fmt.Errorf("backup area: %w", err)
+	}
+	if keep && r.Link(p, bp) == nil {
+		return nil
+	}
+	// Without a hard link (unsupported, or refused by the filesystem) the
+	// version is moved instead: it is kept all the same.
+	if err := r.Rename(p, bp); err != nil {
+		return fmt.Errorf("move to backup: %w", err)
+	}
+	return nil
+}
+
+// mkdirAll creates directory p and its parents on r.
+func (a *applier) mkdirAll(r replica.Replica, side Side, p string) error {
+	if p == "" {
+		return nil
+	}
+	if _, ok := a.dirs[side].Load(p); ok {
+		return nil
+	}
+	if err := a.mkdirAll(r, side, tree.Parent(p)); err != nil {
+		return err
+	}
+	if err := r.Mkdir(p, 0o700); err != nil {
+		info, serr := r.Lstat(p)
+		if serr != nil || info.Kind != tree.Dir {
+			return err
+		}
+	}
+	a.dirs[side].Store(p, true)
+	return nil
+}
+
