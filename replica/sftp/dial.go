@@ -1,0 +1,170 @@
+// Package sftp is the replica of a directory on a remote host, reached by
+// running the user's own ssh client with the sftp subsystem, so that
+// ~/.ssh/config, agents, ProxyJump and known_hosts all apply. Host keys are
+// never trusted blindly: ssh runs in batch mode, where an unknown host key
+// or a needed password is an error instead of a question.
+package sftp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+	"time"
+
+	pkgsftp "github.com/pkg/sftp"
+)
+
+// maxPacket is the SFTP packet size. Packets of 256 KiB or more make
+// OpenSSH truncate downloads silently (pkg/sftp issue 658): stay below.
+const maxPacket = 252 * 1024
+
+// exitGrace is how long ssh may take to exit once its stdin is closed.
+const exitGrace = 5 * time.Second
+
+// Options says how to reach the remote tree.
+type Options struct {
+	// SSHCommand is the ssh client command line, like rsync's -e: "ssh" when
+	// empty. It is split into words with shell-like quoting (single and
+	// double quotes, backslash), without any expansion.
+	SSHCommand string
+	// Host is [user@]host as the user gave it (a name from ~/.ssh/config works).
+	Host string
+	// Path is the remote root. A relative path is relative to the remote
+	// home directory; "" is the home directory itself.
+	Path string
+	// Stderr receives a copy of ssh's stderr, which is also kept for error
+	// messages. Nil: kept only.
+	Stderr io.Writer
+}
+
+// Dial starts ssh to o.Host, opens an SFTP session over it and checks that
+// the remote root exists and is a directory. ctx bounds the connection and
+// these checks only, not the life of the returned Replica.
+//
+// A failure is one line naming the host and the cause ssh reported, e.g.
+// "connect to myhost: Host key verification failed.". A missing or
+// non-directory root is an error naming host:path (errors.Is
+// replica.ErrNotExist when missing).
+func Dial(ctx context.Context, o Options) (*Replica, error) {
+	argv, err := sshArgv(o)
+	if err != nil {
+		return nil, err
+	}
+	proc, err := startSSH(argv, o.Stderr)
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", o.Host, err)
+	}
+	type result struct {
+		r   *Replica
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		r, err := connect(proc, o)
+		ch <- result{r, err}
+	}()
+	select {
+	case res := <-ch:
+		if res.err != nil {
+			proc.stop(exitGrace)
+		}
+		return res.r, res.err
+	case <-ctx.Done():
+		proc.kill()
+		go func() { // the connection may still complete: close it
+			if res := <-ch; res.r != nil {
+				res.r.Close()
+			}
+		}()
+		return nil, dialError(o.Host, proc, ctx.Err())
+	}
+}
+
+// sshArgv builds the ssh command line that runs the sftp subsystem on o.Host.
+func sshArgv(o Options) ([]string, error) {
+	if o.Host == "" {
+		return nil, errors.New("connect: no host given")
+	}
+	if strings.HasPrefix(o.Host, "-") {
+		return nil, fmt.Errorf("connect to %s: a host name cannot begin with '-'", o.Host)
+	}
+	cmd := o.SSHCommand
+	if strings.TrimSpace(cmd) == "" {
+		cmd = "ssh"
+	}
+	words, err := splitWords(cmd)
+	if err != nil {
+		return nil, fmt.Errorf("ssh command %q: %w", cmd, err)
+	}
+	if len(words) == 0 {
+		return nil, fmt.Errorf("ssh command %q: no program given", cmd)
+	}
+	return append(words, "-x", "-a", "-oClearAllForwardings=yes", "-oBatchMode=yes",
+		"-s", o.Host, "sftp"), nil
+}
+
+// connect speaks the SFTP handshake over proc and resolves the remote root.
+func connect(proc *sshProcess, o Options) (*Replica, error) {
+	client, err := pkgsftp.NewClientPipe(proc.stdout, proc.stdin,
+		pkgsftp.MaxPacketUnchecked(maxPacket),
+		pkgsftp.UseConcurrentWrites(true),
+		pkgsftp.UseConcurrentReads(true),
+		pkgsftp.MaxConcurrentRequestsPerFile(64),
+		pkgsftp.UseFstat(true),
+	)
+	if err != nil {
+		proc.waitExit(exitGrace)
+		return nil, dialError(o.Host, proc, err)
+	}
+	r := newReplica(client, proc, o)
+	if err := r.resolveRoot(o.Path); err != nil {
+		client.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+// dialError is the one-line error for a connection to host that failed
+// with err: ssh's own last words when it said anything, err otherwise.
+func dialError(host string, proc *sshProcess, err error) error {
+	cause := proc.stderr.lastLine()
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		if cause != "" {
+			return fmt.Errorf("connect to %s: %w (ssh: %s)", host, err, cause)
+		}
+		return fmt.Errorf("connect to %s: %w", host, err)
+	}
+	switch {
+	case cause != "":
+		return fmt.Errorf("connect to %s: %s", host, cause)
+	case proc.exited() && proc.err != nil:
+		return fmt.Errorf("connect to %s: ssh: %w", host, proc.err)
+	}
+	return fmt.Errorf("connect to %s: %w", host, err)
+}
+
+// resolveRoot makes the replica's root the absolute form of p (relative to
+// the remote home) and checks that it is a directory.
+func (r *Replica) resolveRoot(p string) error {
+	root := p
+	if !path.IsAbs(p) {
+		home, err := r.client.Getwd()
+		if err != nil {
+			return fmt.Errorf("remote home on %s: %w", r.host, r.mapErr(err))
+		}
+		root = path.Join(home, p)
+	}
+	root = path.Clean(root)
+	fi, err := r.client.Stat(root)
+	if err != nil {
+		return fmt.Errorf("remote root %s:%s: %w", r.host, root, r.mapErr(err))
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("remote root %s:%s: not a directory", r.host, root)
+	}
+	r.root = root
+	return nil
+}
