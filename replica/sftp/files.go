@@ -88,4 +88,3 @@ func (c *countWriter) Write(b []byte) (int, error) {
 	}
 	return n, err
 }
-
