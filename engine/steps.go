@@ -338,4 +338,3 @@ func (a *applier) mkdirAll(r replica.Replica, side Side, p string) error {
 	a.dirs[side].Store(p, true)
 	return nil
 }
-
