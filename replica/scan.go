@@ -88,9 +88,9 @@ func Scan(ctx context.Context, r Replica, opt ScanOptions) (*ScanResult, error) 
 	if err != nil {
 		return nil, fmt.Errorf("scan %s: list the root: %w", r, err)
 	}
-	s := newScanner(r, opt)
+	s := newScanner(ctx, r, opt)
 	s.takeDir("", root)
-	if err := s.run(ctx); err != nil {
+	if err := s.run(); err != nil {
 		return nil, fmt.Errorf("scan %s: %w", r, err)
 	}
 	return s.finish(), nil
@@ -98,6 +98,7 @@ func Scan(ctx context.Context, r Replica, opt ScanOptions) (*ScanResult, error) 
 
 // scanner is the state of one Scan.
 type scanner struct {
+	ctx context.Context
 	r   Replica
 	opt ScanOptions
 
@@ -117,18 +118,18 @@ type scanner struct {
 	lastProgress atomic.Int64 // unix ns of the last Progress call
 }
 
-func newScanner(r Replica, opt ScanOptions) *scanner {
+func newScanner(ctx context.Context, r Replica, opt ScanOptions) *scanner {
 	if opt.Workers <= 0 {
 		opt.Workers = 8
 	}
-	s := &scanner{r: r, opt: opt}
+	s := &scanner{ctx: ctx, r: r, opt: opt}
 	s.cond.L = &s.mu
 	return s
 }
 
 // run starts the workers and waits until every job is done or ctx ends.
-func (s *scanner) run(ctx context.Context) error {
-	stop := context.AfterFunc(ctx, func() {
+func (s *scanner) run() error {
+	stop := context.AfterFunc(s.ctx, func() {
 		s.mu.Lock()
 		s.cancelled = true
 		s.mu.Unlock()
@@ -144,7 +145,7 @@ func (s *scanner) run(ctx context.Context) error {
 	cancelled := s.cancelled
 	s.mu.Unlock()
 	if cancelled {
-		return ctx.Err()
+		return s.ctx.Err()
 	}
 	return nil
 }
@@ -174,6 +175,9 @@ func (s *scanner) next() (job tree.Scanned, ok bool) {
 	defer s.mu.Unlock()
 	for !s.cancelled && len(s.leaves) == 0 && len(s.dirs) == 0 && s.pending > 0 {
 		s.cond.Wait()
+	}
+	if s.ctx.Err() != nil {
+		s.cancelled = true
 	}
 	if s.cancelled {
 		return job, false

@@ -1,0 +1,437 @@
+package replica
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"lukechampine.com/blake3"
+
+	"github.com/myrrorfs/myrrorfs/tree"
+)
+
+// memNode is one entry of memReplica.
+type memNode struct {
+	kind    tree.Kind
+	perm    uint32
+	content string
+	target  string
+	ino     uint64
+	mtime   int64
+}
+
+// memReplica is an in-memory, read-only Replica with injectable faults and
+// latency, for testing Scan without a filesystem.
+type memReplica struct {
+	mu    sync.Mutex
+	nodes map[string]*memNode
+
+	latency  time.Duration
+	failList map[string]bool   // ReadDir fails
+	failOpen map[string]bool   // Open fails
+	extra    map[string][]Info // ReadDir also returns these (invalid names, specials)
+	onRead   func(p string)    // called after a file has been read through Open
+	onList   func(p string)    // called at the start of ReadDir
+
+	inflight, maxInflight atomic.Int32
+	opens                 atomic.Int32
+}
+
+func newMem() *memReplica {
+	return &memReplica{nodes: map[string]*memNode{"": {kind: tree.Dir, perm: 0o755}},
+		failList: map[string]bool{}, failOpen: map[string]bool{}, extra: map[string][]Info{}}
+}
+
+func (m *memReplica) add(p string, n memNode) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n.ino = uint64(len(m.nodes) + 1)
+	n.mtime = int64(n.ino) * 1e9
+	m.nodes[p] = &n
+}
+
+// call simulates one round trip and tracks how many run at once.
+func (m *memReplica) call() func() {
+	n := m.inflight.Add(1)
+	for {
+		max := m.maxInflight.Load()
+		if n <= max || m.maxInflight.CompareAndSwap(max, n) {
+			break
+		}
+	}
+	time.Sleep(m.latency)
+	return func() { m.inflight.Add(-1) }
+}
+
+func (m *memReplica) info(p string, n *memNode) Info {
+	mode := map[tree.Kind]uint32{tree.File: 0o100000, tree.Dir: 0o040000, tree.Symlink: 0o120000}[n.kind] | n.perm
+	size := int64(len(n.content))
+	return Info{Name: tree.Base(p), Kind: n.kind, Perm: n.perm, Size: size, MtimeNs: n.mtime,
+		FP: tree.Fingerprint{Size: size, MtimeNs: n.mtime, Ino: n.ino, Mode: mode}}
+}
+
+func (m *memReplica) String() string { return "mem:" }
+
+func (m *memReplica) Lstat(p string) (Info, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n, ok := m.nodes[p]
+	if !ok {
+		return Info{}, fmt.Errorf("lstat %s: %w", p, fs.ErrNotExist)
+	}
+	return m.info(p, n), nil
+}
+
+func (m *memReplica) ReadDir(p string) ([]Info, error) {
+	defer m.call()()
+	if m.onList != nil {
+		defer m.onList(p) // after listing, outside the lock
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.failList[p] {
+		return nil, fmt.Errorf("readdir %s: %w", p, fs.ErrPermission)
+	}
+	var out []Info
+	for q, n := range m.nodes {
+		if q != "" && tree.Parent(q) == p {
+			out = append(out, m.info(q, n))
+		}
+	}
+	return append(out, m.extra[p]...), nil
+}
+
+func (m *memReplica) Readlink(p string) (string, error) {
+	defer m.call()()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n, ok := m.nodes[p]
+	if !ok || n.kind != tree.Symlink {
+		return "", fmt.Errorf("readlink %s: not a symlink", p)
+	}
+	return n.target, nil
+}
+
+func (m *memReplica) Open(p string) (io.ReadCloser, error) {
+	defer m.call()()
+	m.opens.Add(1)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n, ok := m.nodes[p]
+	if m.failOpen[p] {
+		return nil, fmt.Errorf("open %s: %w", p, fs.ErrPermission)
+	}
+	if !ok || n.kind != tree.File {
+		return nil, fmt.Errorf("open %s: %w", p, fs.ErrNotExist)
+	}
+	return readCloser{strings.NewReader(n.content), func() {
+		if m.onRead != nil {
+			m.onRead(p)
+		}
+	}}, nil
+}
+
+type readCloser struct {
+	io.Reader
+	onClose func()
+}
+
+func (r readCloser) Close() error { r.onClose(); return nil }
+
+var errReadOnly = errors.New("read-only test replica")
+
+func (m *memReplica) CreateTemp(string, uint32) (string, WriteFile, error) {
+	return "", nil, errReadOnly
+}
+func (m *memReplica) Rename(string, string) error  { return errReadOnly }
+func (m *memReplica) Mkdir(string, uint32) error   { return errReadOnly }
+func (m *memReplica) Symlink(string, string) error { return errReadOnly }
+func (m *memReplica) Remove(string) error          { return errReadOnly }
+func (m *memReplica) Chmod(string, uint32) error   { return errReadOnly }
+func (m *memReplica) Chtimes(string, int64) error  { return errReadOnly }
+func (m *memReplica) Link(string, string) error    { return ErrUnsupported }
+func (m *memReplica) Close() error                 { return nil }
+
+func hashOf(s string) tree.Hash { return blake3.Sum256([]byte(s)) }
+
+func scanPaths(res *ScanResult) []string {
+	var ps []string
+	for _, sc := range res.Entries {
+		ps = append(ps, sc.Path)
+	}
+	return ps
+}
+
+func problemPaths(res *ScanResult, warning bool) []string {
+	var ps []string
+	for _, p := range res.Problems {
+		if p.Warning == warning {
+			ps = append(ps, p.Path)
+		}
+	}
+	return ps
+}
+
+// faultTree is a small tree with one of each kind.
+func faultTree() *memReplica {
+	m := newMem()
+	m.add("a", memNode{kind: tree.File, perm: 0o644, content: "a"})
+	m.add("d", memNode{kind: tree.Dir, perm: 0o755})
+	m.add("d/f", memNode{kind: tree.File, perm: 0o644, content: "f"})
+	m.add("d/g", memNode{kind: tree.File, perm: 0o644, content: "g"})
+	m.add("e", memNode{kind: tree.Dir, perm: 0o755})
+	m.add("e/x", memNode{kind: tree.File, perm: 0o644, content: "x"})
+	m.add("l", memNode{kind: tree.Symlink, target: "a"})
+	return m
+}
+
+func TestScanProblems(t *testing.T) {
+	cases := []struct {
+		name                    string
+		fault                   func(m *memReplica)
+		entries, errs, warnings []string
+	}{
+		{"none", func(*memReplica) {},
+			[]string{"a", "d", "d/f", "d/g", "e", "e/x", "l"}, nil, nil},
+		{"unlistable dir", func(m *memReplica) { m.failList["d"] = true },
+			[]string{"a", "e", "e/x", "l"}, []string{"d"}, nil},
+		{"unreadable file", func(m *memReplica) { m.failOpen["d/g"] = true },
+			[]string{"a", "d", "d/f", "e", "e/x", "l"}, []string{"d/g"}, nil},
+		{"invalid names and specials", func(m *memReplica) {
+			m.extra["e"] = []Info{{Name: ".."}, {Name: "s/lash", Kind: tree.File}, {Name: ""}, {Name: "sock", Kind: tree.Absent}}
+		}, []string{"a", "d", "d/f", "d/g", "e", "e/x", "l"}, nil, []string{"e/", "e/..", "e/s/lash", "e/sock"}},
+		{"file vanished before hashing", func(m *memReplica) {
+			m.onList = func(p string) {
+				if p == "" {
+					m.mu.Lock()
+					delete(m.nodes, "a")
+					m.mu.Unlock()
+				}
+			}
+		}, []string{"d", "d/f", "d/g", "e", "e/x", "l"}, []string{"a"}, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			m := faultTree()
+			c.fault(m)
+			res, err := Scan(context.Background(), m, ScanOptions{Workers: 1})
+			if err != nil {
+				t.Fatalf("Scan: %v", err)
+			}
+			if got := scanPaths(res); !slices.Equal(got, c.entries) {
+				t.Errorf("entries %q; want %q", got, c.entries)
+			}
+			if got := problemPaths(res, false); !slices.Equal(got, c.errs) {
+				t.Errorf("error problems %q; want %q", got, c.errs)
+			}
+			if got := problemPaths(res, true); !slices.Equal(got, c.warnings) {
+				t.Errorf("warnings %q; want %q", got, c.warnings)
+			}
+			for _, p := range res.Problems {
+				if p.Err == nil {
+					t.Errorf("problem %s has no cause", p.Path)
+				}
+			}
+		})
+	}
+}
+
+func TestScanRootUnlistable(t *testing.T) {
+	m := faultTree()
+	m.failList[""] = true
+	_, err := Scan(context.Background(), m, ScanOptions{})
+	if err == nil || !errors.Is(err, fs.ErrPermission) || !strings.Contains(err.Error(), "mem:") {
+		t.Errorf("Scan of an unlistable root: err = %v; want one naming the replica and wrapping the cause", err)
+	}
+}
+
+// wideTree makes dirs directories of files files each.
+func wideTree(dirs, files int) *memReplica {
+	m := newMem()
+	for d := range dirs {
+		dir := fmt.Sprintf("d%02d", d)
+		m.add(dir, memNode{kind: tree.Dir, perm: 0o755})
+		for f := range files {
+			m.add(tree.Join(dir, fmt.Sprint(f)), memNode{kind: tree.File, perm: 0o644, content: dir + fmt.Sprint(f)})
+		}
+	}
+	return m
+}
+
+func TestScanConcurrency(t *testing.T) {
+	for _, workers := range []int{1, 3, 8} {
+		t.Run(fmt.Sprint(workers), func(t *testing.T) {
+			m := wideTree(12, 6)
+			m.latency = 2 * time.Millisecond
+			res, err := Scan(context.Background(), m, ScanOptions{Workers: workers})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Entries) != 12*7 || res.Hashed != 72 {
+				t.Errorf("%d entries, %d hashed; want 84, 72", len(res.Entries), res.Hashed)
+			}
+			if got := int(m.maxInflight.Load()); got > workers || (workers > 1 && got < 2) {
+				t.Errorf("at most %d calls ran at once with %d workers", got, workers)
+			}
+		})
+	}
+}
+
+func TestScanCancelMidway(t *testing.T) {
+	m := wideTree(50, 3)
+	ctx, cancel := context.WithCancel(context.Background())
+	var lists atomic.Int32
+	m.onList = func(string) {
+		if lists.Add(1) == 5 {
+			cancel()
+		}
+	}
+	_, err := Scan(ctx, m, ScanOptions{Workers: 2})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v; want context.Canceled", err)
+	}
+	if n := lists.Load(); n > 10 {
+		t.Errorf("%d directories listed after cancel at the 5th", n)
+	}
+}
+
+func TestScanProgressNeverOverlaps(t *testing.T) {
+	m := wideTree(20, 20)
+	var in, overlaps, calls atomic.Int32
+	var last atomic.Int64
+	_, err := Scan(context.Background(), m, ScanOptions{Workers: 8, Progress: func(entries int, hashed int64) {
+		if in.Add(1) > 1 {
+			overlaps.Add(1)
+		}
+		calls.Add(1)
+		last.Store(int64(entries))
+		time.Sleep(time.Millisecond)
+		in.Add(-1)
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if overlaps.Load() != 0 || calls.Load() == 0 || last.Load() != 20*21 {
+		t.Errorf("progress: %d overlapping calls, %d calls, last count %d (want 0, >0, 420)", overlaps.Load(), calls.Load(), last.Load())
+	}
+}
+
+func TestHashFileThroughOpen(t *testing.T) {
+	m := faultTree()
+	h, fp, err := HashFile(m, "d/f")
+	if info, _ := m.Lstat("d/f"); err != nil || h != hashOf("f") || fp != info.FP {
+		t.Errorf("HashFile d/f = %v, %+v, %v; want blake3 of its content and its fingerprint", h, fp, err)
+	}
+	if _, _, err := HashFile(m, "d"); err == nil {
+		t.Errorf("HashFile of a dir succeeded")
+	}
+	if _, _, err := HashFile(m, "nope"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("HashFile of a missing file: %v", err)
+	}
+	m.onRead = func(p string) {
+		m.mu.Lock()
+		m.nodes[p].mtime++
+		m.mu.Unlock()
+	}
+	if _, _, err := HashFile(m, "d/g"); !errors.Is(err, ErrChangedWhileReading) {
+		t.Errorf("HashFile of a file changing while read: %v; want ErrChangedWhileReading", err)
+	}
+}
+
+// TestScanRandom checks Scan against a model over random trees and random
+// recorded states: every entry is found once, in order, with the right
+// hash, and exactly the files whose fingerprint differs from the recorded
+// one are read.
+func TestScanRandom(t *testing.T) {
+	for seed := range uint64(30) {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(seed, 7))
+			m, want := randomMem(rng, 10+rng.IntN(200))
+			known, stale := randomKnown(rng, m)
+			res, err := Scan(context.Background(), m, ScanOptions{Known: known, Workers: 1 + rng.IntN(10)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := scanPaths(res); !slices.Equal(got, want) {
+				t.Fatalf("entries %q; want %q", got, want)
+			}
+			for _, sc := range res.Entries {
+				n := m.nodes[sc.Path]
+				if n.kind == tree.File && sc.Entry.Hash != hashOf(n.content) {
+					t.Errorf("%s: wrong hash", sc.Path)
+				}
+				if n.kind == tree.Symlink && sc.Entry.Target != n.target {
+					t.Errorf("%s: target %q, want %q", sc.Path, sc.Entry.Target, n.target)
+				}
+			}
+			if res.Hashed != stale || int(m.opens.Load()) != stale {
+				t.Errorf("hashed %d files with %d opens; want %d", res.Hashed, m.opens.Load(), stale)
+			}
+		})
+	}
+}
+
+// randomMem draws a random tree and returns it with its paths in scan order.
+func randomMem(rng *rand.Rand, n int) (*memReplica, []string) {
+	m := newMem()
+	dirs := []string{""}
+	var paths []string
+	for i := range n {
+		name := fmt.Sprintf("%c%d", "ab/.-"[rng.IntN(5)%4], i)
+		if rng.IntN(3) == 0 {
+			name = strings.Repeat("a", 1+rng.IntN(3))
+		}
+		p := tree.Join(dirs[rng.IntN(len(dirs))], name)
+		if _, dup := m.nodes[p]; dup || tree.Internal(p) || tree.ValidName(name) != nil {
+			continue
+		}
+		switch rng.IntN(4) {
+		case 0:
+			m.add(p, memNode{kind: tree.Dir, perm: 0o755})
+			dirs = append(dirs, p)
+		case 1:
+			m.add(p, memNode{kind: tree.Symlink, target: fmt.Sprint("t", i)})
+		default:
+			m.add(p, memNode{kind: tree.File, perm: 0o644, content: fmt.Sprint(rng.Uint64())})
+		}
+		paths = append(paths, p)
+	}
+	slices.SortFunc(paths, tree.Compare)
+	return m, paths
+}
+
+// randomKnown records a random subset of m's files, some with a stale
+// fingerprint, and counts the files Scan must hash.
+func randomKnown(rng *rand.Rand, m *memReplica) (Known, int) {
+	rec := map[string]tree.Fingerprint{}
+	hashes := map[string]tree.Hash{}
+	stale := 0
+	for p, n := range m.nodes {
+		if n.kind != tree.File {
+			continue
+		}
+		fp := m.info(p, n).FP
+		switch rng.IntN(4) {
+		case 0:
+			stale++ // not recorded
+			continue
+		case 1:
+			fp.MtimeNs++ // recorded before a change
+			stale++
+		}
+		rec[p], hashes[p] = fp, hashOf(n.content)
+	}
+	return func(p string) (tree.Fingerprint, tree.Hash, bool) {
+		fp, ok := rec[p]
+		return fp, hashes[p], ok
+	}, stale
+}
