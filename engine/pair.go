@@ -52,7 +52,7 @@ func DefaultStateDir() string {
 // Open opens the pair (localArg, remoteArg): the local directory, the remote
 // side (over ssh or a second local directory) and the pair's journal, which
 // this process then holds until Close.
-func Open(ctx context.Context, localArg, remoteArg string, opt Options) (p *Pair, err error) {
+func Open(ctx context.Context, localArg, remoteArg string, opt Options) (_ *Pair, err error) {
 	ls, err := ParseSpec(localArg)
 	if err != nil {
 		return nil, err
@@ -75,7 +75,7 @@ func Open(ctx context.Context, localArg, remoteArg string, opt Options) (p *Pair
 			return nil, fmt.Errorf("%s: LOCAL and REMOTE are the same directory", remoteArg)
 		}
 	}
-	p = &Pair{LocalSpec: ls, RemoteSpec: rs, workers: opt.Workers}
+	p := &Pair{LocalSpec: ls, RemoteSpec: rs, workers: opt.Workers}
 	if p.workers <= 0 {
 		p.workers = 16
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/myrrorfs/myrrorfs/reconcile"
 	"github.com/spf13/cobra"
@@ -34,12 +35,16 @@ Equal paths are printed only with --all.`,
 			}
 			printWarnings(plan.Problems)
 			if asJSON {
-				return plan.WriteJSON(cmd.OutOrStdout(), func(d reconcile.Decision) bool {
+				err = plan.WriteJSON(cmd.OutOrStdout(), func(d reconcile.Decision) bool {
 					return all || d.Action != reconcile.Equal
 				})
+			} else {
+				plan.WriteText(cmd.OutOrStdout())
 			}
-			plan.WriteText(cmd.OutOrStdout())
-			return nil
+			if err != nil {
+				return err
+			}
+			return failure(plan.Problems)
 		},
 	}
 	c.register(cmd)
@@ -71,12 +76,15 @@ func newConflicts() *cobra.Command {
 			printWarnings(plan.Problems)
 			isConflict := func(d reconcile.Decision) bool { return d.Action == reconcile.Conflict }
 			if asJSON {
-				return plan.WriteJSON(cmd.OutOrStdout(), isConflict)
+				if err := plan.WriteJSON(cmd.OutOrStdout(), isConflict); err != nil {
+					return err
+				}
+			} else {
+				for _, d := range plan.Conflicts() {
+					fmt.Fprintf(cmd.OutOrStdout(), "%-14s %s\n", d.Kind, d.Path)
+				}
 			}
-			for _, d := range plan.Conflicts() {
-				cmd.Printf("%-14s %s\n", d.Kind, d.Path)
-			}
-			return nil
+			return failure(plan.Problems)
 		},
 	}
 	c.register(cmd)

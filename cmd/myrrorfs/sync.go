@@ -74,7 +74,7 @@ func runSync(ctx context.Context, c common, local, remote string, yes, dryRun, f
 	plan.WriteText(out)
 	sum := plan.Summarize()
 	if dryRun {
-		return nil
+		return failure(plan.Problems)
 	}
 	if sum.ToRemote+sum.ToLocal > 0 && !yes {
 		ok, err := confirm(fmt.Sprintf("Apply %d changes?", sum.ToRemote+sum.ToLocal))
@@ -97,17 +97,8 @@ func runSync(ctx context.Context, c common, local, remote string, yes, dryRun, f
 // finish reports the outcome and maps it to the exit status.
 func finish(res *engine.Result, out io.Writer) error {
 	fmt.Fprintf(out, "synced %d paths, copied %s\n", res.Applied, engine.HumanBytes(res.Bytes))
-	var failures []string
-	for _, pr := range res.Problems {
-		if !pr.Warning {
-			failures = append(failures, pr.Error())
-		}
-	}
-	if len(failures) > 0 {
-		for _, f := range failures[:len(failures)-1] {
-			fmt.Fprintln(os.Stderr, "myrrorfs: "+oneLine(f))
-		}
-		return fmt.Errorf("%s", failures[len(failures)-1])
+	if err := failure(res.Problems); err != nil {
+		return err
 	}
 	if len(res.Conflicts) > 0 {
 		return &exitError{code: 3, msg: fmt.Sprintf("%d conflicts remain, left untouched (see myrrorfs conflicts)", len(res.Conflicts))}
@@ -115,14 +106,31 @@ func finish(res *engine.Result, out io.Writer) error {
 	return nil
 }
 
+// printWarnings prints the problems that are only warnings.
 func printWarnings(probs []engine.Problem) {
 	for _, pr := range probs {
-		level := "error"
 		if pr.Warning {
-			level = "warning"
+			fmt.Fprintf(os.Stderr, "myrrorfs: warning: %s (left alone)\n", oneLine(pr.Error()))
 		}
-		fmt.Fprintf(os.Stderr, "myrrorfs: %s: %s (left alone)\n", level, oneLine(pr.Error()))
 	}
+}
+
+// failure prints every failed path but the last and returns the last as
+// the command's error; nil when nothing failed.
+func failure(probs []engine.Problem) error {
+	var failures []string
+	for _, pr := range probs {
+		if !pr.Warning {
+			failures = append(failures, pr.Error())
+		}
+	}
+	if len(failures) == 0 {
+		return nil
+	}
+	for _, f := range failures[:len(failures)-1] {
+		fmt.Fprintln(os.Stderr, "myrrorfs: "+oneLine(f))
+	}
+	return fmt.Errorf("%s", failures[len(failures)-1])
 }
 
 // confirm asks a yes/no question on the terminal.
