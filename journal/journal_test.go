@@ -481,3 +481,30 @@ func TestMeta(t *testing.T) {
 		t.Errorf("GetMeta after delete = %v, %v", ok, err)
 	}
 }
+
+func TestOpenRefusesForeignPairDir(t *testing.T) {
+	state := t.TempDir()
+	dir := PairDir(state, testIdentity)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	pairPath := filepath.Join(dir, "pair")
+	if err := os.WriteFile(pairPath, []byte("/other\nhost:else\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if db, err := Open(state, testIdentity, "x"); err == nil || errors.Is(err, ErrLocked) {
+		if db != nil {
+			db.Close()
+		}
+		t.Fatalf("Open over another pair's directory = %v, want a mismatch error", err)
+	}
+	// The failed Open must have released the pair.
+	if err := os.Remove(pairPath); err != nil {
+		t.Fatal(err)
+	}
+	db, err := Open(state, testIdentity, "x")
+	if err != nil {
+		t.Fatalf("Open after the failed one: %v", err)
+	}
+	db.Close()
+}
