@@ -94,9 +94,11 @@ func Open(ctx context.Context, localArg, remoteArg string, opt Options) (_ *Pair
 	if p.db, err = journal.Open(state, ls.Path+"\x00"+rs.String(), opt.Holder); err != nil {
 		return nil, fmt.Errorf("journal of %s and %s: %w", ls, rs, err)
 	}
-	if p.Local, err = local.New(ls.Path); err != nil {
+	lr, err := local.New(ls.Path)
+	if err != nil {
 		return nil, err
 	}
+	p.Local = lr
 	if p.Remote, err = openRemote(ctx, rs, opt); err != nil {
 		return nil, err
 	}
@@ -110,13 +112,21 @@ func Open(ctx context.Context, localArg, remoteArg string, opt Options) (_ *Pair
 
 func openRemote(ctx context.Context, rs Spec, opt Options) (replica.Replica, error) {
 	if !rs.IsRemote() {
-		return local.New(rs.Path)
+		r, err := local.New(rs.Path)
+		if err != nil {
+			return nil, err
+		}
+		return r, nil
 	}
 	cmd := opt.SSHCommand
 	if cmd == "" {
 		cmd = "ssh"
 	}
-	return sftp.Dial(ctx, sftp.Options{SSHCommand: cmd, Host: rs.Host, Path: rs.Path, Stderr: opt.Stderr})
+	r, err := sftp.Dial(ctx, sftp.Options{SSHCommand: cmd, Host: rs.Host, Path: rs.Path, Stderr: opt.Stderr})
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
 }
 
 // readSmall reads a small file of r, returning nil when it does not exist.
