@@ -154,7 +154,8 @@ func validPath(p string) error {
 }
 
 // Load calls fn for every record, in tree.Compare order of paths, from one
-// consistent snapshot of the journal. It stops at, and returns, the first
+// consistent snapshot of the journal: fn may write through a Batch, and
+// those writes are not seen by this Load. It stops at, and returns, the first
 // error fn returns. A record that cannot be decoded stops Load with an error
 // naming its path.
 func (db *DB) Load(fn func(path string, rec Record) error) error {
