@@ -30,8 +30,9 @@ func (e *kindError) Unwrap() []error { return e.kinds }
 // errNotExist satisfies errors.Is for both fs.ErrNotExist and replica.ErrNotExist.
 var errNotExist error = &kindError{"no such file or directory", []error{replica.ErrNotExist, fs.ErrNotExist}}
 
-// errSymlinkParent is the cause given when a parent of a path is a symlink.
-var errSymlinkParent = fmt.Errorf("%w: a parent directory is a symbolic link", replica.ErrUnsafePath)
+// errSymlink is the cause given when a path that must be a directory (a
+// parent, or the directory ReadDir lists) is a symlink.
+var errSymlink = fmt.Errorf("%w: is a symbolic link", replica.ErrUnsafePath)
 
 // errNotDir is the cause given when a parent of a path is not a directory.
 var errNotDir error = syscall.ENOTDIR

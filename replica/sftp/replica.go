@@ -125,10 +125,16 @@ func (r *Replica) Lstat(p string) (replica.Info, error) {
 	return info(name, st), nil
 }
 
-// ReadDir lists directory p; children with invalid names are dropped.
+// ReadDir lists directory p; children with invalid names are dropped. A
+// symlink at p is refused (ErrUnsafePath).
 func (r *Replica) ReadDir(p string) ([]replica.Info, error) {
 	if err := r.check("readdir", p); err != nil {
 		return nil, err
+	}
+	if p != "" {
+		if err := r.checkDir("readdir", p); err != nil {
+			return nil, err
+		}
 	}
 	fis, err := r.client.ReadDir(r.abs(p))
 	if err != nil {

@@ -104,7 +104,7 @@ func (r *Replica) checkDir(op, dir string) error {
 		r.dirs.add(dir)
 		return nil
 	case tree.Symlink:
-		return &fs.PathError{Op: op, Path: r.where(dir), Err: errSymlinkParent}
+		return &fs.PathError{Op: op, Path: r.where(dir), Err: errSymlink}
 	}
 	return &fs.PathError{Op: op, Path: r.where(dir), Err: errNotDir}
 }
