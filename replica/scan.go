@@ -109,8 +109,10 @@ type scanner struct {
 	pending   int            // queued plus running jobs
 	cancelled bool
 
-	resMu sync.Mutex
-	res   ScanResult
+	resMu   sync.Mutex
+	res     ScanResult       // Entries stays empty until finish
+	chunks  [][]tree.Scanned // entries, one chunk per directory listing
+	singles []tree.Scanned   // entries taken in one by one (hashed files, symlinks, directories)
 
 	entries      atomic.Int64
 	hashedBytes  atomic.Int64
@@ -237,7 +239,7 @@ func (s *scanner) listDir(job tree.Scanned) {
 		s.addProblem(Problem{Path: job.Path, Err: err})
 		return
 	}
-	s.add([]tree.Scanned{job}, nil, nil)
+	s.addOne(job)
 	s.takeDir(job.Path, infos)
 }
 
@@ -253,12 +255,27 @@ type batch struct {
 // takeDir sorts the children of dir into entries, temporaries, problems and
 // further jobs.
 func (s *scanner) takeDir(dir string, infos []Info) {
-	var b batch
+	b := batch{entries: make([]tree.Scanned, 0, s.filesToReuse(infos))}
 	for i := range infos {
 		s.takeChild(&b, dir, &infos[i])
 	}
 	s.add(b.entries, b.temps, b.problems)
 	s.push(b.leaves, b.dirs)
+}
+
+// filesToReuse guesses how many of infos will be entries at once: the
+// files, when recorded hashes may be reused.
+func (s *scanner) filesToReuse(infos []Info) int {
+	if s.opt.Known == nil {
+		return 0
+	}
+	n := 0
+	for i := range infos {
+		if infos[i].Kind == tree.File {
+			n++
+		}
+	}
+	return n
 }
 
 // takeChild takes one child of dir into b.
@@ -330,7 +347,7 @@ func (s *scanner) hashFile(job tree.Scanned) {
 	s.res.Hashed++
 	s.res.HashedBytes += fp.Size
 	s.resMu.Unlock()
-	s.add([]tree.Scanned{job}, nil, nil)
+	s.addOne(job)
 }
 
 // readLink reads the target of symlink job and takes it in.
@@ -341,18 +358,30 @@ func (s *scanner) readLink(job tree.Scanned) {
 		return
 	}
 	job.Entry.Target = target
-	s.add([]tree.Scanned{job}, nil, nil)
+	s.addOne(job)
 }
 
 func (s *scanner) addProblem(p Problem) { s.add(nil, nil, []Problem{p}) }
 
-// add appends to the result and reports progress.
+// addOne takes in one entry.
+func (s *scanner) addOne(sc tree.Scanned) {
+	s.resMu.Lock()
+	s.singles = append(s.singles, sc)
+	s.resMu.Unlock()
+	s.entries.Add(1)
+	s.progress(false)
+}
+
+// add takes in a directory's entries (kept as they are: the caller must not
+// reuse the slice), temporaries and problems, and reports progress.
 func (s *scanner) add(entries []tree.Scanned, temps []string, problems []Problem) {
 	if len(entries)+len(temps)+len(problems) == 0 {
 		return
 	}
 	s.resMu.Lock()
-	s.res.Entries = append(s.res.Entries, entries...)
+	if len(entries) > 0 {
+		s.chunks = append(s.chunks, entries)
+	}
 	s.res.Temps = append(s.res.Temps, temps...)
 	s.res.Problems = append(s.res.Problems, problems...)
 	s.resMu.Unlock()
@@ -385,11 +414,28 @@ func (s *scanner) progress(force bool) {
 // finish sorts the result and makes the last Progress call.
 func (s *scanner) finish() *ScanResult {
 	res := &s.res
+	res.Entries = s.flatten()
 	slices.SortFunc(res.Entries, func(a, b tree.Scanned) int { return tree.Compare(a.Path, b.Path) })
 	slices.SortFunc(res.Temps, tree.Compare)
 	slices.SortFunc(res.Problems, func(a, b Problem) int { return tree.Compare(a.Path, b.Path) })
 	s.progress(true)
 	return res
+}
+
+// flatten gathers every entry into one slice of exactly the right size.
+func (s *scanner) flatten() []tree.Scanned {
+	n := len(s.singles)
+	for _, c := range s.chunks {
+		n += len(c)
+	}
+	all := make([]tree.Scanned, 0, n)
+	for i, c := range s.chunks {
+		all = append(all, c...)
+		s.chunks[i] = nil
+	}
+	all = append(all, s.singles...)
+	s.chunks, s.singles = nil, nil
+	return all
 }
 
 // HashFile returns the BLAKE3-256 hash of regular file p and the

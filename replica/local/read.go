@@ -191,6 +191,8 @@ func (r *Replica) Open(p string) (io.ReadCloser, error) {
 	return f, nil
 }
 
+var hashers = sync.Pool{New: func() any { return blake3.New(32, nil) }}
+
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
 
 // Hash returns the BLAKE3-256 hash of regular file p and the fingerprint of
@@ -202,7 +204,9 @@ func (r *Replica) Hash(p string) (tree.Hash, tree.Fingerprint, error) {
 		return tree.Hash{}, tree.Fingerprint{}, err
 	}
 	defer f.Close()
-	h := blake3.New(32, nil)
+	h := hashers.Get().(*blake3.Hasher)
+	defer hashers.Put(h)
+	h.Reset()
 	bp := copyBufs.Get().(*[]byte)
 	_, err = io.CopyBuffer(h, onlyReader{f}, *bp)
 	copyBufs.Put(bp)
