@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"syscall"
+	"time"
 
 	pkgsftp "github.com/pkg/sftp"
 
@@ -89,7 +90,9 @@ func (r *Replica) isConnLost(err error) bool {
 }
 
 // connLost is the error for calls made over a broken connection.
+// It waits a moment for ssh to exit, so that its last words are known.
 func (r *Replica) connLost() error {
+	r.proc.waitExit(300 * time.Millisecond)
 	cause := r.proc.cause()
 	if cause == "" {
 		return fmt.Errorf("%w to %s", ErrConnectionLost, r.host)
