@@ -140,15 +140,24 @@ func (r *Replica) ReadDir(p string) ([]replica.Info, error) {
 	if err != nil {
 		return nil, r.pathErr("readdir", p, err)
 	}
+	return dirInfos(fis), nil
+}
+
+// dirInfos converts a listing, dropping invalid and repeated names (the
+// client keeps only the last component of each name a server sends, so a
+// hostile "x/a" would repeat "a").
+func dirInfos(fis []fs.FileInfo) []replica.Info {
 	out := make([]replica.Info, 0, len(fis))
+	seen := make(map[string]bool, len(fis))
 	for _, fi := range fis {
 		st, ok := fi.Sys().(*pkgsftp.FileStat)
-		if !ok || tree.ValidName(fi.Name()) != nil {
+		if !ok || tree.ValidName(fi.Name()) != nil || seen[fi.Name()] {
 			continue
 		}
+		seen[fi.Name()] = true
 		out = append(out, info(fi.Name(), st))
 	}
-	return out, nil
+	return out
 }
 
 // Readlink returns the target of symlink p.
