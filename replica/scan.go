@@ -112,7 +112,7 @@ type scanner struct {
 	resMu   sync.Mutex
 	res     ScanResult       // Entries stays empty until finish
 	chunks  [][]tree.Scanned // entries, one chunk per directory listing
-	singles []tree.Scanned   // entries taken in one by one (hashed files, symlinks, directories)
+	singles [][]tree.Scanned // entries taken in one by one (hashed files, symlinks, directories), in blocks
 
 	entries      atomic.Int64
 	hashedBytes  atomic.Int64
@@ -363,10 +363,17 @@ func (s *scanner) readLink(job tree.Scanned) {
 
 func (s *scanner) addProblem(p Problem) { s.add(nil, nil, []Problem{p}) }
 
+// singlesBlock is how many single entries are gathered per allocation.
+const singlesBlock = 1024
+
 // addOne takes in one entry.
 func (s *scanner) addOne(sc tree.Scanned) {
 	s.resMu.Lock()
-	s.singles = append(s.singles, sc)
+	if n := len(s.singles); n == 0 || len(s.singles[n-1]) == singlesBlock {
+		s.singles = append(s.singles, make([]tree.Scanned, 0, singlesBlock))
+	}
+	last := &s.singles[len(s.singles)-1]
+	*last = append(*last, sc)
 	s.resMu.Unlock()
 	s.entries.Add(1)
 	s.progress(false)
@@ -424,7 +431,9 @@ func (s *scanner) finish() *ScanResult {
 
 // flatten gathers every entry into one slice of exactly the right size.
 func (s *scanner) flatten() []tree.Scanned {
-	n := len(s.singles)
+	s.chunks = append(s.chunks, s.singles...)
+	s.singles = nil
+	n := 0
 	for _, c := range s.chunks {
 		n += len(c)
 	}
@@ -433,8 +442,7 @@ func (s *scanner) flatten() []tree.Scanned {
 		all = append(all, c...)
 		s.chunks[i] = nil
 	}
-	all = append(all, s.singles...)
-	s.chunks, s.singles = nil, nil
+	s.chunks = nil
 	return all
 }
 

@@ -178,3 +178,29 @@ func BenchmarkScan100kCold(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkWriteSmallFile writes a 4 KiB file through CreateTemp, Close
+// (which syncs it to disk) and Rename: the cost of one small transfer's
+// local side.
+func BenchmarkWriteSmallFile(b *testing.B) {
+	r := open(b, b.TempDir())
+	defer r.Close()
+	content := make([]byte, 4096)
+	i := 0
+	for b.Loop() {
+		tmp, w, err := r.CreateTemp("", 0o644)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := w.Write(content); err != nil {
+			b.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			b.Fatal(err)
+		}
+		if err := r.Rename(tmp, fmt.Sprint("f", i%100)); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
