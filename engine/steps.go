@@ -58,7 +58,17 @@ func (a *applier) afterRemoval(m move) {
 	a.mu.Lock()
 	a.removed[m.i] = true
 	a.mu.Unlock()
-	a.journalDelete(m.path)
+	// Record at once that the old entry is gone: should the run stop before
+	// the new one is made, the next run sees a one-sided addition, not a
+	// conflict between a removal and a type change.
+	b := a.p.db.NewBatch()
+	err := b.Delete(m.path)
+	if err == nil {
+		err = b.Flush()
+	}
+	if err != nil {
+		a.problem(m, fmt.Errorf("journal: %w", err))
+	}
 }
 
 // removeDir removes a directory whose scanned content has been removed. If
