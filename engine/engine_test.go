@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/myrrorfs/myrrorfs/internal/testenv"
 	"github.com/myrrorfs/myrrorfs/reconcile"
 	"github.com/myrrorfs/myrrorfs/tree"
 )
@@ -106,7 +107,7 @@ func writeEntry(t testing.TB, full, desc string) {
 func syncPair(t testing.TB, local, remote, state string) (*Plan, *Result) {
 	t.Helper()
 	ctx := context.Background()
-	p, err := Open(ctx, local, remote, Options{StateDir: state, Holder: "test"})
+	p, err := Open(ctx, local, remote, Options{StateDir: state, Holder: "test", SSHCommand: sshCommand})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +126,7 @@ func syncPair(t testing.TB, local, remote, state string) (*Plan, *Result) {
 func planOf(t testing.TB, local, remote, state string) *Plan {
 	t.Helper()
 	ctx := context.Background()
-	p, err := Open(ctx, local, remote, Options{StateDir: state, Holder: "test"})
+	p, err := Open(ctx, local, remote, Options{StateDir: state, Holder: "test", SSHCommand: sshCommand})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,6 +247,18 @@ func subtree(s snapshot, p string) snapshot {
 
 type scenario struct {
 	local, remote, state string
+	remoteArg            string // remote as given to Open: remote itself, or host:remote
+}
+
+// sshCommand and sshHost, when set, make scenarios reach their remote side
+// over ssh (the remote directory is on this machine all the same).
+var sshCommand, sshHost string
+
+func remoteArg(dir string) string {
+	if sshHost != "" {
+		return sshHost + ":" + dir
+	}
+	return dir
 }
 
 // newScenario builds a synced pair from a random base, then edits each side.
@@ -253,20 +266,41 @@ func newScenario(t testing.TB, seed int64) scenario {
 	return mirrorScenario(t, seed, false)
 }
 
+// TestSyncProperties syncs random two-sided scenarios between real
+// directories and checks that every non-conflicting path ends equal on both
+// sides, conflicts stay untouched, and a second sync has nothing to do.
 func TestSyncProperties(t *testing.T) {
-	n := 300
+	n := 1000
 	if testing.Short() {
-		n = 50
+		n = 100
 	}
+	stats := map[reconcile.Action]int{}
 	for seed := int64(1); seed <= int64(n); seed++ {
+		for a, c := range checkScenario(t, seed) {
+			stats[a] += c
+		}
+	}
+	for _, a := range []reconcile.Action{reconcile.ToRemote, reconcile.ToLocal, reconcile.Conflict} {
+		if stats[a] < n/10 {
+			t.Fatalf("the scenarios are too tame: %v", stats)
+		}
+	}
+	t.Logf("decisions over %d scenarios: %v", n, stats)
+}
+
+// The same properties with the remote side reached over ssh.
+func TestSyncPropertiesOverSSH(t *testing.T) {
+	sshCommand, sshHost = testenv.SSH(t)
+	defer func() { sshCommand, sshHost = "", "" }()
+	for seed := int64(1); seed <= 60; seed++ {
 		checkScenario(t, seed)
 	}
 }
 
-func checkScenario(t *testing.T, seed int64) {
+func checkScenario(t *testing.T, seed int64) map[reconcile.Action]int {
 	sc := newScenario(t, seed)
 	preL, preR := readTree(t, sc.local), readTree(t, sc.remote)
-	plan, res := syncPair(t, sc.local, sc.remote, sc.state)
+	plan, res := syncPair(t, sc.local, sc.remoteArg, sc.state)
 	if res.Failed() > 0 {
 		t.Fatalf("seed %d: problems: %v", seed, res.Problems)
 	}
@@ -294,7 +328,7 @@ func checkScenario(t *testing.T, seed int64) {
 				seed, p, postL[p], postR[p], preL, preR, plan.Decisions)
 		}
 	}
-	again := planOf(t, sc.local, sc.remote, sc.state)
+	again := planOf(t, sc.local, sc.remoteArg, sc.state)
 	for _, d := range again.Top() {
 		if d.Action != reconcile.Conflict || !conflictPaths[d.Path] {
 			t.Fatalf("seed %d: second sync would do %s %s (%s)\npre L %v\npre R %v", seed, d.Action, d.Path, d.Kind, preL, preR)
@@ -303,6 +337,11 @@ func checkScenario(t *testing.T, seed int64) {
 	if len(again.Conflicts()) != len(plan.Conflicts()) {
 		t.Fatalf("seed %d: conflicts changed: %v then %v", seed, plan.Conflicts(), again.Conflicts())
 	}
+	stats := map[reconcile.Action]int{}
+	for _, d := range plan.Top() {
+		stats[d.Action]++
+	}
+	return stats
 }
 
 func union(a, b snapshot) map[string]bool {
@@ -330,14 +369,14 @@ func underAny(p string, set map[string]bool) bool {
 // TestMirror checks that swapping local and remote mirrors every decision:
 // the same scenario is built twice, once with the sides' roles exchanged.
 func TestMirror(t *testing.T) {
-	n := 100
+	n := 300
 	if testing.Short() {
-		n = 20
+		n = 40
 	}
 	for seed := int64(1); seed <= int64(n); seed++ {
 		a := mirrorScenario(t, seed, false)
 		b := mirrorScenario(t, seed, true)
-		pa, pb := planOf(t, a.local, a.remote, a.state), planOf(t, b.local, b.remote, b.state)
+		pa, pb := planOf(t, a.local, a.remoteArg, a.state), planOf(t, b.local, b.remoteArg, b.state)
 		if len(pa.Decisions) != len(pb.Decisions) {
 			t.Fatalf("seed %d: %d vs %d decisions", seed, len(pa.Decisions), len(pb.Decisions))
 		}
@@ -358,16 +397,17 @@ func mirrorScenario(t testing.TB, seed int64, swap bool) scenario {
 	first, second := filepath.Join(dir, "first"), filepath.Join(dir, "second")
 	os.Mkdir(first, 0o755)
 	os.Mkdir(second, 0o755)
-	sc := scenario{first, second, filepath.Join(dir, "state")}
+	sc := scenario{first, second, filepath.Join(dir, "state"), ""}
 	if swap {
 		sc.local, sc.remote = second, first
 	}
+	sc.remoteArg = remoteArg(sc.remote)
 	rng := rand.New(rand.NewSource(seed))
 	base := randTree(rng)
 	writeTree(t, first, base)
 	writeTree(t, second, base)
 	if len(base) > 0 {
-		syncPair(t, sc.local, sc.remote, sc.state)
+		syncPair(t, sc.local, sc.remoteArg, sc.state)
 	}
 	editTree(t, rand.New(rand.NewSource(seed*7+1)), first)
 	editTree(t, rand.New(rand.NewSource(seed*7+2)), second)
