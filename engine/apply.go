@@ -54,14 +54,13 @@ type applier struct {
 	plan    *Plan
 	opt     ApplyOptions
 	batch   *journal.Batch
-	stamp   string
 	done    []bool // per row: the journal already has its new record
 	removed []bool // per row: phase 1 removed the target's old entry
 
-	mu     sync.Mutex
-	res    Result
-	failed map[string]bool // directories that could not be made or removed
-	dirs   [2]sync.Map     // backup directories known to exist, per side
+	mu      sync.Mutex
+	res     Result
+	failed  map[string]bool // directories that could not be made or removed
+	backups [2]*backupArea
 }
 
 // Apply carries out the plan's decisions with the commit protocol. Conflicts
@@ -74,11 +73,11 @@ func (p *Pair) Apply(ctx context.Context, plan *Plan, opt ApplyOptions) (*Result
 	a := &applier{
 		p: p, plan: plan, opt: opt,
 		batch:   p.db.NewBatch(),
-		stamp:   backupStamp(opt.Now),
 		done:    make([]bool, len(plan.Rows)),
 		removed: make([]bool, len(plan.Rows)),
 		failed:  map[string]bool{},
 	}
+	a.backups = [2]*backupArea{newBackupArea(p.Local, opt.Now), newBackupArea(p.Remote, opt.Now)}
 	for _, pr := range plan.Problems {
 		a.res.Problems = append(a.res.Problems, pr)
 	}

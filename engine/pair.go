@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/myrrorfs/myrrorfs/journal"
 	"github.com/myrrorfs/myrrorfs/replica"
@@ -35,6 +36,8 @@ type Pair struct {
 	db                    *journal.DB
 	ig                    *Ignorer
 	workers               int
+	last                  [2]*replica.ScanResult // the latest scan of each side
+	fetching              sync.Map               // content hash -> *sync.Mutex, for Fetch
 }
 
 // DefaultStateDir is $XDG_STATE_HOME/myrrorfs, or ~/.local/state/myrrorfs.

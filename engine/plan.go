@@ -74,16 +74,26 @@ type pathRec struct {
 // fingerprint changed since it was last recorded) and reconciles them with
 // the journal.
 func (p *Pair) Scan(ctx context.Context) (*Plan, error) {
+	return p.Refresh(ctx, true)
+}
+
+// Refresh is Scan for a pair held open for a while (by a mount): it rescans
+// the local side, and the remote side only when remote is true (otherwise
+// the last remote scan stands in for it). Files seen unchanged by the
+// previous scan of the same side are not hashed again.
+func (p *Pair) Refresh(ctx context.Context, remote bool) (*Plan, error) {
 	recs, err := p.loadJournal()
 	if err != nil {
 		return nil, err
 	}
-	var res [2]*replica.ScanResult
+	res := p.last
 	var errs [2]error
 	done := make(chan struct{})
 	go func() {
-		res[RemoteSide], errs[RemoteSide] = replica.Scan(ctx, p.Remote, p.scanOptions(recs, RemoteSide))
-		close(done)
+		defer close(done)
+		if remote || res[RemoteSide] == nil {
+			res[RemoteSide], errs[RemoteSide] = replica.Scan(ctx, p.Remote, p.scanOptions(recs, RemoteSide))
+		}
 	}()
 	res[LocalSide], errs[LocalSide] = replica.Scan(ctx, p.Local, p.scanOptions(recs, LocalSide))
 	<-done
@@ -92,6 +102,7 @@ func (p *Pair) Scan(ctx context.Context) (*Plan, error) {
 			return nil, fmt.Errorf("scan %s side: %w", Side(s), err)
 		}
 	}
+	p.last = res
 	plan := &Plan{}
 	for s, r := range res {
 		plan.Temps[s] = r.Temps
@@ -130,10 +141,17 @@ func (p *Pair) loadJournal() ([]pathRec, error) {
 }
 
 func (p *Pair) scanOptions(recs []pathRec, side Side) replica.ScanOptions {
+	var prev []tree.Scanned
+	if p.last[side] != nil {
+		prev = p.last[side].Entries
+	}
 	return replica.ScanOptions{
 		Ignore:  p.ig.Ignored,
 		Workers: p.workers,
 		Known: func(path string) (tree.Fingerprint, tree.Hash, bool) {
+			if i := sort.Search(len(prev), func(i int) bool { return tree.Compare(prev[i].Path, path) >= 0 }); i < len(prev) && prev[i].Path == path && prev[i].Entry.Kind == tree.File {
+				return prev[i].FP, prev[i].Entry.Hash, true
+			}
 			i := sort.Search(len(recs), func(i int) bool { return tree.Compare(recs[i].path, path) >= 0 })
 			if i == len(recs) || recs[i].path != path {
 				return tree.Fingerprint{}, tree.Hash{}, false
@@ -253,4 +271,17 @@ func (pl *Plan) Conflicts() []reconcile.Decision {
 		}
 	}
 	return out
+}
+
+// lookupScan finds path in a scan's sorted entries.
+func lookupScan(r *replica.ScanResult, path string) (tree.Scanned, bool) {
+	if r == nil {
+		return tree.Scanned{}, false
+	}
+	es := r.Entries
+	i := sort.Search(len(es), func(i int) bool { return tree.Compare(es[i].Path, path) >= 0 })
+	if i < len(es) && es[i].Path == path {
+		return es[i], true
+	}
+	return tree.Scanned{}, false
 }

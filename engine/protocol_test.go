@@ -39,7 +39,7 @@ func TestTargetChangedAfterScan(t *testing.T) {
 	l, r, state := newPairDirs(t, snapshot{"f": "f:old:-", "g": "f:old:-"})
 	writeEntry(t, filepath.Join(l, "f.new"), "f:x:-")
 	os.Rename(filepath.Join(l, "f.new"), filepath.Join(l, "f")) // local edits f
-	os.Remove(filepath.Join(l, "g"))                           // local deletes g
+	os.Remove(filepath.Join(l, "g"))                            // local deletes g
 	p := openTest(t, l, r, state)
 	plan, err := p.Scan(context.Background())
 	if err != nil {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
+	"time"
 
 	"github.com/myrrorfs/myrrorfs/replica"
 	"github.com/myrrorfs/myrrorfs/tree"
@@ -32,7 +34,7 @@ func (a *applier) removals(ctx context.Context) {
 			a.problem(m, err)
 			return
 		}
-		if err := a.backup(m.dst, m.dstSide, m.path, false); err != nil {
+		if err := a.backups[m.dstSide].keep(m.path, false); err != nil {
 			a.problem(m, err)
 			return
 		}
@@ -93,7 +95,7 @@ func (a *applier) removeDir(m move) error {
 			return fmt.Errorf("not removed, it holds %s: %w", in.Name, ErrChanged)
 		}
 	}
-	return a.backup(m.dst, m.dstSide, m.path, false)
+	return a.backups[m.dstSide].keep(m.path, false)
 }
 
 // mkdirs creates directories in tree order, parents first.
@@ -192,7 +194,7 @@ func (a *applier) install(m move, tmp string, want tree.Scanned) error {
 		return err
 	}
 	if want.Entry.Exists() {
-		if err := a.backup(m.dst, m.dstSide, m.path, true); err != nil {
+		if err := a.backups[m.dstSide].keep(m.path, true); err != nil {
 			return err
 		}
 	}
@@ -309,42 +311,54 @@ func (a *applier) checkScanned(r replica.Replica, p string, want tree.Scanned) e
 	return nil
 }
 
-// backup moves p into the side's backup area; with keep, a hard link is
-// made instead when the replica can, so p stays in place until it is
-// atomically replaced.
-func (a *applier) backup(r replica.Replica, side Side, p string, keep bool) error {
-	bp := tree.BackupDir + "/" + a.stamp + "/" + p
-	if err := a.mkdirAll(r, side, tree.Parent(bp)); err != nil {
+// backupArea moves replaced and deleted versions into a side's backup
+// area, under one directory per run.
+type backupArea struct {
+	r     replica.Replica
+	stamp string
+	dirs  sync.Map // directories known to exist
+}
+
+func newBackupArea(r replica.Replica, now time.Time) *backupArea {
+	return &backupArea{r: r, stamp: backupStamp(now)}
+}
+
+// keep moves p into the backup area; with link, a hard link is made
+// instead when the replica can, so p stays in place until it is atomically
+// replaced.
+func (b *backupArea) keep(p string, link bool) error {
+	bp := tree.BackupDir + "/" + b.stamp + "/" + p
+	if err := b.mkdirAll(tree.Parent(bp)); err != nil {
 		return fmt.Errorf("backup area: %w", err)
 	}
-	if keep && r.Link(p, bp) == nil {
+	if link && b.r.Link(p, bp) == nil {
 		return nil
 	}
 	// Without a hard link (unsupported, or refused by the filesystem) the
 	// version is moved instead: it is kept all the same.
-	if err := r.Rename(p, bp); err != nil {
+	if err := b.r.Rename(p, bp); err != nil {
 		return fmt.Errorf("move to backup: %w", err)
 	}
 	return nil
 }
 
-// mkdirAll creates directory p and its parents on r.
-func (a *applier) mkdirAll(r replica.Replica, side Side, p string) error {
+// mkdirAll creates directory p and its parents.
+func (b *backupArea) mkdirAll(p string) error {
 	if p == "" {
 		return nil
 	}
-	if _, ok := a.dirs[side].Load(p); ok {
+	if _, ok := b.dirs.Load(p); ok {
 		return nil
 	}
-	if err := a.mkdirAll(r, side, tree.Parent(p)); err != nil {
+	if err := b.mkdirAll(tree.Parent(p)); err != nil {
 		return err
 	}
-	if err := r.Mkdir(p, 0o700); err != nil {
-		info, serr := r.Lstat(p)
+	if err := b.r.Mkdir(p, 0o700); err != nil {
+		info, serr := b.r.Lstat(p)
 		if serr != nil || info.Kind != tree.Dir {
 			return err
 		}
 	}
-	a.dirs[side].Store(p, true)
+	b.dirs.Store(p, true)
 	return nil
 }

@@ -1,0 +1,115 @@
+package engine
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/myrrorfs/myrrorfs/journal"
+	"github.com/myrrorfs/myrrorfs/tree"
+)
+
+// This file holds what a mount needs from a pair besides scan and apply:
+// moving a path's base, fetching remote versions into a local cache and
+// keeping local versions in the backup area. Like the rest of Pair, these
+// methods are not safe for concurrent use; the caller serializes them.
+
+// SetBase records e as the base of path (tree.Absent clears it), keeping
+// what the journal caches about each side. A resolution made in the view is
+// nothing but such a move plus local operations, so it survives restarts.
+func (p *Pair) SetBase(path string, e tree.Entry) error {
+	rec, _, err := p.db.Get(path)
+	if err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	rec.Base = e
+	b := p.db.NewBatch()
+	if rec == (journal.Record{}) {
+		err = b.Delete(path)
+	} else {
+		err = b.Put(path, rec)
+	}
+	if err == nil {
+		err = b.Flush()
+	}
+	if err == nil {
+		err = p.db.Sync()
+	}
+	if err != nil {
+		return fmt.Errorf("journal: set base of %s: %w", path, err)
+	}
+	return nil
+}
+
+// CacheDir is where remote versions shown by a mount are kept, named by
+// content hash.
+func (p *Pair) CacheDir() string { return filepath.Join(p.db.Dir(), "cache") }
+
+// Fetch returns the path of a local file holding the remote version e of
+// path, downloading and verifying it on first use. The cache is content
+// addressed, so one download serves every path with the same content.
+func (p *Pair) Fetch(path string, e tree.Entry) (string, error) {
+	if e.Kind != tree.File {
+		return "", fmt.Errorf("fetch %s: not a file", path)
+	}
+	dst := filepath.Join(p.CacheDir(), e.Hash.String())
+	mu, _ := p.fetching.LoadOrStore(e.Hash, &sync.Mutex{})
+	mu.(*sync.Mutex).Lock()
+	defer mu.(*sync.Mutex).Unlock()
+	if fi, err := os.Stat(dst); err == nil && fi.Size() == e.Size {
+		return dst, nil
+	}
+	if err := os.MkdirAll(p.CacheDir(), 0o700); err != nil {
+		return "", fmt.Errorf("cache: %w", err)
+	}
+	rc, err := p.Remote.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("fetch %s: %w", path, err)
+	}
+	defer rc.Close()
+	tmp, err := os.CreateTemp(p.CacheDir(), tree.TempPrefix)
+	if err != nil {
+		return "", fmt.Errorf("cache: %w", err)
+	}
+	n, h, err := copyHashed(tmp, rc, e.Size, nil)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && (n != e.Size || h != e.Hash) {
+		err = fmt.Errorf("the remote file changed since it was scanned: %w", ErrChanged)
+	}
+	if err == nil {
+		err = os.Chmod(tmp.Name(), 0o400)
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), dst)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return "", fmt.Errorf("fetch %s: %w", path, err)
+	}
+	return dst, nil
+}
+
+// BackupLocal moves a local path into the local backup area.
+func (p *Pair) BackupLocal(path string) error {
+	return newBackupArea(p.Local, time.Now()).keep(path, false)
+}
+
+// LastRemote returns the remote entry the latest scan saw at path.
+func (p *Pair) LastRemote(path string) (tree.Scanned, bool) {
+	return lookupScan(p.last[RemoteSide], path)
+}
+
+// LastLocal returns the local entry the latest scan saw at path.
+func (p *Pair) LastLocal(path string) (tree.Scanned, bool) {
+	return lookupScan(p.last[LocalSide], path)
+}
+
+// Base returns the base recorded for path.
+func (p *Pair) Base(path string) (tree.Entry, error) {
+	rec, _, err := p.db.Get(path)
+	return rec.Base, err
+}
