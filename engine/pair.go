@@ -36,6 +36,7 @@ type Pair struct {
 	db                    *journal.DB
 	ig                    *Ignorer
 	workers               int
+	opt                   Options
 	last                  [2]*replica.ScanResult // the latest scan of each side
 	fetching              sync.Map               // content hash -> *sync.Mutex, for Fetch
 }
@@ -78,7 +79,7 @@ func Open(ctx context.Context, localArg, remoteArg string, opt Options) (_ *Pair
 			return nil, fmt.Errorf("%s: LOCAL and REMOTE are the same directory", remoteArg)
 		}
 	}
-	p := &Pair{LocalSpec: ls, RemoteSpec: rs, workers: opt.Workers}
+	p := &Pair{LocalSpec: ls, RemoteSpec: rs, workers: opt.Workers, opt: opt}
 	if p.workers <= 0 {
 		p.workers = 16
 	}
@@ -147,6 +148,21 @@ func readSmall(r replica.Replica, p string) ([]byte, error) {
 		return nil, fmt.Errorf("read %s: %w", p, err)
 	}
 	return b, nil
+}
+
+// Reconnect replaces the remote replica by a fresh one (after the
+// connection was lost). On failure the old replica stays in place.
+func (p *Pair) Reconnect(ctx context.Context) error {
+	r, err := openRemote(ctx, p.RemoteSpec, p.opt)
+	if err != nil {
+		return err
+	}
+	old := p.Remote
+	p.Remote = r
+	if old != nil {
+		old.Close()
+	}
+	return nil
 }
 
 // Journal returns the pair's journal.

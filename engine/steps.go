@@ -269,6 +269,9 @@ func (s sizedReader) Size() int64 { return s.n }
 // remote file move many requests at once.
 func copyHashed(w replica.WriteFile, r io.Reader, size int64, extra io.Writer) (int64, tree.Hash, error) {
 	h := blake3.New(32, nil)
+	if extra == nil {
+		extra = io.Discard
+	}
 	var n int64
 	var err error
 	_, rIsFile := r.(*os.File)

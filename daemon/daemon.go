@@ -1,0 +1,254 @@
+// Package daemon runs a mount: it holds a pair open, shows its merged view
+// through fusefs, rescans at an interval, and serves status, conflicts and
+// commit requests from other myrrorfs processes over a unix socket.
+package daemon
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hanwen/go-fuse/v2/fuse"
+	"github.com/myrrorfs/myrrorfs/engine"
+	"github.com/myrrorfs/myrrorfs/fusefs"
+	"github.com/myrrorfs/myrrorfs/reconcile"
+	"github.com/myrrorfs/myrrorfs/tree"
+	"golang.org/x/sys/unix"
+)
+
+// Options configure a mount.
+type Options struct {
+	Local, Remote string // as given by the user
+	Mountpoint    string
+	Engine        engine.Options
+	Rescan        time.Duration // interval of remote rescans; 0 means 30 s
+	Debug         bool          // log FUSE requests
+	Log           io.Writer     // diagnostics; nil discards them
+}
+
+// Daemon is a running mount.
+type Daemon struct {
+	opt    Options
+	mnt    string
+	pair   *engine.Pair
+	view   *fusefs.View
+	server *fuse.Server
+
+	mu     sync.Mutex // guards pair
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// SocketPath is where the daemon of a mountpoint listens, under the state
+// directory: one socket per (canonical) mountpoint.
+func SocketPath(stateDir, mountpoint string) string {
+	if stateDir == "" {
+		stateDir = engine.DefaultStateDir()
+	}
+	sum := sha256.Sum256([]byte(mountpoint))
+	return filepath.Join(stateDir, "mounts", hex.EncodeToString(sum[:8])+".sock")
+}
+
+// Start opens the pair, scans both sides, mounts the view and returns once
+// the mount is live.
+func Start(ctx context.Context, opt Options) (_ *Daemon, err error) {
+	if opt.Rescan <= 0 {
+		opt.Rescan = 30 * time.Second
+	}
+	if opt.Log == nil {
+		opt.Log = io.Discard
+	}
+	mnt, err := prepareMountpoint(opt.Mountpoint)
+	if err != nil {
+		return nil, err
+	}
+	d := &Daemon{opt: opt, mnt: mnt, done: make(chan struct{})}
+	d.ctx, d.cancel = context.WithCancel(context.Background())
+	if opt.Engine.Holder == "" {
+		opt.Engine.Holder = fmt.Sprintf("mount at %s (pid %d)", mnt, os.Getpid())
+	}
+	if d.pair, err = engine.Open(ctx, opt.Local, opt.Remote, opt.Engine); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			d.pair.Close()
+		}
+	}()
+	if tree.IsUnder(mnt, d.pair.LocalSpec.Path) || mnt == d.pair.LocalSpec.Path {
+		return nil, fmt.Errorf("%s: the mountpoint must not be inside LOCAL", opt.Mountpoint)
+	}
+	plan, err := d.pair.Refresh(ctx, true)
+	if err != nil {
+		return nil, err
+	}
+	if d.view, err = fusefs.New(d.pair.LocalSpec.Path, (*backend)(d), plan.Decisions); err != nil {
+		return nil, err
+	}
+	d.server, err = d.view.Mount(mnt, fusefs.MountOptions{FsName: d.pair.RemoteSpec.String(), Debug: opt.Debug})
+	if err != nil {
+		return nil, fmt.Errorf("mount %s: %w", opt.Mountpoint, err)
+	}
+	go d.rescanLoop()
+	go func() {
+		d.server.Wait()
+		d.cancel()
+		close(d.done)
+	}()
+	return d, nil
+}
+
+// prepareMountpoint checks the mountpoint and recovers a stale mount left
+// by a killed daemon ("transport endpoint is not connected").
+func prepareMountpoint(p string) (string, error) {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", p, err)
+	}
+	var st syscall.Stat_t
+	err = syscall.Stat(abs, &st)
+	if errors.Is(err, syscall.ENOTCONN) || errors.Is(err, syscall.ECONNABORTED) {
+		if uerr := unix.Unmount(abs, unix.MNT_DETACH); uerr != nil {
+			return "", fmt.Errorf("%s: stale mount could not be removed: %w", p, uerr)
+		}
+		err = syscall.Stat(abs, &st)
+	}
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", p, err)
+	}
+	if st.Mode&syscall.S_IFMT != syscall.S_IFDIR {
+		return "", fmt.Errorf("%s: not a directory", p)
+	}
+	return abs, nil
+}
+
+// Mountpoint returns the absolute mountpoint.
+func (d *Daemon) Mountpoint() string { return d.mnt }
+
+// Pair returns the pair (callers must not use it concurrently with the daemon).
+func (d *Daemon) Pair() *engine.Pair { return d.pair }
+
+// Wait blocks until the view is unmounted.
+func (d *Daemon) Wait() { <-d.done }
+
+// Unmount unmounts the view; Wait then returns.
+func (d *Daemon) Unmount() error {
+	err := d.server.Unmount()
+	if err != nil {
+		// busy: detach, so the mount goes away once no longer used
+		if uerr := unix.Unmount(d.mnt, unix.MNT_DETACH); uerr == nil {
+			err = nil
+		}
+	}
+	return err
+}
+
+// Close releases the pair once the view is unmounted.
+func (d *Daemon) Close() error {
+	d.cancel()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.pair.Close()
+}
+
+// rescanLoop rescans both sides at the interval and refreshes the view.
+func (d *Daemon) rescanLoop() {
+	t := time.NewTicker(d.opt.Rescan)
+	defer t.Stop()
+	for {
+		select {
+		case <-d.ctx.Done():
+			return
+		case <-t.C:
+			if _, err := d.Rescan(d.ctx); err != nil {
+				fmt.Fprintf(d.opt.Log, "myrrorfs: rescan: %v\n", err)
+			}
+		}
+	}
+}
+
+// Rescan rescans both sides (reconnecting to the remote if needed) and
+// refreshes the view. If the remote cannot be reached, the local side is
+// rescanned all the same and the error is returned.
+func (d *Daemon) Rescan(ctx context.Context) (*engine.Plan, error) {
+	d.mu.Lock()
+	plan, err := d.pair.Refresh(ctx, true)
+	if err != nil {
+		if rerr := d.pair.Reconnect(ctx); rerr == nil {
+			plan, err = d.pair.Refresh(ctx, true)
+		}
+	}
+	var local *engine.Plan
+	if err != nil {
+		local, _ = d.pair.Refresh(ctx, false)
+	}
+	d.mu.Unlock()
+	if plan != nil {
+		d.view.Update(plan.Decisions)
+	} else if local != nil {
+		d.view.Update(local.Decisions)
+	}
+	return plan, err
+}
+
+// Commit rescans both sides and applies the plan, unless check refuses it
+// (it sees the plan first; nil accepts). It then refreshes the view.
+func (d *Daemon) Commit(ctx context.Context, check func(*engine.Plan) error, opt engine.ApplyOptions) (*engine.Plan, *engine.Result, error) {
+	plan, err := d.Rescan(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if check != nil {
+		if err := check(plan); err != nil {
+			return plan, nil, err
+		}
+	}
+	d.mu.Lock()
+	res, err := d.pair.Apply(ctx, plan, opt)
+	d.mu.Unlock()
+	if err != nil {
+		return plan, res, err
+	}
+	_, rerr := d.Rescan(ctx)
+	return plan, res, rerr
+}
+
+// backend gives the view what it needs from the pair.
+type backend Daemon
+
+func (b *backend) Refresh() ([]reconcile.Decision, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	plan, err := b.pair.Refresh(b.ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	return plan.Decisions, nil
+}
+
+func (b *backend) Fetch(path string, e tree.Entry) (string, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.pair.Fetch(path, e)
+}
+
+func (b *backend) SetBase(path string, e tree.Entry) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.pair.SetBase(path, e)
+}
+
+func (b *backend) BackupLocal(path string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.pair.BackupLocal(path)
+}

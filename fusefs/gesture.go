@@ -1,0 +1,473 @@
+package fusefs
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+	"github.com/myrrorfs/myrrorfs/tree"
+	"golang.org/x/sys/unix"
+)
+
+// This file turns changes made in the view into local operations and, where
+// they concern a version only the remote holds, moves of that path's base
+// to the version the user saw. Ordinary reconciliation then yields what the
+// user did.
+
+// gesture runs fn with the gesture lock held and, when fn changed a base or
+// the local tree behind an overlay, reloads the model.
+func (v *View) gesture(fn func() (reload bool, errno syscall.Errno)) syscall.Errno {
+	v.gmu.Lock()
+	defer v.gmu.Unlock()
+	reload, errno := fn()
+	if reload {
+		if e := v.reload(); errno == 0 {
+			errno = e
+		}
+	}
+	return errno
+}
+
+func errnoOf(err error) syscall.Errno {
+	if err == nil {
+		return 0
+	}
+	var en syscall.Errno
+	if errors.As(err, &en) {
+		return en
+	}
+	if errors.Is(err, os.ErrNotExist) {
+		return syscall.ENOENT
+	}
+	return syscall.EIO
+}
+
+// prepareNew makes the view ready for a new entry at view path vp: its
+// parent must be a local directory (a remote-only directory is made
+// locally first), and a local entry the view hides (deleted on the remote)
+// is moved to the backup area with its base cleared. It returns the local
+// tree path for the new entry.
+func (v *View) prepareNew(vp string) (string, bool, syscall.Errno) {
+	m := v.model()
+	pt, ok := m.resolve(tree.Parent(vp))
+	if !ok {
+		return "", false, syscall.ENOENT
+	}
+	name := tree.Base(vp)
+	if pt.side == remote {
+		if pt.under {
+			return "", false, syscall.EROFS
+		}
+		if errno := v.materializeDirs(m, pt.real); errno != 0 {
+			return "", true, errno
+		}
+	}
+	real := tree.Join(pt.real, name)
+	if hiddenName(real) && !pt.under {
+		return "", false, syscall.EPERM
+	}
+	if pt.under {
+		return real, pt.side == remote, 0
+	}
+	if _, isSib := m.sib[pt.real+"\x00"+name]; isSib {
+		return "", false, syscall.EEXIST
+	}
+	if o := m.ov[real]; o != nil {
+		switch o.kind {
+		case ovRemote:
+			return "", false, syscall.EEXIST
+		case ovConflict:
+			if _, err := os.Lstat(v.lpath(real)); err == nil {
+				return "", false, syscall.EEXIST
+			}
+		case ovHidden:
+			if err := v.b.BackupLocal(real); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return "", false, errnoOf(err)
+			}
+			if err := v.b.SetBase(real, tree.Entry{}); err != nil {
+				return "", true, syscall.EIO
+			}
+			return real, true, 0
+		}
+	}
+	return real, pt.side == remote, 0
+}
+
+// materializeDirs makes the remote-only directories down to real exist
+// locally, each with the remote version as its base.
+func (v *View) materializeDirs(m *model, real string) syscall.Errno {
+	if real == "" {
+		return 0
+	}
+	if errno := v.materializeDirs(m, tree.Parent(real)); errno != 0 {
+		return errno
+	}
+	if o := m.ov[real]; o != nil && o.kind == ovRemote {
+		return v.copyUp(real, o.d.Remote)
+	}
+	return 0
+}
+
+// copyUpFor makes a remote-backed entry local before it is changed.
+func (v *View) copyUpFor(t target) syscall.Errno {
+	if t.under || t.sib != nil {
+		return syscall.EROFS // write to p.remote in place: rename it to keep it
+	}
+	return v.gesture(func() (bool, syscall.Errno) {
+		m := v.model()
+		o := m.ov[t.real]
+		if o == nil || o.kind != ovRemote {
+			return false, 0 // already local
+		}
+		if errno := v.materializeDirs(m, tree.Parent(t.real)); errno != 0 {
+			return true, errno
+		}
+		return true, v.copyUp(t.real, o.d.Remote)
+	})
+}
+
+var tempSeq atomic.Uint64
+
+// tempName returns a fresh temporary name next to real.
+func tempName(real string) string {
+	return tree.Join(tree.Parent(real), tree.TempPrefix+"view-"+strconv.Itoa(os.Getpid())+"-"+strconv.FormatUint(tempSeq.Add(1), 10))
+}
+
+// copyUp makes the local tree hold remote version e at real (the local
+// entry it replaces goes to the backup area) and moves the base there.
+func (v *View) copyUp(real string, e tree.Entry) syscall.Errno {
+	if err := v.download(real, real, e); err != nil {
+		return errnoOf(err)
+	}
+	if err := v.b.SetBase(real, e); err != nil {
+		return syscall.EIO
+	}
+	return 0
+}
+
+// download writes remote version e (of remote path from) at local path to,
+// through a temporary renamed into place. An existing local entry of
+// another kind, or a file, is kept in the backup area first.
+func (v *View) download(from, to string, e tree.Entry) error {
+	dst := v.lpath(to)
+	var st syscall.Stat_t
+	exists := syscall.Lstat(dst, &st) == nil
+	if exists && e.Kind == tree.Dir && st.Mode&syscall.S_IFMT == syscall.S_IFDIR {
+		return nil
+	}
+	tmp := v.lpath(tempName(to))
+	switch e.Kind {
+	case tree.Dir:
+		if err := os.Mkdir(tmp, os.FileMode(e.Perm&0o7777)); err != nil {
+			return err
+		}
+	case tree.Symlink:
+		if err := os.Symlink(e.Target, tmp); err != nil {
+			return err
+		}
+	default:
+		cache, err := v.b.Fetch(from, e)
+		if err != nil {
+			return err
+		}
+		if err := copyFile(cache, tmp, e); err != nil {
+			os.Remove(tmp)
+			return err
+		}
+	}
+	if exists {
+		if err := v.b.BackupLocal(to); err != nil {
+			os.Remove(tmp)
+			return err
+		}
+	}
+	return os.Rename(tmp, dst)
+}
+
+// copyFile copies a cached version to dst with e's mode and mtime.
+func copyFile(src, dst string, e tree.Entry) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(out, in)
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(dst, os.FileMode(e.Perm&0o7777))
+	}
+	if err == nil {
+		mt := time.Unix(0, e.MtimeNs)
+		err = os.Chtimes(dst, mt, mt)
+	}
+	return err
+}
+
+// downloadTree copies the remote subtree at from (as the model shows it) to
+// local path to.
+func (v *View) downloadTree(m *model, from, to string) error {
+	e := m.remote[from]
+	if err := v.download(from, to, e); err != nil {
+		return err
+	}
+	if e.Kind != tree.Dir {
+		return nil
+	}
+	for _, name := range m.rkids[from] {
+		if err := v.downloadTree(m, tree.Join(from, name), tree.Join(to, name)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// setBaseTree moves the base of a remote subtree to what the model shows.
+func (v *View) setBaseTree(m *model, p string) error {
+	if err := v.b.SetBase(p, m.remote[p]); err != nil {
+		return err
+	}
+	for _, name := range m.rkids[p] {
+		if err := v.setBaseTree(m, tree.Join(p, name)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// newLocal makes the inode for a local entry just created.
+func (n *node) newLocal(ctx context.Context, real string, under bool, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	var st syscall.Stat_t
+	if err := syscall.Lstat(n.v.lpath(real), &st); err != nil {
+		return nil, fs.ToErrno(err)
+	}
+	return n.newChild(ctx, target{side: local, real: real, under: under}, &st, out), 0
+}
+
+// creating runs a creation of view entry name under n.
+func (n *node) creating(name string, make func(real string) error) (string, syscall.Errno) {
+	var real string
+	errno := n.v.gesture(func() (bool, syscall.Errno) {
+		r, reload, errno := n.v.prepareNew(n.child(name))
+		if errno != 0 {
+			return reload, errno
+		}
+		real = r
+		return reload, errnoOf(make(r))
+	})
+	return real, errno
+}
+
+func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*fs.Inode, fs.FileHandle, uint32, syscall.Errno) {
+	flags &^= syscall.O_APPEND
+	var f *os.File
+	real, errno := n.creating(name, func(real string) error {
+		var err error
+		f, err = os.OpenFile(n.v.lpath(real), int(flags)|os.O_CREATE|syscall.O_NOFOLLOW, os.FileMode(mode))
+		return err
+	})
+	if errno != 0 {
+		return nil, nil, 0, errno
+	}
+	in, errno := n.newLocal(ctx, real, false, out)
+	if errno != 0 {
+		f.Close()
+		return nil, nil, 0, errno
+	}
+	return in, fs.NewLoopbackFileFromOS(f), 0, 0
+}
+
+func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	real, errno := n.creating(name, func(real string) error {
+		return os.Mkdir(n.v.lpath(real), os.FileMode(mode))
+	})
+	if errno != 0 {
+		return nil, errno
+	}
+	return n.newLocal(ctx, real, false, out)
+}
+
+func (n *node) Mknod(ctx context.Context, name string, mode uint32, dev uint32, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	real, errno := n.creating(name, func(real string) error {
+		return syscall.Mknod(n.v.lpath(real), mode, int(dev))
+	})
+	if errno != 0 {
+		return nil, errno
+	}
+	return n.newLocal(ctx, real, false, out)
+}
+
+func (n *node) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	real, errno := n.creating(name, func(real string) error {
+		return os.Symlink(target, n.v.lpath(real))
+	})
+	if errno != 0 {
+		return nil, errno
+	}
+	return n.newLocal(ctx, real, false, out)
+}
+
+func (n *node) Link(ctx context.Context, target fs.InodeEmbedder, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	tn, ok := target.(*node)
+	if !ok {
+		return nil, syscall.EXDEV
+	}
+	t, ok := n.v.model().resolve(tn.vpath())
+	if !ok {
+		return nil, syscall.ENOENT
+	}
+	if t.side == remote {
+		return nil, syscall.EXDEV
+	}
+	real, errno := n.creating(name, func(real string) error {
+		return os.Link(n.v.lpath(t.real), n.v.lpath(real))
+	})
+	if errno != 0 {
+		return nil, errno
+	}
+	return n.newLocal(ctx, real, false, out)
+}
+
+func (n *node) Unlink(ctx context.Context, name string) syscall.Errno {
+	return n.remove(name, func(p string) error { return syscall.Unlink(p) })
+}
+
+func (n *node) Rmdir(ctx context.Context, name string) syscall.Errno {
+	return n.remove(name, n.v.rmdirLocal)
+}
+
+// rmdirLocal removes a local directory the view shows empty: entries of it
+// that the view hides (deleted on the remote) go to the backup area first,
+// their bases cleared.
+func (v *View) rmdirLocal(p string) error {
+	err := syscall.Rmdir(p)
+	if err != syscall.ENOTEMPTY && err != syscall.EEXIST {
+		return err
+	}
+	rel, _ := filepath.Rel(v.root, p)
+	real := filepath.ToSlash(rel)
+	m := v.model()
+	for _, name := range v.localNames(real) {
+		c := tree.Join(real, name)
+		if o := m.ov[c]; o != nil && o.kind == ovHidden {
+			if err := v.b.BackupLocal(c); err != nil {
+				return err
+			}
+			if err := v.b.SetBase(c, tree.Entry{}); err != nil {
+				return err
+			}
+		}
+	}
+	return syscall.Rmdir(p)
+}
+
+// remove handles unlink and rmdir: local entries are removed; removing a
+// version only the remote holds moves the base to it (and removes the local
+// entry it would replace), so that commit deletes it on the remote.
+func (n *node) remove(name string, rm func(string) error) syscall.Errno {
+	vp := n.child(name)
+	return n.v.gesture(func() (bool, syscall.Errno) {
+		m := n.v.model()
+		t, ok := m.resolve(vp)
+		if !ok {
+			return false, syscall.ENOENT
+		}
+		switch {
+		case t.sib != nil:
+			// rm p.remote keeps the local version, rm p.local the remote one
+			e := t.sib.d.Local
+			if t.side == remote {
+				e = t.sib.d.Remote
+			}
+			return true, errnoOf(n.v.b.SetBase(t.real, e))
+		case t.side == remote && t.under:
+			return true, errnoOf(n.v.b.SetBase(t.real, m.remote[t.real]))
+		case t.side == remote:
+			if _, err := os.Lstat(n.v.lpath(t.real)); err == nil {
+				if err := n.v.b.BackupLocal(t.real); err != nil {
+					return true, errnoOf(err)
+				}
+			}
+			return true, errnoOf(n.v.b.SetBase(t.real, m.remote[t.real]))
+		}
+		return false, errnoOf(rm(n.v.lpath(t.real)))
+	})
+}
+
+func (n *node) Setattr(ctx context.Context, f fs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	t, ok := n.v.model().resolve(n.vpath())
+	if !ok {
+		return syscall.ENOENT
+	}
+	if t.side == remote {
+		if errno := n.v.copyUpFor(t); errno != 0 {
+			return errno
+		}
+		f = nil // the handle, if any, reads the cached remote version
+	}
+	if fsa, ok := f.(fs.FileSetattrer); ok && f != nil {
+		if errno := fsa.Setattr(ctx, in, out); errno != 0 {
+			return errno
+		}
+	} else if errno := setattrPath(n.v.lpath(t.real), in); errno != 0 {
+		return errno
+	}
+	return n.Getattr(ctx, nil, out)
+}
+
+// setattrPath applies a SETATTR request to a local path.
+func setattrPath(p string, in *fuse.SetAttrIn) syscall.Errno {
+	if m, ok := in.GetMode(); ok {
+		if err := syscall.Chmod(p, m); err != nil {
+			return fs.ToErrno(err)
+		}
+	}
+	uid, uok := in.GetUID()
+	gid, gok := in.GetGID()
+	if uok || gok {
+		su, sg := -1, -1
+		if uok {
+			su = int(uid)
+		}
+		if gok {
+			sg = int(gid)
+		}
+		if err := unix.Fchownat(unix.AT_FDCWD, p, su, sg, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return fs.ToErrno(err)
+		}
+	}
+	if sz, ok := in.GetSize(); ok {
+		if err := syscall.Truncate(p, int64(sz)); err != nil {
+			return fs.ToErrno(err)
+		}
+	}
+	mtime, mok := in.GetMTime()
+	atime, aok := in.GetATime()
+	if mok || aok {
+		omit := unix.Timespec{Nsec: unix.UTIME_OMIT}
+		ts := []unix.Timespec{omit, omit}
+		if aok {
+			ts[0] = unix.NsecToTimespec(atime.UnixNano())
+		}
+		if mok {
+			ts[1] = unix.NsecToTimespec(mtime.UnixNano())
+		}
+		if err := unix.UtimesNanoAt(unix.AT_FDCWD, p, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return fs.ToErrno(err)
+		}
+	}
+	return 0
+}

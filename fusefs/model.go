@@ -1,0 +1,212 @@
+package fusefs
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/myrrorfs/myrrorfs/reconcile"
+	"github.com/myrrorfs/myrrorfs/tree"
+)
+
+// side says which tree backs an entry of the view.
+type side uint8
+
+const (
+	local side = iota
+	remote
+)
+
+// ovKind says how the view differs from the local tree at a path.
+type ovKind uint8
+
+const (
+	ovHidden   ovKind = iota // the remote deleted it: the view hides the local entry
+	ovRemote                 // the remote version wins: the view shows it
+	ovConflict               // changed on both sides: shown as siblings
+)
+
+// overlay is what the view shows at a path where it differs from the
+// local tree. Every other path shows the local tree as it is on disk.
+type overlay struct {
+	kind ovKind
+	d    reconcile.Decision
+	// names of the conflict's siblings in the same directory ("" when that
+	// side has nothing: a modify/delete conflict shows its survivor alone)
+	localName, remoteName string
+}
+
+// sibling is what a conflict sibling name stands for.
+type sibling struct {
+	path string // the conflicting path
+	side side
+}
+
+// model is the view derived from the decisions: only the differences from
+// the local tree are kept, so its size follows the number of pending
+// remote changes and conflicts, not the size of the tree.
+type model struct {
+	ov     map[string]*overlay
+	extra  map[string][]string   // dir -> names shown there that the local tree may lack
+	sib    map[string]sibling    // dir + "\x00" + sibling name -> conflict
+	remote map[string]tree.Entry // remote entries the view may show
+	rkids  map[string][]string   // dir -> names of its remote children the view may show
+}
+
+// buildModel renders decisions (in tree order) as a model. localNames lists
+// the names in a local directory, to keep sibling names off real entries.
+func buildModel(ds []reconcile.Decision, localNames func(dir string) []string) *model {
+	m := &model{
+		ov:     map[string]*overlay{},
+		extra:  map[string][]string{},
+		sib:    map[string]sibling{},
+		remote: map[string]tree.Entry{},
+		rkids:  map[string][]string{},
+	}
+	taken := map[string]map[string]bool{} // dir -> names in use, filled on demand
+	for _, d := range ds {
+		dir, name := tree.Parent(d.Path), tree.Base(d.Path)
+		if d.Under != "" {
+			m.addRemote(d, dir, name)
+			continue
+		}
+		switch d.Action {
+		case reconcile.ToLocal:
+			if !d.Remote.Exists() {
+				m.ov[d.Path] = &overlay{kind: ovHidden, d: d}
+				continue
+			}
+			m.ov[d.Path] = &overlay{kind: ovRemote, d: d}
+			m.extra[dir] = append(m.extra[dir], name)
+			m.addRemote(d, dir, name)
+		case reconcile.Conflict:
+			o := &overlay{kind: ovConflict, d: d}
+			used := taken[dir]
+			if used == nil {
+				used = map[string]bool{}
+				for _, n := range localNames(dir) {
+					used[n] = true
+				}
+				taken[dir] = used
+			}
+			if d.Local.Exists() {
+				o.localName = freeName(used, name+".local")
+				m.sib[dir+"\x00"+o.localName] = sibling{d.Path, local}
+				m.extra[dir] = append(m.extra[dir], o.localName)
+			}
+			if d.Remote.Exists() {
+				o.remoteName = freeName(used, name+".remote")
+				m.sib[dir+"\x00"+o.remoteName] = sibling{d.Path, remote}
+				m.extra[dir] = append(m.extra[dir], o.remoteName)
+				m.addRemote(d, dir, name)
+			}
+			m.ov[d.Path] = o
+		}
+	}
+	return m
+}
+
+func (m *model) addRemote(d reconcile.Decision, dir, name string) {
+	if d.Remote.Exists() {
+		m.remote[d.Path] = d.Remote
+		m.rkids[dir] = append(m.rkids[dir], name)
+	}
+}
+
+// freeName returns want, or want-2, want-3... the first not in used, and
+// marks it used. The order of decisions is stable, so the names are too.
+func freeName(used map[string]bool, want string) string {
+	n := want
+	for i := 2; used[n]; i++ {
+		n = want + "-" + strconv.Itoa(i)
+	}
+	used[n] = true
+	return n
+}
+
+// target is what a view path stands for.
+type target struct {
+	side side
+	real string // the path in that side's tree
+	// sib is set when the path is a conflict sibling itself
+	sib *overlay
+	// under is set inside a conflict sibling's subtree, where the side's
+	// tree is shown as it is
+	under bool
+}
+
+// isTrash reports whether p is in a .Trash folder at the root, which the
+// view keeps in the local tree (never synced).
+func isTrash(p string) bool {
+	top := p
+	if i := strings.IndexByte(p, '/'); i >= 0 {
+		top = p[:i]
+	}
+	return top == ".Trash" || strings.HasPrefix(top, ".Trash-")
+}
+
+// hiddenName reports whether a local path is never shown.
+func hiddenName(p string) bool {
+	return tree.Internal(p) && !isTrash(p)
+}
+
+// resolve maps a view path to what backs it. ok is false when the view has
+// no such entry (a local entry may still be missing on disk: callers stat).
+func (m *model) resolve(vpath string) (t target, ok bool) {
+	if vpath == "" {
+		return target{}, true
+	}
+	for _, c := range strings.Split(vpath, "/") {
+		if t, ok = m.step(t, c); !ok {
+			return t, false
+		}
+	}
+	return t, true
+}
+
+// step resolves one more component below t.
+func (m *model) step(t target, c string) (target, bool) {
+	rp := tree.Join(t.real, c)
+	switch {
+	case t.side == remote:
+		if _, ok := m.remote[rp]; !ok {
+			return t, false
+		}
+		return target{side: remote, real: rp, under: t.under}, true
+	case t.under:
+		if hiddenName(rp) {
+			return t, false
+		}
+		return target{side: local, real: rp, under: true}, true
+	}
+	if s, ok := m.sib[t.real+"\x00"+c]; ok {
+		return target{side: s.side, real: s.path, sib: m.ov[s.path], under: true}, true
+	}
+	if hiddenName(rp) {
+		return t, false
+	}
+	if o := m.ov[rp]; o != nil {
+		if o.kind != ovRemote {
+			return t, false
+		}
+		return target{side: remote, real: rp}, true
+	}
+	return target{side: local, real: rp}, true
+}
+
+// viewName returns the name under which the view shows real path p of the
+// given side in p's directory, if the view shows it there at all.
+func (m *model) viewName(p string, s side) (string, bool) {
+	o := m.ov[p]
+	name := tree.Base(p)
+	switch {
+	case o == nil:
+		return name, s == local
+	case o.kind == ovRemote:
+		return name, s == remote
+	case o.kind == ovConflict && s == local && o.localName != "":
+		return o.localName, true
+	case o.kind == ovConflict && s == remote && o.remoteName != "":
+		return o.remoteName, true
+	}
+	return "", false
+}

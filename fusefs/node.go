@@ -1,0 +1,262 @@
+package fusefs
+
+import (
+	"context"
+	"os"
+	"sort"
+	"syscall"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+	"github.com/myrrorfs/myrrorfs/tree"
+)
+
+// node is one entry of the view. It holds no state of its own: what backs
+// it is looked up from its view path in the current model at every call,
+// so the view can change under it (a resolution, a rescan).
+type node struct {
+	fs.Inode
+	v *View
+}
+
+var (
+	_ fs.NodeLookuper   = (*node)(nil)
+	_ fs.NodeGetattrer  = (*node)(nil)
+	_ fs.NodeSetattrer  = (*node)(nil)
+	_ fs.NodeReaddirer  = (*node)(nil)
+	_ fs.NodeOpener     = (*node)(nil)
+	_ fs.NodeCreater    = (*node)(nil)
+	_ fs.NodeMkdirer    = (*node)(nil)
+	_ fs.NodeMknoder    = (*node)(nil)
+	_ fs.NodeUnlinker   = (*node)(nil)
+	_ fs.NodeRmdirer    = (*node)(nil)
+	_ fs.NodeRenamer    = (*node)(nil)
+	_ fs.NodeSymlinker  = (*node)(nil)
+	_ fs.NodeReadlinker = (*node)(nil)
+	_ fs.NodeLinker     = (*node)(nil)
+	_ fs.NodeStatfser   = (*node)(nil)
+)
+
+func (n *node) vpath() string { return n.Path(nil) }
+
+func (n *node) child(name string) string { return tree.Join(n.vpath(), name) }
+
+// newChild makes the inode for an entry just found or made.
+func (n *node) newChild(ctx context.Context, t target, st *syscall.Stat_t, out *fuse.EntryOut) *fs.Inode {
+	var id fs.StableAttr
+	if t.side == local {
+		out.Attr.FromStat(st)
+		id = fs.StableAttr{Mode: st.Mode & syscall.S_IFMT, Ino: n.v.localIno(st)}
+	} else {
+		e := n.v.model().remote[t.real]
+		id = fs.StableAttr{Mode: kindMode(e.Kind), Ino: remoteIno(t.real, remote)}
+		n.v.remoteAttr(e, id.Ino, &out.Attr)
+	}
+	out.Attr.Ino = id.Ino
+	return n.NewInode(ctx, &node{v: n.v}, id)
+}
+
+func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	t, ok := n.v.model().resolve(n.child(name))
+	if !ok {
+		return nil, syscall.ENOENT
+	}
+	var st syscall.Stat_t
+	if t.side == local {
+		if err := syscall.Lstat(n.v.lpath(t.real), &st); err != nil {
+			return nil, fs.ToErrno(err)
+		}
+	}
+	return n.newChild(ctx, t, &st, out), 0
+}
+
+func (n *node) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	defer func() { out.Ino = n.StableAttr().Ino }()
+	if fga, ok := f.(fs.FileGetattrer); ok && f != nil {
+		if _, cached := f.(readOnly); !cached {
+			return fga.Getattr(ctx, out)
+		}
+	}
+	t, ok := n.v.model().resolve(n.vpath())
+	if !ok {
+		return syscall.ENOENT
+	}
+	if t.side == remote {
+		e := n.v.model().remote[t.real]
+		n.v.remoteAttr(e, n.StableAttr().Ino, &out.Attr)
+		return 0
+	}
+	var st syscall.Stat_t
+	if err := syscall.Lstat(n.v.lpath(t.real), &st); err != nil {
+		return fs.ToErrno(err)
+	}
+	out.FromStat(&st)
+	return 0
+}
+
+func (n *node) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
+	m := n.v.model()
+	t, ok := m.resolve(n.vpath())
+	if !ok {
+		return nil, syscall.ENOENT
+	}
+	seen := map[string]fuse.DirEntry{}
+	if t.side == remote {
+		for _, name := range m.rkids[t.real] {
+			p := tree.Join(t.real, name)
+			seen[name] = fuse.DirEntry{Name: name, Mode: kindMode(m.remote[p].Kind), Ino: remoteIno(p, remote)}
+		}
+		return listStream(seen), 0
+	}
+	ds, errno := fs.NewLoopbackDirStream(n.v.lpath(t.real))
+	if errno != 0 {
+		return nil, errno
+	}
+	for ds.HasNext() {
+		e, errno := ds.Next()
+		if errno != 0 {
+			break
+		}
+		if e.Name == "." || e.Name == ".." {
+			continue
+		}
+		p := tree.Join(t.real, e.Name)
+		if hiddenName(p) || (!t.under && m.ov[p] != nil) {
+			continue
+		}
+		seen[e.Name] = e
+	}
+	ds.Close()
+	if !t.under {
+		for _, name := range m.extra[t.real] {
+			ct, ok := m.step(t, name)
+			if !ok {
+				continue
+			}
+			var e fuse.DirEntry
+			if ct.side == remote {
+				e = fuse.DirEntry{Name: name, Mode: kindMode(m.remote[ct.real].Kind), Ino: remoteIno(ct.real, remote)}
+			} else {
+				var st syscall.Stat_t
+				if syscall.Lstat(n.v.lpath(ct.real), &st) != nil {
+					continue
+				}
+				e = fuse.DirEntry{Name: name, Mode: st.Mode & syscall.S_IFMT, Ino: n.v.localIno(&st)}
+			}
+			seen[name] = e
+		}
+	}
+	return listStream(seen), 0
+}
+
+// listStream returns the entries sorted by name.
+func listStream(seen map[string]fuse.DirEntry) fs.DirStream {
+	names := make([]string, 0, len(seen))
+	for name := range seen {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	list := make([]fuse.DirEntry, len(names))
+	for i, name := range names {
+		list[i] = seen[name]
+	}
+	return fs.NewListDirStream(list)
+}
+
+func (n *node) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
+	t, ok := n.v.model().resolve(n.vpath())
+	if !ok {
+		return nil, syscall.ENOENT
+	}
+	if t.side == remote {
+		e := n.v.model().remote[t.real]
+		if e.Kind != tree.Symlink {
+			return nil, syscall.EINVAL
+		}
+		return []byte(e.Target), 0
+	}
+	s, err := os.Readlink(n.v.lpath(t.real))
+	if err != nil {
+		return nil, fs.ToErrno(err)
+	}
+	return []byte(s), 0
+}
+
+func (n *node) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
+	var s syscall.Statfs_t
+	if err := syscall.Statfs(n.v.root, &s); err != nil {
+		return fs.ToErrno(err)
+	}
+	out.FromStatfsT(&s)
+	return 0
+}
+
+// isWrite reports whether open flags may change the file.
+func isWrite(flags uint32) bool {
+	return flags&(syscall.O_WRONLY|syscall.O_RDWR|syscall.O_TRUNC) != 0
+}
+
+// plainFile is a loopback file handle without kernel passthrough, for
+// files whose inode may have been served from another backing file.
+type plainFile struct{ *fs.LoopbackFile }
+
+func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
+	flags &^= syscall.O_APPEND
+	t, ok := n.v.model().resolve(n.vpath())
+	if !ok {
+		return nil, 0, syscall.ENOENT
+	}
+	if t.side == remote {
+		if !isWrite(flags) {
+			return n.openRemote(t)
+		}
+		if errno := n.v.copyUpFor(t); errno != 0 {
+			return nil, 0, errno
+		}
+		f, err := os.OpenFile(n.v.lpath(t.real), int(flags), 0)
+		if err != nil {
+			return nil, 0, fs.ToErrno(err)
+		}
+		return plainFile{fs.NewLoopbackFileFromOS(f)}, 0, 0
+	}
+	f, err := os.OpenFile(n.v.lpath(t.real), int(flags)|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, 0, fs.ToErrno(err)
+	}
+	return fs.NewLoopbackFileFromOS(f), 0, 0
+}
+
+// openRemote serves a remote version from the local cache.
+func (n *node) openRemote(t target) (fs.FileHandle, uint32, syscall.Errno) {
+	e := n.v.model().remote[t.real]
+	if e.Kind != tree.File {
+		return nil, 0, syscall.EISDIR
+	}
+	cache, err := n.v.fetch(t.real, e)
+	if err != nil {
+		return nil, 0, syscall.EIO
+	}
+	f, err := os.Open(cache)
+	if err != nil {
+		return nil, 0, fs.ToErrno(err)
+	}
+	return readOnly{fs.NewLoopbackFileFromOS(f)}, 0, 0
+}
+
+// readOnly serves a cached remote version: reads pass through to the
+// cache file, and changes are refused.
+type readOnly struct{ *fs.LoopbackFile }
+
+func (r readOnly) Setattr(ctx context.Context, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	return syscall.EROFS
+}
+
+func (r readOnly) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
+	return 0, syscall.EROFS
+}
+
+func (v *View) fetch(real string, e tree.Entry) (string, error) {
+	v.gmu.Lock()
+	defer v.gmu.Unlock()
+	return v.b.Fetch(real, e)
+}

@@ -1,0 +1,181 @@
+package fusefs
+
+import (
+	"context"
+	"errors"
+	"os"
+	"syscall"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/myrrorfs/myrrorfs/tree"
+	"golang.org/x/sys/unix"
+)
+
+// Rename implements the resolutions of the gesture table: a sibling moved
+// to the bare name or into the trash resolves the conflict, a sibling moved
+// elsewhere keeps both versions, and a file renamed onto p.local (an
+// editor's atomic save) replaces the local version.
+func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
+	np, ok := newParent.(*node)
+	if !ok {
+		return syscall.EXDEV
+	}
+	src, dst := n.child(name), np.child(newName)
+	if flags&unix.RENAME_EXCHANGE != 0 {
+		return n.v.exchange(src, dst)
+	}
+	return n.v.gesture(func() (bool, syscall.Errno) {
+		m := n.v.model()
+		st, ok := m.resolve(src)
+		if !ok {
+			return false, syscall.ENOENT
+		}
+		dt, dstExists := m.resolve(dst)
+		if dstExists && dt.side == local {
+			_, err := os.Lstat(n.v.lpath(dt.real))
+			dstExists = err == nil
+		}
+		if dstExists && flags&unix.RENAME_NOREPLACE != 0 {
+			return false, syscall.EEXIST
+		}
+		if dstExists && dt.side == remote && (dt.sib != nil || dt.under) {
+			return false, syscall.EROFS
+		}
+		if st.sib != nil {
+			return n.v.moveSibling(m, st, dst)
+		}
+		real, reload, errno := n.v.prepareRenameTarget(m, dst, dt, dstExists)
+		if errno != 0 {
+			return reload, errno
+		}
+		if st.side == remote {
+			// a version only the remote holds: download it to the new
+			// name; its old path's base moves to it (it is deleted there)
+			if err := n.v.downloadTree(m, st.real, real); err != nil {
+				return true, errnoOf(err)
+			}
+			if _, err := os.Lstat(n.v.lpath(st.real)); err == nil && !st.under {
+				if err := n.v.b.BackupLocal(st.real); err != nil {
+					return true, errnoOf(err)
+				}
+			}
+			return true, errnoOf(n.v.setBaseTree(m, st.real))
+		}
+		if err := os.Rename(n.v.lpath(st.real), n.v.lpath(real)); err != nil {
+			return reload, fs.ToErrno(err)
+		}
+		return reload || st.under, 0
+	})
+}
+
+// prepareRenameTarget returns the local path a rename lands on. Landing on
+// a version only the remote holds, or on a path the remote deleted, counts
+// as editing it: its base moves to that version and the local entry it
+// replaces is kept in the backup area.
+func (v *View) prepareRenameTarget(m *model, dst string, dt target, exists bool) (string, bool, syscall.Errno) {
+	if !exists {
+		real, reload, errno := v.prepareNew(dst)
+		return real, reload, errno
+	}
+	if dt.side == local {
+		return dt.real, false, 0 // includes p.local: the save replaces the local version
+	}
+	// a remote-backed entry (not a sibling): edited by the rename
+	if _, err := os.Lstat(v.lpath(dt.real)); err == nil {
+		if err := v.b.BackupLocal(dt.real); err != nil {
+			return "", false, errnoOf(err)
+		}
+	}
+	if err := v.b.SetBase(dt.real, m.remote[dt.real]); err != nil {
+		return "", true, syscall.EIO
+	}
+	if errno := v.materializeDirs(m, tree.Parent(dt.real)); errno != 0 {
+		return "", true, errno
+	}
+	return dt.real, true, 0
+}
+
+// moveSibling handles a rename of p.local or p.remote.
+func (v *View) moveSibling(m *model, st target, dst string) (bool, syscall.Errno) {
+	o := st.sib
+	p := st.real
+	mine, other := o.d.Local, o.d.Remote
+	if st.side == remote {
+		mine, other = other, mine
+	}
+	switch {
+	case dst == viewPathOf(p):
+		// to the bare name: as rm of the other sibling (a lone sibling is
+		// kept: its base is cleared, since "other" is absent)
+		return true, errnoOf(v.b.SetBase(p, other))
+	case isTrash(dst):
+		// into the trash: as rm of this sibling; a copy lands in the trash
+		if err := v.trashCopy(m, st, dst, mine); err != nil {
+			return false, errnoOf(err)
+		}
+		return true, errnoOf(v.b.SetBase(p, mine))
+	}
+	real, reload, errno := v.prepareNew(dst)
+	if errno != 0 {
+		return reload, errno
+	}
+	if st.side == local {
+		// keep both: the local version moves to the new name, the remote
+		// one comes back to p
+		if err := os.Rename(v.lpath(p), v.lpath(real)); err != nil {
+			return reload, fs.ToErrno(err)
+		}
+		return true, errnoOf(v.b.SetBase(p, tree.Entry{}))
+	}
+	// keep both: the remote version is downloaded to the new name, and p
+	// keeps the local version (its base moves to the remote one)
+	if err := v.downloadTree(m, p, real); err != nil {
+		return true, errnoOf(err)
+	}
+	return true, errnoOf(v.setBaseTree(m, p))
+}
+
+// viewPathOf returns the view path of a plain tree path (outside conflicts,
+// view and tree paths are the same).
+func viewPathOf(p string) string { return p }
+
+// trashCopy puts a copy of a sibling at dst in the trash folder (kept in
+// the local tree, never synced). Directories are not copied: the version
+// stays in the backup area after commit all the same.
+func (v *View) trashCopy(m *model, st target, dst string, e tree.Entry) error {
+	if e.Kind == tree.Dir {
+		return nil
+	}
+	if err := os.MkdirAll(v.lpath(tree.Parent(dst)), 0o700); err != nil {
+		return err
+	}
+	if st.side == remote {
+		return v.download(st.real, dst, e)
+	}
+	err := os.Link(v.lpath(st.real), v.lpath(dst))
+	if errors.Is(err, os.ErrExist) {
+		return err
+	}
+	if err != nil && e.Kind == tree.File {
+		return copyFile(v.lpath(st.real), v.lpath(dst), e)
+	}
+	return nil
+}
+
+// exchange swaps two entries (RENAME_EXCHANGE); only plain local entries
+// can be swapped.
+func (v *View) exchange(src, dst string) syscall.Errno {
+	return v.gesture(func() (bool, syscall.Errno) {
+		m := v.model()
+		a, ok1 := m.resolve(src)
+		b, ok2 := m.resolve(dst)
+		if !ok1 || !ok2 {
+			return false, syscall.ENOENT
+		}
+		if a.side != local || b.side != local || a.sib != nil || b.sib != nil {
+			return false, syscall.EINVAL
+		}
+		err := unix.Renameat2(unix.AT_FDCWD, v.lpath(a.real), unix.AT_FDCWD, v.lpath(b.real), unix.RENAME_EXCHANGE)
+		return false, fs.ToErrno(err)
+	})
+}

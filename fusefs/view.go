@@ -1,0 +1,272 @@
+// Package fusefs renders the merged view of a pair as a FUSE file system:
+// each path shows the version that should win, a conflict shows as
+// name.local and name.remote, and gestures in a file manager become local
+// operations plus moves of a path's base (see the design's gesture table).
+// The view never writes to the remote side.
+package fusefs
+
+import (
+	"context"
+	"hash/fnv"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+	"github.com/myrrorfs/myrrorfs/reconcile"
+	"github.com/myrrorfs/myrrorfs/tree"
+)
+
+// Backend is what the view needs from the pair it shows. Its methods are
+// called with the view's gesture lock held, one at a time.
+type Backend interface {
+	// Refresh rescans the local side, reconciles it with the base and the
+	// latest remote scan, and returns the decisions in tree order.
+	Refresh() ([]reconcile.Decision, error)
+	// Fetch returns a local file holding the remote version e of path.
+	Fetch(path string, e tree.Entry) (string, error)
+	// SetBase moves the base of path to e (tree.Absent clears it).
+	SetBase(path string, e tree.Entry) error
+	// BackupLocal moves a local path into the local backup area.
+	BackupLocal(path string) error
+}
+
+// View is the merged view of one pair.
+type View struct {
+	b    Backend
+	root string // local tree on disk
+
+	mu sync.RWMutex
+	m  *model
+
+	gmu  sync.Mutex // serializes gestures and reloads
+	uid  uint32
+	gid  uint32
+	dev  uint64
+	node *node // the root node, once mounted
+}
+
+// New makes a view of the local tree at localRoot with the decisions ds.
+func New(localRoot string, b Backend, ds []reconcile.Decision) (*View, error) {
+	var st syscall.Stat_t
+	if err := syscall.Stat(localRoot, &st); err != nil {
+		return nil, &os.PathError{Op: "stat", Path: localRoot, Err: err}
+	}
+	v := &View{b: b, root: localRoot, uid: st.Uid, gid: st.Gid, dev: st.Dev}
+	v.m = buildModel(ds, v.localNames)
+	return v, nil
+}
+
+// MountOptions tune Mount.
+type MountOptions struct {
+	FsName string // shown as the mount's source (e.g. in /proc/mounts)
+	Debug  bool   // log every FUSE request
+	// Timeout is how long the kernel may cache names and attributes of
+	// entries changed outside the mount; 0 means one second.
+	Timeout time.Duration
+}
+
+// Mount mounts the view at mountpoint and returns the running server.
+func (v *View) Mount(mountpoint string, o MountOptions) (*fuse.Server, error) {
+	t := o.Timeout
+	if t == 0 {
+		t = time.Second
+	}
+	v.node = &node{v: v}
+	opts := &fs.Options{
+		EntryTimeout:    &t,
+		AttrTimeout:     &t,
+		NegativeTimeout: &t,
+		UID:             v.uid,
+		GID:             v.gid,
+		MountOptions: fuse.MountOptions{
+			FsName:        o.FsName,
+			Name:          "myrrorfs",
+			MaxWrite:      1 << 20,
+			MaxBackground: 64,
+			DirectMount:   os.Geteuid() == 0,
+			Debug:         o.Debug,
+		},
+	}
+	return fs.Mount(mountpoint, v.node, opts)
+}
+
+func (v *View) model() *model {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return v.m
+}
+
+// lpath is the local disk path of a tree path.
+func (v *View) lpath(real string) string { return filepath.Join(v.root, real) }
+
+// localNames lists a local directory (for sibling names).
+func (v *View) localNames(dir string) []string {
+	f, err := os.Open(v.lpath(dir))
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	names, _ := f.Readdirnames(-1)
+	return names
+}
+
+// Update installs decisions computed elsewhere (a periodic rescan, a
+// commit) and tells the kernel what changed.
+func (v *View) Update(ds []reconcile.Decision) {
+	v.gmu.Lock()
+	defer v.gmu.Unlock()
+	v.install(ds)
+}
+
+// reload rescans the local side after a gesture; called with gmu held.
+func (v *View) reload() syscall.Errno {
+	ds, err := v.b.Refresh()
+	if err != nil {
+		return syscall.EIO
+	}
+	v.install(ds)
+	return 0
+}
+
+func (v *View) install(ds []reconcile.Decision) {
+	m := buildModel(ds, v.localNames)
+	v.mu.Lock()
+	old := v.m
+	v.m = m
+	v.mu.Unlock()
+	if v.node != nil {
+		go v.invalidate(old, m)
+	}
+}
+
+// invalidate tells the kernel to forget names whose meaning changed
+// between two models. It runs on its own goroutine: a notification sent
+// from a FUSE handler would deadlock the mount.
+func (v *View) invalidate(old, m *model) {
+	changed := map[string]map[string]bool{} // dir -> names
+	mark := func(p string, o *overlay) {
+		dir := tree.Parent(p)
+		if changed[dir] == nil {
+			changed[dir] = map[string]bool{}
+		}
+		changed[dir][tree.Base(p)] = true
+		if o != nil {
+			for _, n := range []string{o.localName, o.remoteName} {
+				if n != "" {
+					changed[dir][n] = true
+				}
+			}
+		}
+	}
+	for p, o := range old.ov {
+		if n := m.ov[p]; n == nil || !sameOverlay(o, n) {
+			mark(p, o)
+			mark(p, n)
+		}
+	}
+	for p, n := range m.ov {
+		if old.ov[p] == nil {
+			mark(p, n)
+		}
+	}
+	dirs := make([]string, 0, len(changed))
+	for d := range changed {
+		dirs = append(dirs, d)
+	}
+	sort.Strings(dirs)
+	for _, d := range dirs {
+		parent := v.inodeAt(d)
+		if parent == nil {
+			continue
+		}
+		for name := range changed[d] {
+			if ch := parent.GetChild(name); ch != nil {
+				ch.NotifyContent(0, 0)
+			}
+			parent.NotifyEntry(name)
+		}
+	}
+}
+
+func sameOverlay(a, b *overlay) bool {
+	return a.kind == b.kind && a.localName == b.localName && a.remoteName == b.remoteName &&
+		tree.Same(a.d.Remote, b.d.Remote) && tree.Same(a.d.Local, b.d.Local)
+}
+
+// inodeAt finds the kernel-known inode of a view directory, if any.
+func (v *View) inodeAt(dir string) *fs.Inode {
+	in := v.node.EmbeddedInode()
+	if dir == "" {
+		return in
+	}
+	for _, c := range splitPath(dir) {
+		if in = in.GetChild(c); in == nil {
+			return nil
+		}
+	}
+	return in
+}
+
+func splitPath(p string) []string {
+	var out []string
+	for p != "" {
+		i := 0
+		for i < len(p) && p[i] != '/' {
+			i++
+		}
+		out = append(out, p[:i])
+		if i == len(p) {
+			break
+		}
+		p = p[i+1:]
+	}
+	return out
+}
+
+// remoteIno numbers remote-backed entries, away from local inode numbers.
+func remoteIno(real string, s side) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte{byte(s)})
+	h.Write([]byte(real))
+	return h.Sum64() | 1<<63
+}
+
+// localIno numbers local entries as a loopback file system does.
+func (v *View) localIno(st *syscall.Stat_t) uint64 {
+	swapped := (uint64(st.Dev) << 32) | (uint64(st.Dev) >> 32)
+	swappedRoot := (v.dev << 32) | (v.dev >> 32)
+	return (swapped ^ swappedRoot) ^ st.Ino
+}
+
+// remoteAttr fills attributes for a remote version.
+func (v *View) remoteAttr(e tree.Entry, ino uint64, out *fuse.Attr) {
+	*out = fuse.Attr{Ino: ino, Size: uint64(e.Size), Nlink: 1, Blksize: 4096}
+	out.Blocks = (out.Size + 511) / 512
+	sec, nsec := uint64(e.MtimeNs/1e9), uint32(e.MtimeNs%1e9)
+	out.Mtime, out.Mtimensec = sec, nsec
+	out.Ctime, out.Ctimensec = sec, nsec
+	out.Atime, out.Atimensec = sec, nsec
+	out.Mode = kindMode(e.Kind) | e.Perm&0o7777
+	if e.Kind == tree.Symlink {
+		out.Mode |= 0o777
+		out.Size = uint64(len(e.Target))
+	}
+	out.Owner = fuse.Owner{Uid: v.uid, Gid: v.gid}
+}
+
+func kindMode(k tree.Kind) uint32 {
+	switch k {
+	case tree.Dir:
+		return syscall.S_IFDIR
+	case tree.Symlink:
+		return syscall.S_IFLNK
+	}
+	return syscall.S_IFREG
+}
+
+var _ = context.Background
