@@ -30,6 +30,8 @@ type ApplyOptions struct {
 type Result struct {
 	Applied   int                  // paths brought in step
 	Bytes     int64                // file bytes copied between sides
+	Renamed   int                  // files renamed on the target side instead of transferred
+	Copied    int                  // files copied on the target side instead of transferred
 	Conflicts []reconcile.Decision // conflicts left untouched
 	Problems  []Problem            // paths that could not be brought in step
 }
@@ -60,7 +62,12 @@ type applier struct {
 	mu      sync.Mutex
 	res     Result
 	failed  map[string]bool // directories that could not be made or removed
+	pending map[string]bool // directories waiting for the removal of what holds their place
 	backups [2]*backupArea
+	renames map[int]int                   // creation row -> deletion row made by a rename
+	handled []bool                        // per row: a step took it on
+	staged  map[int]string                // row -> temporary holding its new content
+	content [2]map[tree.Hash]tree.Scanned // per side: a file for each content, built on demand
 }
 
 // Apply carries out the plan's decisions with the commit protocol. Conflicts
@@ -76,6 +83,10 @@ func (p *Pair) Apply(ctx context.Context, plan *Plan, opt ApplyOptions) (*Result
 		done:    make([]bool, len(plan.Rows)),
 		removed: make([]bool, len(plan.Rows)),
 		failed:  map[string]bool{},
+		pending: map[string]bool{},
+		renames: findRenames(plan.Rows, plan.Decisions),
+		handled: make([]bool, len(plan.Rows)),
+		staged:  map[int]string{},
 	}
 	a.backups = [2]*backupArea{newBackupArea(p.Local, opt.Now), newBackupArea(p.Remote, opt.Now)}
 	for _, pr := range plan.Problems {
@@ -83,7 +94,11 @@ func (p *Pair) Apply(ctx context.Context, plan *Plan, opt ApplyOptions) (*Result
 	}
 	a.res.Conflicts = plan.Conflicts()
 	a.removeTemps()
-	steps := []func(context.Context){a.removals, a.mkdirs, a.files}
+	// Directories first; then every new content is staged in temporaries
+	// before anything is renamed, replaced or removed, so that a copy made
+	// on the target side never reads a file a later step changes, and
+	// chains and cycles of renames never overwrite a file still needed.
+	steps := []func(context.Context){a.mkdirs, a.stage, a.renameStep, a.install, a.removals, a.mkdirs, a.files}
 	for _, step := range steps {
 		if err := ctx.Err(); err != nil {
 			break
@@ -94,6 +109,7 @@ func (p *Pair) Apply(ctx context.Context, plan *Plan, opt ApplyOptions) (*Result
 		}
 		a.batch = p.db.NewBatch()
 	}
+	a.removeStaleStaged()
 	a.recordRest()
 	if err := a.batch.Flush(); err != nil {
 		return &a.res, fmt.Errorf("write journal: %w", err)
@@ -167,7 +183,8 @@ func (a *applier) failDir(m move, err error) {
 func (a *applier) blocked(m move) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return len(a.failed) > 0 && coveredBy(a.failed, tree.Parent(m.path)) && m.path != ""
+	parent := tree.Parent(m.path)
+	return m.path != "" && (len(a.failed) > 0 && coveredBy(a.failed, parent) || len(a.pending) > 0 && coveredBy(a.pending, parent))
 }
 
 // completed records that m's path is now the same on both sides.
@@ -220,6 +237,17 @@ func (a *applier) removeTemps() {
 	for s, temps := range a.plan.Temps {
 		for _, t := range temps {
 			reps[s].Remove(t)
+		}
+	}
+}
+
+// removeStaleStaged removes temporaries that were staged but never
+// installed (their install was refused).
+func (a *applier) removeStaleStaged() {
+	for i, tmp := range a.staged {
+		if !a.done[i] {
+			m, _ := a.move(i)
+			m.dst.Remove(tmp)
 		}
 	}
 }

@@ -19,7 +19,7 @@ import (
 // in parallel; then directories, deepest first.
 func (a *applier) removals(ctx context.Context) {
 	ms := a.moves(func(m move) bool {
-		return m.dstS.Entry.Exists() && m.srcS.Entry.Kind != m.dstS.Entry.Kind
+		return m.dstS.Entry.Exists() && m.srcS.Entry.Kind != m.dstS.Entry.Kind && !a.done[m.i]
 	})
 	var files, dirs []move
 	for _, m := range ms {
@@ -107,9 +107,18 @@ func (a *applier) mkdirs(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		if a.blocked(m) || (m.dstS.Entry.Exists() && !a.removed[m.i]) {
+		if a.done[m.i] || a.blocked(m) {
 			continue
 		}
+		if m.dstS.Entry.Exists() && !a.removed[m.i] {
+			a.mu.Lock()
+			a.pending[m.path] = true // made once the old entry is removed
+			a.mu.Unlock()
+			continue
+		}
+		a.mu.Lock()
+		delete(a.pending, m.path)
+		a.mu.Unlock()
 		if err := a.checkScanned(m.dst, m.path, tree.Scanned{}); err != nil {
 			a.failDir(m, err)
 			continue
@@ -127,59 +136,138 @@ func (a *applier) mkdirs(ctx context.Context) {
 	}
 }
 
-// files brings files and symlinks over, in parallel.
-func (a *applier) files(ctx context.Context) {
-	ms := a.moves(func(m move) bool {
+// fileMoves returns the moves that bring a file or symlink over.
+func (a *applier) fileMoves() []move {
+	return a.moves(func(m move) bool {
 		k := m.srcS.Entry.Kind
 		return k == tree.File || k == tree.Symlink
 	})
-	a.parallel(ctx, ms, func(m move) {
-		if a.blocked(m) {
+}
+
+// claim marks row i as handled by the calling step; it reports false when
+// another step already took it.
+func (a *applier) claim(i int) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.handled[i] {
+		return false
+	}
+	a.handled[i] = true
+	return true
+}
+
+// target returns what m's target must still hold when it is replaced, and
+// whether m can proceed now (its target's old entry of another kind must
+// have been removed first).
+func (a *applier) target(m move) (tree.Scanned, bool) {
+	if a.removed[m.i] {
+		return tree.Scanned{}, true
+	}
+	if m.dstS.Entry.Exists() && m.dstS.Entry.Kind != m.srcS.Entry.Kind {
+		return tree.Scanned{}, false
+	}
+	return m.dstS, true
+}
+
+// stage writes the new content of every file and symlink whose target can
+// take it now into a temporary next to the target, in parallel, before
+// anything is renamed or removed: a copy made on the target side may read a
+// file that a later step replaces, moves or deletes.
+func (a *applier) stage(ctx context.Context) {
+	a.parallel(ctx, a.fileMoves(), func(m move) {
+		want, ok := a.target(m)
+		if !ok || a.blocked(m) || a.isRenameTarget(m.i) {
 			return
 		}
-		want := m.dstS
-		if a.removed[m.i] {
-			want = tree.Scanned{}
-		} else if want.Entry.Exists() && want.Entry.Kind != m.srcS.Entry.Kind {
-			return // its removal failed and was reported
+		if want.Entry.Kind == tree.File && tree.SameContent(m.srcS.Entry, want.Entry) {
+			return // a chmod, done when installing
 		}
-		fp, err := a.bringOver(m, want)
+		if !a.claim(m.i) {
+			return
+		}
+		tmp, err := a.makeTemp(m)
 		if err != nil {
 			a.problem(m, err)
 			return
 		}
-		a.completed(m, fp)
+		a.mu.Lock()
+		a.staged[m.i] = tmp
+		a.mu.Unlock()
 	})
 }
 
-// bringOver makes m.dst hold m.srcS at m.path, replacing want (what the
-// target holds now, Absent if nothing), and returns the new fingerprint.
-func (a *applier) bringOver(m move, want tree.Scanned) (tree.Fingerprint, error) {
-	src := m.srcS.Entry
-	if want.Entry.Kind == tree.File && tree.SameContent(src, want.Entry) {
-		if err := a.checkScanned(m.dst, m.path, want); err != nil {
-			return tree.Fingerprint{}, err
+// install renames the staged temporaries into place and applies the
+// permission-only changes.
+func (a *applier) install(ctx context.Context) {
+	a.parallel(ctx, a.fileMoves(), func(m move) {
+		a.mu.Lock()
+		tmp := a.staged[m.i]
+		a.mu.Unlock()
+		want, ok := a.target(m)
+		if !ok || a.blocked(m) {
+			return
 		}
-		if err := m.dst.Chmod(m.path, src.Perm); err != nil {
-			return tree.Fingerprint{}, err
+		if tmp == "" {
+			if !(want.Entry.Kind == tree.File && tree.SameContent(m.srcS.Entry, want.Entry)) || !a.claim(m.i) {
+				return
+			}
 		}
-		return a.statFP(m.dst, m.path)
-	}
-	var tmp string
+		a.finish(m, tmp, want)
+	})
+}
+
+// files brings over what the earlier steps could not (targets whose old
+// entry of another kind was removed meanwhile).
+func (a *applier) files(ctx context.Context) {
+	a.parallel(ctx, a.fileMoves(), func(m move) {
+		want, ok := a.target(m)
+		if !ok || a.blocked(m) || !a.claim(m.i) {
+			return
+		}
+		tmp := ""
+		if !(want.Entry.Kind == tree.File && tree.SameContent(m.srcS.Entry, want.Entry)) {
+			var err error
+			if tmp, err = a.makeTemp(m); err != nil {
+				a.problem(m, err)
+				return
+			}
+		}
+		a.finish(m, tmp, want)
+	})
+}
+
+// finish installs tmp at m's target (or, with no tmp, sets the permission
+// bits of identical content) and records the path as done.
+func (a *applier) finish(m move, tmp string, want tree.Scanned) {
 	var err error
-	if src.Kind == tree.Symlink {
-		tmp, err = a.symlinkTemp(m)
-	} else {
-		tmp, err = a.transfer(m)
+	if tmp == "" {
+		if err = a.checkScanned(m.dst, m.path, want); err == nil {
+			err = m.dst.Chmod(m.path, m.srcS.Entry.Perm)
+		}
+	} else if err = a.installTemp(m, tmp, want); err != nil {
+		m.dst.Remove(tmp)
 	}
 	if err != nil {
-		return tree.Fingerprint{}, err
+		a.problem(m, err)
+		return
 	}
-	if err := a.install(m, tmp, want); err != nil {
-		m.dst.Remove(tmp)
-		return tree.Fingerprint{}, err
+	fp, err := a.statFP(m.dst, m.path)
+	if err != nil {
+		a.problem(m, err)
+		return
 	}
-	return a.statFP(m.dst, m.path)
+	a.completed(m, fp)
+}
+
+// makeTemp writes m's new content into a temporary next to its target.
+func (a *applier) makeTemp(m move) (string, error) {
+	if m.srcS.Entry.Kind == tree.Symlink {
+		return a.symlinkTemp(m)
+	}
+	if tmp, ok := a.copyOnTarget(m); ok {
+		return tmp, nil
+	}
+	return a.transfer(m)
 }
 
 func (a *applier) statFP(r replica.Replica, p string) (tree.Fingerprint, error) {
@@ -187,9 +275,9 @@ func (a *applier) statFP(r replica.Replica, p string) (tree.Fingerprint, error) 
 	return info.FP, err
 }
 
-// install renames tmp onto m.path after checking the target still holds
-// want, keeping the replaced version in the backup area.
-func (a *applier) install(m move, tmp string, want tree.Scanned) error {
+// installTemp renames tmp onto m.path after checking the target still
+// holds want, keeping the replaced version in the backup area.
+func (a *applier) installTemp(m move, tmp string, want tree.Scanned) error {
 	if err := a.checkScanned(m.dst, m.path, want); err != nil {
 		return err
 	}
