@@ -88,6 +88,9 @@ func (p *Pair) Apply(ctx context.Context, plan *Plan, opt ApplyOptions) (*Result
 		handled: make([]bool, len(plan.Rows)),
 		staged:  map[int]string{},
 	}
+	for to, from := range plan.Edits {
+		a.renames[to] = from
+	}
 	a.backups = [2]*backupArea{newBackupArea(p.Local, opt.Now), newBackupArea(p.Remote, opt.Now)}
 	for _, pr := range plan.Problems {
 		a.res.Problems = append(a.res.Problems, pr)

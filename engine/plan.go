@@ -62,6 +62,10 @@ type Plan struct {
 	BaseCount int         // paths with a base
 	Counts    [2]int      // entries found on each side
 	Hashed    [2]int      // files hashed by each scan
+	// Edits pairs a file one side renamed (creation row) with its old path
+	// (deletion row) that the other side edited meanwhile: the other side
+	// renames its edited file, which then comes back to the new path.
+	Edits map[int]int
 }
 
 // pathRec is one journal record with its path, kept sorted by path.
@@ -125,6 +129,7 @@ func (p *Pair) Refresh(ctx context.Context, remote bool) (*Plan, error) {
 		items[i] = reconcile.Item{Path: r.Path, Base: r.Rec.Base, Local: r.Local.Entry, Remote: r.Remote.Entry}
 	}
 	plan.Decisions = reconcile.Reconcile(items)
+	plan.Edits = findRenameEdits(plan.Rows, plan.Decisions)
 	return plan, nil
 }
 

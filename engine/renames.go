@@ -46,6 +46,49 @@ func findRenames(rows []Row, ds []reconcile.Decision) map[int]int {
 	return out
 }
 
+// findRenameEdits finds renames on one side of files the other side edited
+// meanwhile: a delete/modify conflict whose base content was re-created
+// elsewhere on the deleting side. Such a conflict is turned into a deletion
+// by rename (the decision of the old path changes), and the pair is
+// returned as new path row -> old path row, so the edit ends at the new
+// path instead of being a conflict.
+func findRenameEdits(rows []Row, ds []reconcile.Decision) map[int]int {
+	out := map[int]int{}
+	for _, dir := range []reconcile.Action{reconcile.ToRemote, reconcile.ToLocal} {
+		kind := reconcile.DeleteModify // deleted on the source side of dir
+		if dir == reconcile.ToLocal {
+			kind = reconcile.ModifyDelete
+		}
+		gone := map[tree.Hash][]int{}
+		for i, d := range ds {
+			if d.Under == "" && d.Action == reconcile.Conflict && d.Kind == kind && d.Base.Kind == tree.File {
+				if _, dst := sides(d, dir); dst.Kind == tree.File {
+					gone[d.Base.Hash] = append(gone[d.Base.Hash], i)
+				}
+			}
+		}
+		if len(gone) == 0 {
+			continue
+		}
+		used := map[int]bool{}
+		for i, d := range ds {
+			src, dst := sides(d, dir)
+			if d.Under != "" || d.Action != dir || src.Kind != tree.File || dst.Exists() || d.Base.Exists() {
+				continue
+			}
+			for _, j := range gone[src.Hash] {
+				if !used[j] && ds[j].Base.Size == src.Size {
+					used[j] = true
+					out[i] = j
+					ds[j].Action, ds[j].Kind = dir, reconcile.NoConflict
+					break
+				}
+			}
+		}
+	}
+	return out
+}
+
 // sides returns a decision's source and target entries for a direction.
 func sides(d reconcile.Decision, dir reconcile.Action) (src, dst tree.Entry) {
 	if dir == reconcile.ToRemote {
@@ -123,23 +166,57 @@ func (a *applier) renameStep(ctx context.Context) {
 		if a.blocked(m) || !a.claim(i) {
 			continue
 		}
+		_, edited := a.plan.Edits[i]
 		if err := a.renameOnTarget(m, from); err != nil {
 			a.mu.Lock()
-			a.handled[i] = false // the files step brings it over instead
+			if edited {
+				// never fall back to deleting an edited file: leave both
+				// paths alone, the conflict shows again next time
+				a.done[from.i], a.done[i] = true, true
+			} else {
+				a.handled[i] = false // the files step brings it over instead
+			}
 			a.mu.Unlock()
+			if edited {
+				a.problem(from, err)
+			}
 			continue
 		}
-		fp, err := a.statFP(m.dst, m.path)
-		if err != nil {
-			a.problem(m, err)
-			continue
-		}
-		a.completed(m, fp)
 		a.completed(from, tree.Fingerprint{})
+		if edited {
+			if _, err := a.pullEdit(m, from); err != nil {
+				a.problem(m, err)
+			}
+		} else if fp, err := a.statFP(m.dst, m.path); err != nil {
+			a.problem(m, err)
+		} else {
+			a.completed(m, fp)
+		}
 		a.mu.Lock()
 		a.res.Renamed++
 		a.mu.Unlock()
 	}
+}
+
+// pullEdit brings the target side's edited file, just renamed to m.path,
+// back to the source side (where m.path holds the unedited content).
+func (a *applier) pullEdit(m, from move) (tree.Fingerprint, error) {
+	back := move{i: m.i, path: m.path, src: m.dst, dst: m.src, srcS: from.dstS, dstS: m.srcS, dstSide: 1 - m.dstSide}
+	back.srcS.Path = m.path
+	tmp, err := a.transfer(back)
+	if err != nil {
+		return tree.Fingerprint{}, err
+	}
+	if err := a.installTemp(back, tmp, back.dstS); err != nil {
+		back.dst.Remove(tmp)
+		return tree.Fingerprint{}, err
+	}
+	fp, err := a.statFP(back.dst, back.path)
+	if err != nil {
+		return fp, err
+	}
+	a.completed(back, fp)
+	return fp, nil
 }
 
 func (a *applier) renameOnTarget(m, from move) error {
