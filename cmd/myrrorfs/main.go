@@ -71,7 +71,7 @@ alone until resolved.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newSync(), newStatus(), newConflicts())
+	root.AddCommand(newSync(), newStatus(), newConflicts(), newMount(), newCommit(), newUnmount())
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return fmt.Errorf("%s: %w (see myrrorfs %s --help)", c.Name(), err, c.Name())
 	})

@@ -2,7 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+
+	"github.com/myrrorfs/myrrorfs/daemon"
 
 	"github.com/myrrorfs/myrrorfs/reconcile"
 	"github.com/spf13/cobra"
@@ -12,17 +16,23 @@ func newStatus() *cobra.Command {
 	var c common
 	var asJSON, all bool
 	cmd := &cobra.Command{
-		Use:   "status [flags] LOCAL REMOTE",
-		Short: "Print what sync would do",
+		Use:   "status [flags] [MOUNTPOINT | LOCAL REMOTE]",
+		Short: "Print what sync (or commit) would do",
 		Long: `Scan both sides and print what sync would do, grouped: to remote, to local,
 and conflicts by kind. Nothing is changed (but hashes are cached in the journal).
+
+With a MOUNTPOINT, or no argument inside a mount, ask that mount's daemon
+(which rescans both sides): this is what commit would do now.
 
 With --json, print one JSON object per line:
   {"path":..., "action":"equal|to-remote|to-local|conflict", "op":..., "kind":...,
    "local":{...}|null, "remote":{...}|null}
 Equal paths are printed only with --all.`,
-		Args: pairArgs,
+		Args: pairOrMountArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) < 2 {
+				return askMount(cmd.OutOrStdout(), c, args, daemon.Request{Op: daemon.OpStatus, JSON: asJSON, All: all})
+			}
 			ctx := context.Background()
 			p, err := openPair(ctx, c, args[0], args[1], "myrrorfs status")
 			if err != nil {
@@ -57,12 +67,17 @@ func newConflicts() *cobra.Command {
 	var c common
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "conflicts [flags] LOCAL REMOTE",
+		Use:   "conflicts [flags] [MOUNTPOINT | LOCAL REMOTE]",
 		Short: "List the paths changed on both sides",
 		Long: `Scan both sides and list the conflicts, one per line as "KIND PATH"
-(or one JSON object per line with --json, in the format of status --json).`,
-		Args: pairArgs,
+(or one JSON object per line with --json, in the format of status --json).
+
+With a MOUNTPOINT, or no argument inside a mount, ask that mount's daemon.`,
+		Args: pairOrMountArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) < 2 {
+				return askMount(cmd.OutOrStdout(), c, args, daemon.Request{Op: daemon.OpConflicts, JSON: asJSON})
+			}
 			ctx := context.Background()
 			p, err := openPair(ctx, c, args[0], args[1], "myrrorfs conflicts")
 			if err != nil {
@@ -90,4 +105,32 @@ func newConflicts() *cobra.Command {
 	c.register(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per line")
 	return cmd
+}
+
+// pairOrMountArgs accepts LOCAL REMOTE, a MOUNTPOINT, or nothing (the
+// mount holding the current directory).
+func pairOrMountArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 2 {
+		return fmt.Errorf("%s takes MOUNTPOINT, or LOCAL and REMOTE; got %d arguments (see myrrorfs %s --help)", cmd.Name(), len(args), cmd.Name())
+	}
+	return nil
+}
+
+// askMount sends a status or conflicts request to the mount named by args
+// and prints the answer as the command on a pair would.
+func askMount(out io.Writer, c common, args []string, req daemon.Request) error {
+	t, err := mountTarget(c, args)
+	if err != nil {
+		return err
+	}
+	resp, err := t.call(req, nil)
+	if err != nil {
+		return err
+	}
+	if resp.Error != "" {
+		return errors.New(resp.Error)
+	}
+	warn(resp.Warnings)
+	fmt.Fprint(out, resp.Text)
+	return failLines(resp.Failures)
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/myrrorfs/myrrorfs/daemon"
 	"github.com/myrrorfs/myrrorfs/engine"
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
@@ -46,13 +47,19 @@ Exit status: 0 both sides are identical; 3 conflicts remain (untouched);
 	return cmd
 }
 
+// openPair opens the pair for the command holder ("myrrorfs sync", …).
+// When a mount holds the pair, the error says how to reach it instead.
 func openPair(ctx context.Context, c common, local, remote, holder string) (*engine.Pair, error) {
-	return engine.Open(ctx, local, remote, engine.Options{
+	p, err := engine.Open(ctx, local, remote, engine.Options{
 		StateDir:   c.state,
 		SSHCommand: c.ssh,
 		Ignore:     c.ignore,
 		Holder:     fmt.Sprintf("%s (pid %d)", holder, os.Getpid()),
 	})
+	if err != nil {
+		return nil, heldByMount(err, c, holder)
+	}
+	return p, nil
 }
 
 func runSync(ctx context.Context, c common, local, remote string, yes, dryRun, force bool, out io.Writer) error {
@@ -76,14 +83,8 @@ func runSync(ctx context.Context, c common, local, remote string, yes, dryRun, f
 	if dryRun {
 		return failure(plan.Problems)
 	}
-	if sum.ToRemote+sum.ToLocal > 0 && !yes {
-		ok, err := confirm(fmt.Sprintf("Apply %d changes?", sum.ToRemote+sum.ToLocal))
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return &exitError{code: 1, msg: "nothing done"}
-		}
+	if err := askApply(sum, yes); err != nil {
+		return err
 	}
 	bar := newBar(sum.Bytes)
 	res, err := p.Apply(ctx, plan, engine.ApplyOptions{Progress: bar.add})
@@ -91,39 +92,73 @@ func runSync(ctx context.Context, c common, local, remote string, yes, dryRun, f
 	if err != nil {
 		return err
 	}
-	return finish(res, out)
+	_, failures := daemon.SplitProblems(res.Problems)
+	return finish(outcome{applied: res.Applied, bytes: res.Bytes, failures: failures, conflicts: len(res.Conflicts)}, out)
 }
 
-// finish reports the outcome and maps it to the exit status.
-func finish(res *engine.Result, out io.Writer) error {
-	fmt.Fprintf(out, "synced %d paths, copied %s\n", res.Applied, engine.HumanBytes(res.Bytes))
-	if err := failure(res.Problems); err != nil {
+// askApply asks before applying the changes of a plan, unless yes or
+// there is nothing to change. It fails when not on a terminal without yes,
+// and with "nothing done" when the answer is no.
+func askApply(sum engine.Summary, yes bool) error {
+	n := sum.ToRemote + sum.ToLocal
+	if n == 0 || yes {
+		return nil
+	}
+	ok, err := confirm(fmt.Sprintf("Apply %d changes?", n))
+	if err != nil {
 		return err
 	}
-	if len(res.Conflicts) > 0 {
-		return &exitError{code: 3, msg: fmt.Sprintf("%d conflicts remain, left untouched (see myrrorfs conflicts)", len(res.Conflicts))}
+	if !ok {
+		return &exitError{code: 1, msg: "nothing done"}
+	}
+	return nil
+}
+
+// outcome is what a sync or a commit did.
+type outcome struct {
+	applied   int
+	bytes     int64
+	failures  []string // one line per path that could not be brought in step
+	conflicts int      // conflicts left untouched
+}
+
+// finish reports the outcome and maps it to the exit status: nil (0) when
+// both sides are identical, an exitError of code 3 when conflicts remain,
+// an error (1) when a path failed.
+func finish(o outcome, out io.Writer) error {
+	fmt.Fprintf(out, "synced %d paths, copied %s\n", o.applied, engine.HumanBytes(o.bytes))
+	if err := failLines(o.failures); err != nil {
+		return err
+	}
+	if o.conflicts > 0 {
+		return &exitError{code: 3, msg: fmt.Sprintf("%d conflicts remain, left untouched (see myrrorfs conflicts)", o.conflicts)}
 	}
 	return nil
 }
 
 // printWarnings prints the problems that are only warnings.
 func printWarnings(probs []engine.Problem) {
-	for _, pr := range probs {
-		if pr.Warning {
-			fmt.Fprintf(os.Stderr, "myrrorfs: warning: %s (left alone)\n", oneLine(pr.Error()))
-		}
+	warnings, _ := daemon.SplitProblems(probs)
+	warn(warnings)
+}
+
+// warn prints warnings, one line each.
+func warn(warnings []string) {
+	for _, w := range warnings {
+		fmt.Fprintf(os.Stderr, "myrrorfs: warning: %s (left alone)\n", oneLine(w))
 	}
 }
 
 // failure prints every failed path but the last and returns the last as
 // the command's error; nil when nothing failed.
 func failure(probs []engine.Problem) error {
-	var failures []string
-	for _, pr := range probs {
-		if !pr.Warning {
-			failures = append(failures, pr.Error())
-		}
-	}
+	_, failures := daemon.SplitProblems(probs)
+	return failLines(failures)
+}
+
+// failLines prints every failure but the last and returns the last as the
+// command's error; nil when there is none.
+func failLines(failures []string) error {
 	if len(failures) == 0 {
 		return nil
 	}
