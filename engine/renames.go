@@ -167,7 +167,7 @@ func (a *applier) renameStep(ctx context.Context) {
 			continue
 		}
 		_, edited := a.plan.Edits[i]
-		if err := a.renameOnTarget(m, from); err != nil {
+		if err := a.renameOnTarget(m, from, !edited); err != nil {
 			a.mu.Lock()
 			if edited {
 				// never fall back to deleting an edited file: leave both
@@ -219,7 +219,9 @@ func (a *applier) pullEdit(m, from move) (tree.Fingerprint, error) {
 	return fp, nil
 }
 
-func (a *applier) renameOnTarget(m, from move) error {
+// renameOnTarget renames from's target file to m's path, then gives it the
+// source's permission bits when withPerm.
+func (a *applier) renameOnTarget(m, from move, withPerm bool) error {
 	if err := a.checkScanned(m.dst, from.path, from.dstS); err != nil {
 		return err
 	}
@@ -229,7 +231,7 @@ func (a *applier) renameOnTarget(m, from move) error {
 	if err := m.dst.Rename(from.path, m.path); err != nil {
 		return err
 	}
-	if from.dstS.Entry.Perm != m.srcS.Entry.Perm {
+	if withPerm && from.dstS.Entry.Perm != m.srcS.Entry.Perm {
 		return m.dst.Chmod(m.path, m.srcS.Entry.Perm)
 	}
 	return nil
