@@ -217,9 +217,8 @@ func HandleCommit(ctx context.Context, m Mount, req Request, send func(Response)
 	sum := plan.Summarize()
 	r.Summary = &sum
 	r.Warnings, r.Failures = SplitProblems(res.Problems)
-	r.Conflicts = conflictLines(res.Conflicts)
-	for i := range r.Conflicts {
-		r.Conflicts[i] = strings.TrimSpace(r.Conflicts[i])
+	for _, d := range res.Conflicts {
+		r.Conflicts = append(r.Conflicts, fmt.Sprintf("%s %s", d.Kind, d.Path))
 	}
 	switch {
 	case err != nil:
