@@ -321,9 +321,7 @@ func runUnmount(ctx context.Context, c common, arg string) error {
 	resp, err := daemon.Call(ctx, socket, daemon.Request{Op: daemon.OpUnmount}, nil)
 	switch {
 	case errors.Is(err, daemon.ErrNoDaemon):
-		if err := unix.Unmount(mnt, unix.MNT_DETACH); err != nil {
-			return fmt.Errorf("unmount %s: %w", arg, err)
-		}
+		return detach(arg, mnt, socket)
 	case err != nil:
 		return err
 	case resp.Error != "":
@@ -333,6 +331,19 @@ func runUnmount(ctx context.Context, c common, arg string) error {
 		return fmt.Errorf("unmount %s: %w", arg, err)
 	}
 	waitRemoved(socket, 5*time.Second) // the daemon closes the pair first
+	return nil
+}
+
+// detach unmounts mnt (given as arg) lazily, as a killed daemon left it,
+// and removes the daemon's dead socket.
+func detach(arg, mnt, socket string) error {
+	if err := unix.Unmount(mnt, unix.MNT_DETACH); err != nil {
+		return fmt.Errorf("unmount %s: %w", arg, err)
+	}
+	os.Remove(socket)
+	if err := waitUnmounted(mnt, 10*time.Second); err != nil {
+		return fmt.Errorf("unmount %s: %w", arg, err)
+	}
 	return nil
 }
 
