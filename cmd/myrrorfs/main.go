@@ -72,6 +72,7 @@ alone until resolved.`,
 		SilenceErrors: true,
 	}
 	root.AddCommand(newSync(), newStatus(), newConflicts(), newMount(), newCommit(), newUnmount())
+	root.AddCommand(newAgent())
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return fmt.Errorf("%s: %w (see myrrorfs %s --help)", c.Name(), err, c.Name())
 	})

@@ -1,0 +1,254 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"lukechampine.com/blake3"
+
+	"github.com/myrrorfs/myrrorfs/internal/testenv"
+	"github.com/myrrorfs/myrrorfs/replica"
+	"github.com/myrrorfs/myrrorfs/replica/replicatest"
+	rsftp "github.com/myrrorfs/myrrorfs/replica/sftp"
+)
+
+// agentBin is a myrrorfs binary built for the tests, run by sshd as the agent.
+var agentBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "myrrorfs-agent-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	agentBin = filepath.Join(dir, "myrrorfs")
+	build := exec.Command("go", "build", "-o", agentBin, "../../cmd/myrrorfs")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build myrrorfs:", err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// dialTest dials the agent on the test sshd with a fresh remote root, which
+// is also a local directory (the server is this machine).
+func dialTest(t testing.TB) (*Replica, string) {
+	t.Helper()
+	sshCmd, host := testenv.SSH(t)
+	dir := testenv.SSHRemoteDir(t)
+	r, err := dialOpts(Options{SSHCommand: sshCmd, Host: host, Path: dir, RemoteCommand: agentBin})
+	if err != nil {
+		t.Fatalf("Dial: %v", err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r, dir
+}
+
+func dialOpts(o Options) (*Replica, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return Dial(ctx, o)
+}
+
+func TestConformance(t *testing.T) {
+	replicatest.Run(t, func(t *testing.T) (replica.Replica, string) {
+		return dialTest(t)
+	})
+}
+
+// blake3Of is the expected hash of b.
+func blake3Of(b []byte) [32]byte { return blake3.Sum256(b) }
+
+func TestHashInPlaceReadsNoData(t *testing.T) {
+	r, dir := dialTest(t)
+	data := bytes.Repeat([]byte("myrrorfs agent "), 400_000) // 6 MB
+	if err := os.WriteFile(filepath.Join(dir, "big"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h, fp, err := r.Hash("big")
+	if err != nil {
+		t.Fatalf("Hash: %v", err)
+	}
+	if h != blake3Of(data) {
+		t.Errorf("Hash = %s, want %x", h, blake3Of(data))
+	}
+	info, err := r.Lstat("big")
+	if err != nil || fp != info.FP || fp.Size != int64(len(data)) || fp.Mode&0o777 != 0o644 {
+		t.Errorf("fingerprint = %+v, want Lstat's %+v (err %v), size %d, mode 0644", fp, info.FP, err, len(data))
+	}
+	if n := r.BytesRead(); n != 0 {
+		t.Errorf("Hash read %d bytes of file data over SFTP, want 0", n)
+	}
+	// Scan takes the agent's Hasher too.
+	res, err := replica.Scan(context.Background(), r, replica.ScanOptions{})
+	if err != nil {
+		t.Fatalf("Scan: %v", err)
+	}
+	if len(res.Entries) != 1 || res.Entries[0].Entry.Hash != blake3Of(data) || r.BytesRead() != 0 {
+		t.Errorf("Scan: %d entries, %d bytes read; want the one file hashed in place", len(res.Entries), r.BytesRead())
+	}
+}
+
+func TestHashErrors(t *testing.T) {
+	r, dir := dialTest(t)
+	if err := os.Mkdir(filepath.Join(dir, "real"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "real", "f"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("real", filepath.Join(dir, "link")); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		path string
+		want error
+	}{
+		{"missing", replica.ErrNotExist},
+		{"link/f", replica.ErrUnsafePath},
+		{"link", replica.ErrUnsafePath},
+		{"../etc/passwd", replica.ErrUnsafePath},
+		{"/etc/passwd", replica.ErrUnsafePath},
+	} {
+		_, _, err := r.Hash(tc.path)
+		if !errors.Is(err, tc.want) {
+			t.Errorf("Hash(%q) = %v, want %v", tc.path, err, tc.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "\n") {
+			t.Errorf("Hash(%q): error on several lines: %q", tc.path, err)
+		}
+	}
+	if _, _, err := r.Hash("missing"); err == nil || !strings.Contains(err.Error(), "agent on ") || !strings.Contains(err.Error(), "missing") {
+		t.Errorf("error %v should name the host and the path", err)
+	}
+}
+
+func TestCopyTempServerSide(t *testing.T) {
+	r, dir := dialTest(t)
+	data := bytes.Repeat([]byte{1, 2, 3, 4, 5}, 1<<20)
+	if err := os.Mkdir(filepath.Join(dir, "d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "src"), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tmp, err := r.CopyTemp("src", "d", 0o751)
+	if err != nil {
+		t.Fatalf("CopyTemp: %v", err)
+	}
+	if !strings.HasPrefix(tmp, "d/.myrrorfs-tmp-") {
+		t.Errorf("CopyTemp made %q, want a temporary in d", tmp)
+	}
+	got, err := os.ReadFile(filepath.Join(dir, tmp))
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("copy holds %d bytes (err %v), want the %d of src", len(got), err, len(data))
+	}
+	if fi, _ := os.Stat(filepath.Join(dir, tmp)); fi.Mode().Perm() != 0o751 {
+		t.Errorf("copy has mode %v, want 0751", fi.Mode().Perm())
+	}
+	if r.BytesRead() != 0 || r.BytesWritten() != 0 {
+		t.Errorf("CopyTemp moved %d+%d bytes over SFTP, want 0", r.BytesRead(), r.BytesWritten())
+	}
+	if _, err := r.CopyTemp("missing", "d", 0o644); !errors.Is(err, replica.ErrNotExist) {
+		t.Errorf("CopyTemp of a missing file = %v, want ErrNotExist", err)
+	}
+	if _, err := r.CopyTemp("src", "../d", 0o644); !errors.Is(err, replica.ErrUnsafePath) {
+		t.Errorf("CopyTemp into ../d = %v, want ErrUnsafePath", err)
+	}
+}
+
+// TestPipelinedHashes hashes 1000 small files one after the other and then
+// with many requests in flight, and reports both times.
+func TestPipelinedHashes(t *testing.T) {
+	r, dir := dialTest(t)
+	const n = 1000
+	for i := range n {
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprint(i)), fmt.Appendf(nil, "file %d", i), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(i int) {
+		h, _, err := r.Hash(fmt.Sprint(i))
+		if err != nil {
+			t.Errorf("Hash(%d): %v", i, err)
+		} else if h != blake3Of(fmt.Appendf(nil, "file %d", i)) {
+			t.Errorf("Hash(%d) = %s: wrong", i, h)
+		}
+	}
+	start := time.Now()
+	for i := range n {
+		check(i)
+	}
+	seq := time.Since(start)
+	start = time.Now()
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range 32 {
+		wg.Go(func() {
+			for i := range next {
+				check(i)
+			}
+		})
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	par := time.Since(start)
+	t.Logf("%d hashes: sequential %v (%.0f/s), 32 in flight %v (%.0f/s), %.1fx",
+		n, seq, n/seq.Seconds(), par, n/par.Seconds(), seq.Seconds()/par.Seconds())
+	if got := r.AgentRequests(); got != 2*n {
+		t.Errorf("%d agent requests, want %d", got, 2*n)
+	}
+}
+
+func TestNoAgent(t *testing.T) {
+	sshCmd, host := testenv.SSH(t)
+	dir := testenv.SSHRemoteDir(t)
+	for _, cmd := range []string{"/nonexistent/myrrorfs", "myrrorfs-does-not-exist"} {
+		_, err := dialOpts(Options{SSHCommand: sshCmd, Host: host, Path: dir, RemoteCommand: cmd})
+		if !errors.Is(err, ErrNoAgent) {
+			t.Errorf("Dial with remote command %s = %v, want ErrNoAgent", cmd, err)
+		} else if !strings.Contains(err.Error(), host) {
+			t.Errorf("error %q should name host %s", err, host)
+		}
+	}
+}
+
+func TestMissingRoot(t *testing.T) {
+	sshCmd, host := testenv.SSH(t)
+	dir := filepath.Join(testenv.SSHRemoteDir(t), "nope")
+	_, err := dialOpts(Options{SSHCommand: sshCmd, Host: host, Path: dir, RemoteCommand: agentBin})
+	if !errors.Is(err, replica.ErrNotExist) || errors.Is(err, ErrNoAgent) || !strings.Contains(err.Error(), dir) {
+		t.Errorf("Dial of a missing root = %v, want ErrNotExist naming %s", err, dir)
+	}
+}
+
+func TestBrokenConnection(t *testing.T) {
+	r, dir := dialTest(t)
+	if err := os.WriteFile(filepath.Join(dir, "f"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r.c.ep.(*sshProcess).kill()
+	_, _, err := r.Hash("f")
+	if !errors.Is(err, rsftp.ErrConnectionLost) {
+		t.Errorf("Hash after the connection broke = %v, want ErrConnectionLost", err)
+	}
+	if _, err := r.Lstat("f"); !errors.Is(err, rsftp.ErrConnectionLost) {
+		t.Errorf("Lstat after the connection broke = %v, want ErrConnectionLost", err)
+	}
+}

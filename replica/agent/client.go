@@ -1,0 +1,322 @@
+// Package agent runs myrrorfs on the remote host as an agent, reached over
+// one ssh connection that carries both SFTP (so every file operation is the
+// one replica/sftp does) and agent requests (hashing and copying files in
+// place, so that their content never crosses the network).
+//
+// After the agent's greeting line ("myrrorfs-agent <protocol> <version>\n")
+// the stream in each direction is a sequence of frames: 1 byte of channel
+// (0: SFTP bytes, 1: one agent message), 4 bytes of big-endian payload
+// length (at most 256 KiB), then the payload.
+package agent
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	pkgsftp "github.com/pkg/sftp"
+
+	"github.com/myrrorfs/myrrorfs/replica"
+	"github.com/myrrorfs/myrrorfs/replica/agent/internal/sftpfs"
+	"github.com/myrrorfs/myrrorfs/tree"
+)
+
+// ErrNoAgent is wrapped by Dial's error when the remote host has no
+// runnable myrrorfs agent (command not found, not executable, or a myrrorfs
+// without the agent command): the caller may fall back to plain SFTP.
+var ErrNoAgent = errors.New("no myrrorfs agent on the remote host")
+
+// VersionError is Dial's error when the remote agent speaks another
+// protocol than this one.
+type VersionError struct {
+	Host          string
+	Remote, Local int
+	RemoteVersion string // the remote myrrorfs's version, as it said
+}
+
+func (e *VersionError) Error() string {
+	return fmt.Sprintf("remote myrrorfs at %s speaks agent protocol %d, this one speaks %d", e.Host, e.Remote, e.Local)
+}
+
+// dialTimeout bounds Dial when its context has no deadline.
+const dialTimeout = 30 * time.Second
+
+// Options says how to reach the remote tree and its agent.
+type Options struct {
+	// SSHCommand is the ssh client command line, like rsync's -e: "ssh"
+	// when empty. It is split into words with shell-like quoting.
+	SSHCommand string
+	// Host is [user@]host as the user gave it.
+	Host string
+	// Path is the remote root; a relative path is relative to the remote
+	// home, "" is the home itself.
+	Path string
+	// RemoteCommand is the path or name of myrrorfs on the remote host
+	// ("myrrorfs" when empty), e.g. what EnsureRemote returns.
+	RemoteCommand string
+	// Stderr receives a copy of ssh's (and the agent's) stderr. Nil: kept
+	// for error messages only.
+	Stderr io.Writer
+}
+
+// Replica is a remote tree served by an agent. File operations go over
+// SFTP exactly as in replica/sftp; Hash and CopyTemp are done by the agent
+// in place. It is safe for concurrent use.
+type Replica struct {
+	*sftpfs.Replica
+	c *conn
+}
+
+var (
+	_ replica.Replica = (*Replica)(nil)
+	_ replica.Hasher  = (*Replica)(nil)
+	_ replica.Copier  = (*Replica)(nil)
+)
+
+// Dial runs the agent on o.Host over ssh, checks its protocol and opens
+// the remote root, which must be a directory. ctx bounds the connection
+// only, not the life of the Replica (30 s when ctx has no deadline).
+//
+// Errors are one line naming the host: errors.Is(err, ErrNoAgent) when the
+// remote command cannot be run; a *VersionError when the agent speaks
+// another protocol; errors.Is(err, replica.ErrNotExist) for a missing root.
+func Dial(ctx context.Context, o Options) (*Replica, error) {
+	argv, err := agentArgv(o)
+	if err != nil {
+		return nil, err
+	}
+	proc, err := startSSH(argv, o.Stderr)
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", o.Host, err)
+	}
+	r, err := openBounded(ctx, proc, func() (*Replica, error) {
+		return open(proc.stdout, proc.stdin, proc, o.Host)
+	})
+	if err != nil {
+		return nil, noAgentOr(o.Host, proc, err)
+	}
+	return r, nil
+}
+
+// agentArgv builds the ssh command line that runs the agent on o.Host.
+func agentArgv(o Options) ([]string, error) {
+	if o.Host == "" {
+		return nil, errors.New("connect: no host given")
+	}
+	if strings.HasPrefix(o.Host, "-") {
+		return nil, fmt.Errorf("connect to %s: a host name cannot begin with '-'", o.Host)
+	}
+	cmd := o.SSHCommand
+	if strings.TrimSpace(cmd) == "" {
+		cmd = "ssh"
+	}
+	words, err := splitWords(cmd)
+	if err != nil {
+		return nil, fmt.Errorf("ssh command %q: %w", cmd, err)
+	}
+	if len(words) == 0 {
+		return nil, fmt.Errorf("ssh command %q: no program given", cmd)
+	}
+	remote := o.RemoteCommand
+	if remote == "" {
+		remote = "myrrorfs"
+	}
+	root := o.Path
+	if root == "" {
+		root = "."
+	}
+	line := shellQuote(remote) + " agent --root " + shellQuote(root)
+	return append(words, "-x", "-a", "-T", "-oClearAllForwardings=yes", "-oBatchMode=yes", o.Host, line), nil
+}
+
+// openBounded runs open until ctx (or dialTimeout) ends; then it stops ep
+// and closes whatever open still returns.
+func openBounded(ctx context.Context, ep endpoint, open func() (*Replica, error)) (*Replica, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, dialTimeout)
+		defer cancel()
+	}
+	type result struct {
+		r   *Replica
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		r, err := open()
+		ch <- result{r, err}
+	}()
+	select {
+	case res := <-ch:
+		if res.err != nil {
+			ep.stop()
+		}
+		return res.r, res.err
+	case <-ctx.Done():
+		ep.stop()
+		go func() {
+			if res := <-ch; res.r != nil {
+				res.r.Close()
+			}
+		}()
+		return nil, ctx.Err()
+	}
+}
+
+// noAgentOr turns a failed Dial's err into its one-line form: ErrNoAgent
+// when the remote shell could not run the command, ssh's last words when
+// it said any, err otherwise.
+func noAgentOr(host string, proc *sshProcess, err error) error {
+	var ve *VersionError
+	if errors.As(err, &ve) || errors.Is(err, replica.ErrNotExist) {
+		return err
+	}
+	proc.waitExit(2 * time.Second)
+	code, said := proc.exitCode(), proc.stderr.all()
+	if code == 127 || code == 126 || strings.Contains(said, "command not found") ||
+		strings.Contains(said, `unknown command "agent"`) {
+		return fmt.Errorf("connect to %s: %w (%s)", host, ErrNoAgent, proc.lastWords())
+	}
+	if words := proc.lastWords(); words != "" && !errors.Is(err, errBadFrame) && !errors.Is(err, errBadMessage) {
+		return fmt.Errorf("connect to %s: %s (%w)", host, words, err)
+	}
+	return err
+}
+
+// open speaks the agent protocol over rd and wr (the agent's stdout and
+// stdin): greeting, hello, SFTP session. ep is the process behind them.
+func open(rd io.Reader, wr io.WriteCloser, ep endpoint, host string) (*Replica, error) {
+	br := bufio.NewReaderSize(rd, 64<<10)
+	if err := readGreeting(br, host); err != nil {
+		return nil, err
+	}
+	c := newConn(host, ep, wr)
+	go c.readLoop(br)
+	root, err := c.waitHello()
+	if err != nil {
+		return nil, err
+	}
+	client, err := pkgsftp.NewClientPipe(c.sftpOut, sftpWriter{streamWriter{c.fw, chanSFTP}, c},
+		pkgsftp.MaxPacketUnchecked(sftpPacket),
+		pkgsftp.UseConcurrentWrites(true),
+		pkgsftp.UseConcurrentReads(true),
+		pkgsftp.MaxConcurrentRequestsPerFile(64),
+		pkgsftp.UseFstat(true),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s: SFTP over the agent: %w", host, c.failure(err))
+	}
+	files, err := sftpfs.New(client, c, host, root)
+	if err != nil {
+		client.Close()
+		return nil, err
+	}
+	return &Replica{Replica: files, c: c}, nil
+}
+
+// maxGreeting is the longest greeting line accepted.
+const maxGreeting = 256
+
+// readGreeting reads the agent's first line and checks its protocol.
+func readGreeting(br *bufio.Reader, host string) error {
+	line, err := readLine(br, maxGreeting)
+	if err != nil {
+		return fmt.Errorf("connect to %s: no greeting from the remote myrrorfs agent: %w", host, err)
+	}
+	f := strings.Fields(line)
+	if len(f) < 2 || f[0] != greetingWord {
+		return fmt.Errorf("connect to %s: the remote command is not a myrrorfs agent: it said %q", host, line)
+	}
+	n, err := strconv.Atoi(f[1])
+	if err != nil {
+		return fmt.Errorf("connect to %s: bad agent greeting %q", host, line)
+	}
+	if n != Protocol {
+		ve := &VersionError{Host: host, Remote: n, Local: Protocol}
+		if len(f) > 2 {
+			ve.RemoteVersion = f[2]
+		}
+		return ve
+	}
+	return nil
+}
+
+// readLine reads up to '\n' (not included), failing beyond max bytes.
+func readLine(br *bufio.Reader, max int) (string, error) {
+	var b []byte
+	for len(b) <= max {
+		c, err := br.ReadByte()
+		if err != nil {
+			return "", err
+		}
+		if c == '\n' {
+			return string(b), nil
+		}
+		b = append(b, c)
+	}
+	return "", fmt.Errorf("line longer than %d bytes: %q", max, b)
+}
+
+// Hash returns the BLAKE3-256 hash of regular file p and its fingerprint,
+// taken by the agent from the descriptor it read (see replica/local). No
+// content crosses the network. A symlink anywhere in p is refused. The
+// fingerprint has the form Lstat gives over SFTP (mtime in whole seconds,
+// no inode or ctime), so that it compares equal to a later Lstat's.
+func (r *Replica) Hash(p string) (tree.Hash, tree.Fingerprint, error) {
+	resp, err := r.c.call(request{Op: opHash, Path: p})
+	if err != nil {
+		return tree.Hash{}, tree.Fingerprint{}, err
+	}
+	return resp.Hash, sftpFingerprint(resp.FP), nil
+}
+
+// sftpFingerprint is fp as SFTP version 3 reports it.
+func sftpFingerprint(fp tree.Fingerprint) tree.Fingerprint {
+	sec := fp.MtimeNs / int64(time.Second)
+	if fp.MtimeNs < 0 && fp.MtimeNs%int64(time.Second) != 0 {
+		sec-- // round down before 1970 too
+	}
+	return tree.Fingerprint{Size: fp.Size, MtimeNs: sec * int64(time.Second), Mode: fp.Mode}
+}
+
+// Rename moves oldp to newp atomically, as replica.Replica says; the agent
+// does it with renameat beneath its root (the SFTP server's rename refuses
+// to replace an empty directory).
+func (r *Replica) Rename(oldp, newp string) error {
+	r.Replica.Forget(oldp)
+	r.Replica.Forget(newp)
+	_, err := r.c.call(request{Op: opRename, Path: oldp, Dir: newp})
+	return err
+}
+
+// CopyTemp copies regular file src on the remote host into a new temporary
+// with permission perm in directory dstDir, and returns its path. No
+// content crosses the network; on error no temporary is left.
+func (r *Replica) CopyTemp(src, dstDir string, perm uint32) (string, error) {
+	resp, err := r.c.call(request{Op: opCopy, Path: src, Dir: dstDir, Perm: perm})
+	if err != nil {
+		return "", err
+	}
+	if err := tree.ValidPath(resp.Path); err != nil || tree.Parent(resp.Path) != dstDir {
+		return "", fmt.Errorf("copy %s:%s: agent answered a bad temporary %q", r.c.host, src, resp.Path)
+	}
+	return resp.Path, nil
+}
+
+// AgentRequests returns how many agent requests were sent since Dial.
+func (r *Replica) AgentRequests() int64 { return r.c.requests.Load() }
+
+// sftpWriter is the SFTP client's side of channel 0; closing it (as the
+// SFTP client's Close does) ends the whole connection, which ends the
+// client's reads too.
+type sftpWriter struct {
+	io.Writer
+	c *conn
+}
+
+func (w sftpWriter) Close() error { return w.c.Close() }

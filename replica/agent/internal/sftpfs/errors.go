@@ -1,0 +1,101 @@
+package sftpfs
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"syscall"
+	"time"
+
+	pkgsftp "github.com/pkg/sftp"
+
+	"github.com/myrrorfs/myrrorfs/replica"
+	rsftp "github.com/myrrorfs/myrrorfs/replica/sftp"
+)
+
+// ErrConnectionLost is replica/sftp's: wrapped by every error of a call made
+// after the connection to the remote host broke.
+var ErrConnectionLost = rsftp.ErrConnectionLost
+
+// kindError is an error with its own text that matches several sentinels.
+type kindError struct {
+	msg   string
+	kinds []error
+}
+
+func (e *kindError) Error() string   { return e.msg }
+func (e *kindError) Unwrap() []error { return e.kinds }
+
+// errNotExist satisfies errors.Is for both fs.ErrNotExist and replica.ErrNotExist.
+var errNotExist error = &kindError{"no such file or directory", []error{replica.ErrNotExist, fs.ErrNotExist}}
+
+// errSymlink is the cause given when a path that must be a directory (a
+// parent, or the directory ReadDir lists) is a symlink.
+var errSymlink = fmt.Errorf("%w: is a symbolic link", replica.ErrUnsafePath)
+
+// errNotDir is the cause given when a parent of a path is not a directory.
+var errNotDir error = syscall.ENOTDIR
+
+// pathErr wraps the cause of a failed op on relative path p, naming the
+// remote path as host:/abs/path.
+func (r *Replica) pathErr(op, p string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &fs.PathError{Op: op, Path: r.where(p), Err: r.mapErr(err)}
+}
+
+// linkErr wraps the cause of a failed op on two relative paths.
+func (r *Replica) linkErr(op, oldp, newp string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &os.LinkError{Op: op, Old: r.where(oldp), New: r.where(newp), Err: r.mapErr(err)}
+}
+
+// where names relative path p for messages: host:/absolute/remote/path.
+func (r *Replica) where(p string) string {
+	return r.host + ":" + r.abs(p)
+}
+
+// mapErr turns an SFTP or transport error into the error classes of
+// package replica: a missing file gives errNotExist, a broken connection
+// gives a connLost error naming the host and ssh's last words.
+func (r *Replica) mapErr(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err // pkg/sftp adds its own path; ours replaces it
+	}
+	switch {
+	case r.isConnLost(err):
+		return r.connLost()
+	case errors.Is(err, fs.ErrNotExist), errors.Is(err, pkgsftp.ErrSSHFxNoSuchFile):
+		return errNotExist
+	}
+	return err
+}
+
+// isConnLost reports whether err means the connection is gone.
+func (r *Replica) isConnLost(err error) bool {
+	if errors.Is(err, ErrConnectionLost) {
+		return false // already mapped
+	}
+	return r.proc.Exited() ||
+		errors.Is(err, pkgsftp.ErrSSHFxConnectionLost) ||
+		errors.Is(err, pkgsftp.ErrSSHFxNoConnection) ||
+		errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, io.ErrUnexpectedEOF)
+}
+
+// connLost is the error for calls made over a broken connection.
+// It waits a moment for ssh to exit, so that its last words are known.
+func (r *Replica) connLost() error {
+	r.proc.WaitExit(300 * time.Millisecond)
+	cause := r.proc.Cause()
+	if cause == "" {
+		return fmt.Errorf("%w to %s", ErrConnectionLost, r.host)
+	}
+	return fmt.Errorf("%w to %s: %s", ErrConnectionLost, r.host, cause)
+}

@@ -1,0 +1,377 @@
+// Package sftpfs is replica/sftp's file operations over an SFTP client that
+// runs over any transport (here: the agent's SFTP channel). It is a copy of
+// replica/sftp (replica.go, errors.go, files.go, safety.go) to be deleted once
+// replica/sftp can be built from an *sftp.Client.
+package sftpfs
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	pkgsftp "github.com/pkg/sftp"
+
+	"github.com/myrrorfs/myrrorfs/replica"
+	"github.com/myrrorfs/myrrorfs/tree"
+)
+
+// Replica is a remote directory tree reached over SFTP. It implements
+// replica.Replica; it is safe for concurrent use. Fingerprints carry size,
+// mtime (whole seconds: SFTP version 3) and mode; inode and ctime are 0.
+type Replica struct {
+	host   string // as the user gave it
+	spec   string // host:path as the user gave it
+	root   string // absolute remote path of the root
+	client *pkgsftp.Client
+	proc   Transport
+	dirs   *dirCache
+
+	bytesRead    atomic.Int64
+	bytesWritten atomic.Int64
+	closeOnce    sync.Once
+}
+
+var _ replica.Replica = (*Replica)(nil)
+
+// Transport is the connection an SFTP client runs over, as far as error
+// messages need it.
+type Transport interface {
+	// Exited reports whether the connection is gone for good.
+	Exited() bool
+	// WaitExit waits up to d for the connection to end; it reports whether it did.
+	WaitExit(d time.Duration) bool
+	// Cause describes in one line why the connection ended ("" if unknown).
+	Cause() string
+	// Close ends the connection and waits for it to be gone.
+	Close() error
+}
+
+// New makes the replica of host:root over client, which runs over t. root
+// must be absolute; it is checked to be a directory. Close closes client,
+// then t.
+func New(client *pkgsftp.Client, t Transport, host, root string) (*Replica, error) {
+	r := &Replica{
+		host:   host,
+		spec:   host + ":" + root,
+		client: client,
+		proc:   t,
+		dirs:   newDirCache(dirTTL),
+	}
+	fi, err := client.Stat(root)
+	if err != nil {
+		return nil, fmt.Errorf("remote root %s:%s: %w", host, root, r.mapErr(err))
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("remote root %s:%s: not a directory", host, root)
+	}
+	r.root = root
+	return r, nil
+}
+
+// String returns host:path as the user gave them.
+func (r *Replica) String() string { return r.spec }
+
+// Root returns the absolute path of the root on the remote host.
+func (r *Replica) Root() string { return r.root }
+
+// BytesRead returns how many bytes of file content were read from the
+// remote host through Open since Dial.
+func (r *Replica) BytesRead() int64 { return r.bytesRead.Load() }
+
+// BytesWritten returns how many bytes of file content were written to the
+// remote host through CreateTemp since Dial.
+func (r *Replica) BytesWritten() int64 { return r.bytesWritten.Load() }
+
+// Close ends the SFTP session and closes the transport. Later calls return nil.
+func (r *Replica) Close() error {
+	r.closeOnce.Do(func() {
+		r.client.Close()
+		r.proc.Close()
+	})
+	return nil
+}
+
+// lstat returns the raw attributes of relative path p (no check of p).
+func (r *Replica) lstat(p string) (*pkgsftp.FileStat, error) {
+	fi, err := r.client.Lstat(r.abs(p))
+	if err != nil {
+		return nil, err
+	}
+	st, ok := fi.Sys().(*pkgsftp.FileStat)
+	if !ok {
+		return nil, fmt.Errorf("no attributes for %s", r.where(p))
+	}
+	return st, nil
+}
+
+// modeKind is the kind of an st_mode; Absent for special files.
+func modeKind(mode uint32) tree.Kind {
+	switch mode & 0o170000 {
+	case 0o100000:
+		return tree.File
+	case 0o040000:
+		return tree.Dir
+	case 0o120000:
+		return tree.Symlink
+	}
+	return tree.Absent
+}
+
+// info converts raw attributes of an entry named name.
+func info(name string, st *pkgsftp.FileStat) replica.Info {
+	mtime := int64(st.Mtime) * int64(time.Second)
+	return replica.Info{
+		Name:    name,
+		Kind:    modeKind(st.Mode),
+		Perm:    st.Mode & 0o7777,
+		Size:    int64(st.Size),
+		MtimeNs: mtime,
+		FP:      tree.Fingerprint{Size: int64(st.Size), MtimeNs: mtime, Mode: st.Mode},
+	}
+}
+
+// Lstat reports the entry at p without following a final symlink.
+func (r *Replica) Lstat(p string) (replica.Info, error) {
+	if err := r.check("lstat", p); err != nil {
+		return replica.Info{}, err
+	}
+	st, err := r.lstat(p)
+	if err != nil {
+		return replica.Info{}, r.pathErr("lstat", p, err)
+	}
+	name := ""
+	if p != "" {
+		name = tree.Base(p)
+	}
+	return info(name, st), nil
+}
+
+// ReadDir lists directory p; children with invalid names are dropped. A
+// symlink at p is refused (ErrUnsafePath).
+func (r *Replica) ReadDir(p string) ([]replica.Info, error) {
+	if err := r.check("readdir", p); err != nil {
+		return nil, err
+	}
+	if p != "" {
+		if err := r.checkDir("readdir", p); err != nil {
+			return nil, err
+		}
+	}
+	fis, err := r.client.ReadDir(r.abs(p))
+	if err != nil {
+		return nil, r.pathErr("readdir", p, err)
+	}
+	return dirInfos(fis), nil
+}
+
+// dirInfos converts a listing, dropping invalid and repeated names (the
+// client keeps only the last component of each name a server sends, so a
+// hostile "x/a" would repeat "a").
+func dirInfos(fis []fs.FileInfo) []replica.Info {
+	out := make([]replica.Info, 0, len(fis))
+	seen := make(map[string]bool, len(fis))
+	for _, fi := range fis {
+		st, ok := fi.Sys().(*pkgsftp.FileStat)
+		if !ok || tree.ValidName(fi.Name()) != nil || seen[fi.Name()] {
+			continue
+		}
+		seen[fi.Name()] = true
+		out = append(out, info(fi.Name(), st))
+	}
+	return out
+}
+
+// Readlink returns the target of symlink p.
+func (r *Replica) Readlink(p string) (string, error) {
+	if err := r.check("readlink", p); err != nil {
+		return "", err
+	}
+	target, err := r.client.ReadLink(r.abs(p))
+	return target, r.pathErr("readlink", p, err)
+}
+
+// requireKind fails unless p (already checked) is an entry of kind want.
+// A symlink where another kind is wanted is ErrUnsafePath: following it
+// could lead out of the tree.
+func (r *Replica) requireKind(op, p string, want tree.Kind) error {
+	st, err := r.lstat(p)
+	if err != nil {
+		return r.pathErr(op, p, err)
+	}
+	switch got := modeKind(st.Mode); {
+	case got == want:
+		return nil
+	case got == tree.Symlink:
+		return &fs.PathError{Op: op, Path: r.where(p), Err: fmt.Errorf("%w: is a symbolic link", replica.ErrUnsafePath)}
+	default:
+		return &fs.PathError{Op: op, Path: r.where(p), Err: fmt.Errorf("is a %s, not a %s", got, want)}
+	}
+}
+
+// Open opens regular file p for reading. A symlink at p is refused.
+func (r *Replica) Open(p string) (io.ReadCloser, error) {
+	if err := r.check("open", p); err != nil {
+		return nil, err
+	}
+	if err := r.requireKind("open", p, tree.File); err != nil {
+		return nil, err
+	}
+	f, err := r.client.Open(r.abs(p))
+	if err != nil {
+		return nil, r.pathErr("open", p, err)
+	}
+	return &readFile{r: r, p: p, f: f}, nil
+}
+
+// randomName returns a fresh temporary file name.
+func randomName() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return tree.TempPrefix + hex.EncodeToString(b[:])
+}
+
+// CreateTemp creates a new empty file with permission perm (exactly, no
+// umask) in directory dir under a fresh tree.TempPrefix name.
+func (r *Replica) CreateTemp(dir string, perm uint32) (string, replica.WriteFile, error) {
+	if err := r.check("create", tree.Join(dir, "x")); err != nil {
+		return "", nil, err
+	}
+	var lastErr error
+	for range 10 {
+		p := tree.Join(dir, randomName())
+		f, err := r.client.OpenFile(r.abs(p), os.O_WRONLY|os.O_CREATE|os.O_EXCL)
+		if err != nil {
+			lastErr = r.pathErr("create", p, err)
+			if r.isConnLost(err) || errors.Is(lastErr, fs.ErrNotExist) {
+				return "", nil, lastErr
+			}
+			continue // most likely the name exists: try another
+		}
+		if err := f.Chmod(fs.FileMode(perm & 0o7777)); err != nil {
+			f.Close()
+			r.client.Remove(r.abs(p))
+			return "", nil, r.pathErr("chmod", p, err)
+		}
+		return p, &writeFile{r: r, p: p, f: f}, nil
+	}
+	return "", nil, lastErr
+}
+
+// Rename moves oldp to newp atomically, replacing a file or symlink at newp
+// (posix-rename@openssh.com).
+func (r *Replica) Rename(oldp, newp string) error {
+	if err := r.check("rename", oldp); err != nil {
+		return err
+	}
+	if err := r.check("rename", newp); err != nil {
+		return err
+	}
+	if oldp == "" || newp == "" {
+		return r.linkErr("rename", oldp, newp, errors.New("cannot rename the root"))
+	}
+	r.dirs.forget(oldp)
+	r.dirs.forget(newp)
+	err := r.client.PosixRename(r.abs(oldp), r.abs(newp))
+	return r.linkErr("rename", oldp, newp, err)
+}
+
+// Mkdir creates directory p with permission perm (exactly, no umask).
+func (r *Replica) Mkdir(p string, perm uint32) error {
+	if err := r.check("mkdir", p); err != nil {
+		return err
+	}
+	if err := r.client.Mkdir(r.abs(p)); err != nil {
+		return r.pathErr("mkdir", p, err)
+	}
+	return r.pathErr("chmod", p, r.client.Chmod(r.abs(p), fs.FileMode(perm&0o7777)))
+}
+
+// Symlink creates a symbolic link at p pointing to target, stored as given.
+func (r *Replica) Symlink(target, p string) error {
+	if err := r.check("symlink", p); err != nil {
+		return err
+	}
+	return r.pathErr("symlink", p, r.client.Symlink(target, r.abs(p)))
+}
+
+// Remove removes a file, a symlink or an empty directory.
+func (r *Replica) Remove(p string) error {
+	if err := r.check("remove", p); err != nil {
+		return err
+	}
+	if p == "" {
+		return r.pathErr("remove", p, errors.New("cannot remove the root"))
+	}
+	st, err := r.lstat(p)
+	if err != nil {
+		return r.pathErr("remove", p, err)
+	}
+	r.dirs.forget(p)
+	if modeKind(st.Mode) == tree.Dir {
+		err = r.client.RemoveDirectory(r.abs(p))
+	} else {
+		err = r.client.Remove(r.abs(p))
+	}
+	return r.pathErr("remove", p, err)
+}
+
+// Chmod sets the permission bits of p; a symlink at p is refused.
+func (r *Replica) Chmod(p string, perm uint32) error {
+	if err := r.check("chmod", p); err != nil {
+		return err
+	}
+	if err := r.requireNotSymlink("chmod", p); err != nil {
+		return err
+	}
+	return r.pathErr("chmod", p, r.client.Chmod(r.abs(p), fs.FileMode(perm&0o7777)))
+}
+
+// Chtimes sets the modification time of p, rounded down to whole seconds;
+// the access time is set to the same value. A symlink at p is refused.
+func (r *Replica) Chtimes(p string, mtimeNs int64) error {
+	if err := r.check("chtimes", p); err != nil {
+		return err
+	}
+	if err := r.requireNotSymlink("chtimes", p); err != nil {
+		return err
+	}
+	t := time.Unix(0, mtimeNs).Truncate(time.Second)
+	if mtimeNs < 0 && t.UnixNano() > mtimeNs {
+		t = t.Add(-time.Second) // round down before 1970 too
+	}
+	return r.pathErr("chtimes", p, r.client.Chtimes(r.abs(p), t, t))
+}
+
+// requireNotSymlink fails if p (already checked) is a symlink or absent.
+func (r *Replica) requireNotSymlink(op, p string) error {
+	st, err := r.lstat(p)
+	if err != nil {
+		return r.pathErr(op, p, err)
+	}
+	if modeKind(st.Mode) == tree.Symlink {
+		return &fs.PathError{Op: op, Path: r.where(p), Err: fmt.Errorf("%w: is a symbolic link", replica.ErrUnsafePath)}
+	}
+	return nil
+}
+
+// Link makes newp a hard link to file oldp with hardlink@openssh.com, or
+// returns an error wrapping replica.ErrUnsupported when the server lacks it.
+func (r *Replica) Link(oldp, newp string) error {
+	if err := r.check("link", oldp); err != nil {
+		return err
+	}
+	if err := r.check("link", newp); err != nil {
+		return err
+	}
+	if _, ok := r.client.HasExtension("hardlink@openssh.com"); !ok {
+		return r.linkErr("link", oldp, newp, replica.ErrUnsupported)
+	}
+	return r.linkErr("link", oldp, newp, r.client.Link(r.abs(oldp), r.abs(newp)))
+}

@@ -1,0 +1,219 @@
+package agent
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io/fs"
+
+	"github.com/myrrorfs/myrrorfs/replica"
+	"github.com/myrrorfs/myrrorfs/tree"
+)
+
+// Operations a request asks for.
+const (
+	opHash   byte = 1 // hash file Path in place
+	opCopy   byte = 2 // copy file Path into a new temporary in directory Dir
+	opRename byte = 3 // rename Path to Dir (the new path)
+)
+
+// helloID is the id of the agent's first message, sent unasked: its Path is
+// the absolute root the agent serves, or its error why it serves none.
+const helloID = 0
+
+// request is one agent request. Paths are relative to the agent's root.
+type request struct {
+	ID   uint32
+	Op   byte
+	Path string // hash: the file; copy: the source
+	Dir  string // copy: the directory of the new temporary; rename: the new path
+	Perm uint32 // copy: permission bits of the new temporary
+}
+
+// response answers the request with the same ID.
+type response struct {
+	ID   uint32
+	Err  *remoteError // nil on success
+	Hash tree.Hash
+	FP   tree.Fingerprint
+	Path string // copy: the temporary; hello: the root
+}
+
+// Classes of errors carried over the wire, so errors.Is works on the client.
+const (
+	errOther byte = iota
+	errNotExist
+	errUnsafePath
+	errChanged
+	errUnsupported
+)
+
+// remoteError is an error that happened on the agent's side.
+type remoteError struct {
+	Class byte
+	Msg   string
+}
+
+func (e *remoteError) Error() string { return e.Msg }
+
+// Unwrap makes errors.Is recognise the class's sentinels.
+func (e *remoteError) Unwrap() []error {
+	switch e.Class {
+	case errNotExist:
+		return []error{replica.ErrNotExist, fs.ErrNotExist}
+	case errUnsafePath:
+		return []error{replica.ErrUnsafePath}
+	case errChanged:
+		return []error{replica.ErrChangedWhileReading}
+	case errUnsupported:
+		return []error{replica.ErrUnsupported}
+	}
+	return nil
+}
+
+// toRemote turns an error of the agent's side into what is sent.
+func toRemote(err error) *remoteError {
+	class := errOther
+	switch {
+	case errors.Is(err, replica.ErrNotExist), errors.Is(err, fs.ErrNotExist):
+		class = errNotExist
+	case errors.Is(err, replica.ErrUnsafePath):
+		class = errUnsafePath
+	case errors.Is(err, replica.ErrChangedWhileReading):
+		class = errChanged
+	case errors.Is(err, replica.ErrUnsupported):
+		class = errUnsupported
+	}
+	return &remoteError{Class: class, Msg: err.Error()}
+}
+
+// errBadMessage is wrapped by every error about a malformed message.
+var errBadMessage = errors.New("malformed agent message")
+
+// encoder appends fields to a message.
+type encoder struct{ b []byte }
+
+func (e *encoder) u8(v byte)    { e.b = append(e.b, v) }
+func (e *encoder) u32(v uint32) { e.b = binary.BigEndian.AppendUint32(e.b, v) }
+func (e *encoder) u64(v uint64) { e.b = binary.BigEndian.AppendUint64(e.b, v) }
+func (e *encoder) str(s string) { e.u32(uint32(len(s))); e.b = append(e.b, s...) }
+
+// decoder takes fields from a message; the first short read sets err and
+// every later read returns zero values.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) take(n int) []byte {
+	if d.err != nil {
+		return nil
+	}
+	if n < 0 || n > len(d.b) {
+		d.err = fmt.Errorf("%w: truncated", errBadMessage)
+		return nil
+	}
+	v := d.b[:n]
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) u8() byte {
+	if v := d.take(1); v != nil {
+		return v[0]
+	}
+	return 0
+}
+
+func (d *decoder) u32() uint32 {
+	if v := d.take(4); v != nil {
+		return binary.BigEndian.Uint32(v)
+	}
+	return 0
+}
+
+func (d *decoder) u64() uint64 {
+	if v := d.take(8); v != nil {
+		return binary.BigEndian.Uint64(v)
+	}
+	return 0
+}
+
+func (d *decoder) str() string {
+	n := d.u32()
+	if n > maxFrame {
+		d.take(-1)
+		return ""
+	}
+	return string(d.take(int(n)))
+}
+
+// end fails if anything is left over or a read fell short.
+func (d *decoder) end() error {
+	if d.err == nil && len(d.b) > 0 {
+		d.err = fmt.Errorf("%w: %d bytes left over", errBadMessage, len(d.b))
+	}
+	return d.err
+}
+
+// marshal encodes q as: id, op, path, dir, perm.
+func (q *request) marshal() []byte {
+	e := encoder{b: make([]byte, 0, 17+len(q.Path)+len(q.Dir))}
+	e.u32(q.ID)
+	e.u8(q.Op)
+	e.str(q.Path)
+	e.str(q.Dir)
+	e.u32(q.Perm)
+	return e.b
+}
+
+// unmarshalRequest decodes a request made by marshal; anything else is an
+// error wrapping errBadMessage. Paths are not checked here.
+func unmarshalRequest(b []byte) (request, error) {
+	d := decoder{b: b}
+	q := request{ID: d.u32(), Op: d.u8(), Path: d.str(), Dir: d.str(), Perm: d.u32()}
+	return q, d.end()
+}
+
+// marshal encodes r as: id, status (0 ok, 1 error), then either hash,
+// fingerprint and path, or error class and message.
+func (r *response) marshal() []byte {
+	e := encoder{b: make([]byte, 0, 96+len(r.Path))}
+	e.u32(r.ID)
+	if r.Err != nil {
+		e.u8(1)
+		e.u8(r.Err.Class)
+		e.str(r.Err.Msg)
+		return e.b
+	}
+	e.u8(0)
+	e.b = append(e.b, r.Hash[:]...)
+	e.u64(uint64(r.FP.Size))
+	e.u64(uint64(r.FP.MtimeNs))
+	e.u64(uint64(r.FP.CtimeNs))
+	e.u64(r.FP.Ino)
+	e.u32(r.FP.Mode)
+	e.str(r.Path)
+	return e.b
+}
+
+// unmarshalResponse decodes a response made by marshal; anything else is
+// an error wrapping errBadMessage.
+func unmarshalResponse(b []byte) (response, error) {
+	d := decoder{b: b}
+	r := response{ID: d.u32()}
+	switch status := d.u8(); status {
+	case 0:
+		copy(r.Hash[:], d.take(len(r.Hash)))
+		r.FP = tree.Fingerprint{Size: int64(d.u64()), MtimeNs: int64(d.u64()),
+			CtimeNs: int64(d.u64()), Ino: d.u64(), Mode: d.u32()}
+		r.Path = d.str()
+	case 1:
+		r.Err = &remoteError{Class: d.u8(), Msg: d.str()}
+	default:
+		if d.err == nil {
+			d.err = fmt.Errorf("%w: status %d", errBadMessage, status)
+		}
+	}
+	return r, d.end()
+}

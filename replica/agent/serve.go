@@ -1,0 +1,197 @@
+package agent
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"sync"
+
+	pkgsftp "github.com/pkg/sftp"
+
+	"github.com/myrrorfs/myrrorfs/replica"
+	"github.com/myrrorfs/myrrorfs/replica/local"
+	"github.com/myrrorfs/myrrorfs/tree"
+)
+
+// Protocol is the version of the agent protocol this package speaks. The
+// client refuses an agent that speaks another.
+const Protocol = 1
+
+// greetingWord begins the line the agent writes first:
+// "myrrorfs-agent <protocol> <version>\n".
+const greetingWord = "myrrorfs-agent"
+
+// sftpPacket is the largest SFTP packet either side sends (OpenSSH
+// truncates downloads at 256 KiB; pkg/sftp issue 658).
+const sftpPacket = 252 * 1024
+
+// Version is the version of this myrrorfs build, as the greeting shows it.
+func Version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok || bi.Main.Version == "" {
+		return "unknown"
+	}
+	return strings.Join(strings.Fields(bi.Main.Version), "_")
+}
+
+// Serve is the agent: it writes the greeting to w, then serves, over the
+// frames read from r and written to w, SFTP (channel 0) on the whole
+// filesystem and agent requests (channel 1) on the tree at root, which it
+// opens with replica/local so no request ever follows a symlink. It
+// returns nil when r ends cleanly, or the error that stopped it (a missing
+// root, a malformed frame, a broken stream).
+func Serve(r io.Reader, w io.Writer, root string) error {
+	return serve(r, w, root, Protocol)
+}
+
+// serve is Serve announcing the given protocol number (tests use another).
+func serve(r io.Reader, w io.Writer, root string, protocol int) error {
+	if _, err := fmt.Fprintf(w, "%s %d %s\n", greetingWord, protocol, Version()); err != nil {
+		return fmt.Errorf("agent: write greeting: %w", err)
+	}
+	fw := &frameWriter{w: w}
+	loc, err := local.New(root)
+	hello := response{ID: helloID}
+	if err != nil {
+		hello.Err = toRemote(err)
+	} else {
+		hello.Path = loc.Root()
+		defer loc.Close()
+	}
+	if werr := fw.write(chanAgent, hello.marshal()); werr != nil {
+		return fmt.Errorf("agent: write hello: %w", werr)
+	}
+	if err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	s := newServer(loc, fw)
+	return s.run(r)
+}
+
+// server is one agent session.
+type server struct {
+	loc     *local.Replica
+	fw      *frameWriter
+	sftpIn  *io.PipeWriter // SFTP bytes for the SFTP server
+	sftpOut *io.PipeReader // what the SFTP server reads
+	work    chan request
+	workers sync.WaitGroup
+}
+
+func newServer(loc *local.Replica, fw *frameWriter) *server {
+	pr, pw := io.Pipe()
+	return &server{loc: loc, fw: fw, sftpIn: pw, sftpOut: pr, work: make(chan request, 256)}
+}
+
+// run serves until r ends or fails, then waits for every goroutine.
+func (s *server) run(r io.Reader) error {
+	srv, err := pkgsftp.NewServer(sftpConn{s.sftpOut, streamWriter{s.fw, chanSFTP}}, pkgsftp.WithMaxTxPacket(sftpPacket))
+	if err != nil {
+		return fmt.Errorf("agent: start the SFTP server: %w", err)
+	}
+	sftpDone := make(chan struct{})
+	go func() {
+		srv.Serve()
+		srv.Close()
+		close(sftpDone)
+	}()
+	for range max(2, runtime.NumCPU()) {
+		s.workers.Go(s.serveRequests)
+	}
+	err = s.demux(bufio.NewReaderSize(r, 64<<10))
+	s.sftpIn.CloseWithError(io.EOF)
+	close(s.work)
+	s.workers.Wait()
+	<-sftpDone
+	if err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	return nil
+}
+
+// demux reads frames until r ends: SFTP bytes go to the SFTP server,
+// requests to the workers. A clean end of r is no error.
+func (s *server) demux(r *bufio.Reader) error {
+	var buf []byte
+	for {
+		ch, payload, nb, err := readFrame(r, buf)
+		buf = nb
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read request stream: %w", err)
+		}
+		if ch == chanSFTP {
+			if _, err := s.sftpIn.Write(payload); err != nil {
+				return fmt.Errorf("SFTP server stopped: %w", err)
+			}
+			continue
+		}
+		q, err := unmarshalRequest(payload)
+		if err != nil {
+			return err
+		}
+		s.work <- q
+	}
+}
+
+// serveRequests answers requests until there are no more.
+func (s *server) serveRequests() {
+	for q := range s.work {
+		resp := s.answer(q)
+		resp.ID = q.ID
+		s.fw.write(chanAgent, resp.marshal()) // a broken stream ends demux too
+	}
+}
+
+// answer does what q asks on the local tree.
+func (s *server) answer(q request) response {
+	if err := checkPaths(q); err != nil {
+		return response{Err: toRemote(err)}
+	}
+	switch q.Op {
+	case opHash:
+		h, fp, err := s.loc.Hash(q.Path)
+		if err != nil {
+			return response{Err: toRemote(err)}
+		}
+		return response{Hash: h, FP: fp}
+	case opCopy:
+		p, err := s.loc.CopyTemp(q.Path, q.Dir, q.Perm&0o7777)
+		if err != nil {
+			return response{Err: toRemote(err)}
+		}
+		return response{Path: p}
+	case opRename:
+		if err := s.loc.Rename(q.Path, q.Dir); err != nil {
+			return response{Err: toRemote(err)}
+		}
+		return response{}
+	}
+	return response{Err: &remoteError{Msg: fmt.Sprintf("unknown agent operation %d", q.Op)}}
+}
+
+// checkPaths refuses a request whose paths are not valid relative paths.
+func checkPaths(q request) error {
+	for _, p := range []string{q.Path, q.Dir} {
+		if err := tree.ValidPath(p); err != nil {
+			return fmt.Errorf("%q: %w: %w", p, replica.ErrUnsafePath, err)
+		}
+	}
+	return nil
+}
+
+// sftpConn is the SFTP server's side of channel 0.
+type sftpConn struct {
+	r *io.PipeReader
+	w io.Writer
+}
+
+func (c sftpConn) Read(b []byte) (int, error)  { return c.r.Read(b) }
+func (c sftpConn) Write(b []byte) (int, error) { return c.w.Write(b) }
+func (c sftpConn) Close() error                { return c.r.Close() }

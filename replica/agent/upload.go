@@ -1,0 +1,272 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path"
+	"runtime"
+	"strings"
+
+	pkgsftp "github.com/pkg/sftp"
+	"lukechampine.com/blake3"
+
+	"github.com/myrrorfs/myrrorfs/tree"
+)
+
+// uploadOptions tune EnsureRemote; tests change where the binary goes.
+type uploadOptions struct {
+	sshCommand, host string
+	binary           string // the local binary to upload; "" is os.Executable()
+	cacheDir         string // remote directory of versioned binaries; "" is ~/.cache/myrrorfs
+	ignorePath       bool   // upload even when myrrorfs is on the remote PATH
+}
+
+// EnsureRemote returns the command that runs myrrorfs on host: "myrrorfs"
+// when it is on the remote PATH; otherwise, when the remote system and
+// architecture (uname -s -m) are this binary's, it uploads this binary
+// over SFTP to ~/.cache/myrrorfs/<content hash>/myrrorfs (unless it is
+// already there) and returns that absolute path. A remote it cannot serve
+// gives an error wrapping ErrNoAgent.
+func EnsureRemote(ctx context.Context, sshCommand, host string) (string, error) {
+	return ensureRemote(ctx, uploadOptions{sshCommand: sshCommand, host: host})
+}
+
+// Upload is EnsureRemote without looking at the remote PATH (for a remote
+// myrrorfs that speaks another protocol: see VersionError).
+func Upload(ctx context.Context, sshCommand, host string) (string, error) {
+	return ensureRemote(ctx, uploadOptions{sshCommand: sshCommand, host: host, ignorePath: true})
+}
+
+func ensureRemote(ctx context.Context, o uploadOptions) (string, error) {
+	probe, err := probeRemote(ctx, o)
+	if err != nil {
+		return "", err
+	}
+	if probe.path != "" && !o.ignorePath {
+		return "myrrorfs", nil
+	}
+	if !sameSystem(probe.uname) {
+		return "", fmt.Errorf("upload myrrorfs to %s: %w: the remote is %q, this binary is %s/%s",
+			o.host, ErrNoAgent, probe.uname, runtime.GOOS, runtime.GOARCH)
+	}
+	return upload(ctx, o)
+}
+
+// remoteProbe is what the remote shell said about itself.
+type remoteProbe struct {
+	path  string // where myrrorfs is on the remote PATH ("" if not)
+	uname string // uname -s -m
+}
+
+// probeScript prints the remote PATH's myrrorfs and uname, one per line.
+const probeScript = `printf 'path=%s\n' "$(command -v myrrorfs)"; printf 'uname=%s\n' "$(uname -s -m)"`
+
+// probeRemote runs probeScript on the remote host.
+func probeRemote(ctx context.Context, o uploadOptions) (remoteProbe, error) {
+	words, err := sshWords(o.sshCommand)
+	if err != nil {
+		return remoteProbe{}, err
+	}
+	args := append(words[1:], "-x", "-a", "-T", "-oClearAllForwardings=yes", "-oBatchMode=yes", o.host, probeScript)
+	cmd := exec.CommandContext(ctx, words[0], args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return remoteProbe{}, fmt.Errorf("probe %s: %s", o.host, firstNonEmpty(lastLine(stderr.String()), err.Error()))
+	}
+	var p remoteProbe
+	for _, line := range strings.Split(string(out), "\n") {
+		if v, ok := strings.CutPrefix(line, "path="); ok {
+			p.path = strings.TrimSpace(v)
+		} else if v, ok := strings.CutPrefix(line, "uname="); ok {
+			p.uname = strings.TrimSpace(v)
+		}
+	}
+	return p, nil
+}
+
+// sshWords splits an ssh command line ("ssh" when blank).
+func sshWords(cmd string) ([]string, error) {
+	if strings.TrimSpace(cmd) == "" {
+		cmd = "ssh"
+	}
+	words, err := splitWords(cmd)
+	if err != nil {
+		return nil, fmt.Errorf("ssh command %q: %w", cmd, err)
+	}
+	if len(words) == 0 {
+		return nil, fmt.Errorf("ssh command %q: no program given", cmd)
+	}
+	return words, nil
+}
+
+// unameNames are the uname -s and -m values of each GOOS and GOARCH.
+var (
+	unameOS   = map[string][]string{"linux": {"Linux"}, "darwin": {"Darwin"}, "freebsd": {"FreeBSD"}, "openbsd": {"OpenBSD"}, "netbsd": {"NetBSD"}}
+	unameArch = map[string][]string{"amd64": {"x86_64", "amd64"}, "arm64": {"aarch64", "arm64"}, "386": {"i386", "i686"},
+		"arm": {"armv6l", "armv7l"}, "riscv64": {"riscv64"}, "ppc64le": {"ppc64le"}, "s390x": {"s390x"}}
+)
+
+// sameSystem reports whether uname (as "uname -s -m" prints it) is the
+// system and architecture this binary runs on.
+func sameSystem(uname string) bool {
+	f := strings.Fields(uname)
+	if len(f) != 2 {
+		return false
+	}
+	for _, os := range unameOS[runtime.GOOS] {
+		for _, arch := range unameArch[runtime.GOARCH] {
+			if f[0] == os && f[1] == arch {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// upload copies the binary to the remote cache unless it is there already,
+// and returns its absolute remote path.
+func upload(ctx context.Context, o uploadOptions) (string, error) {
+	bin := o.binary
+	if bin == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return "", fmt.Errorf("upload myrrorfs to %s: find this binary: %w", o.host, err)
+		}
+		bin = exe
+	}
+	f, err := os.Open(bin)
+	if err != nil {
+		return "", fmt.Errorf("upload myrrorfs to %s: %w", o.host, err)
+	}
+	defer f.Close()
+	sum, size, err := hashFile(f)
+	if err != nil {
+		return "", fmt.Errorf("upload myrrorfs to %s: read %s: %w", o.host, bin, err)
+	}
+	client, stop, err := dialSFTP(ctx, o)
+	if err != nil {
+		return "", err
+	}
+	defer stop()
+	dir, err := cacheDir(client, o.cacheDir)
+	if err != nil {
+		return "", fmt.Errorf("upload myrrorfs to %s: %w", o.host, err)
+	}
+	dst := path.Join(dir, sum[:16], "myrrorfs")
+	if fi, err := client.Lstat(dst); err == nil && fi.Mode().IsRegular() && fi.Size() == size && fi.Mode()&0o111 != 0 {
+		return dst, nil
+	}
+	if err := putFile(client, f, dst, size); err != nil {
+		return "", fmt.Errorf("upload myrrorfs to %s:%s: %w", o.host, dst, err)
+	}
+	return dst, nil
+}
+
+// hashFile returns the hex BLAKE3-256 of f's content and its size, and
+// rewinds f.
+func hashFile(f *os.File) (string, int64, error) {
+	h := blake3.New(32, nil)
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return "", 0, err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return "", 0, err
+	}
+	return hex.EncodeToString(h.Sum(nil)), n, nil
+}
+
+// cacheDir is the absolute remote directory of versioned binaries.
+func cacheDir(client *pkgsftp.Client, dir string) (string, error) {
+	if path.IsAbs(dir) {
+		return dir, nil
+	}
+	home, err := client.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("remote home: %w", err)
+	}
+	if dir == "" {
+		dir = ".cache/myrrorfs"
+	}
+	return path.Join(home, dir), nil
+}
+
+// putFile writes src (size bytes) to a temporary next to dst, makes it
+// executable and renames it onto dst.
+func putFile(client *pkgsftp.Client, src io.Reader, dst string, size int64) error {
+	if err := client.MkdirAll(path.Dir(dst)); err != nil {
+		return fmt.Errorf("mkdir: %w", err)
+	}
+	var rnd [8]byte
+	rand.Read(rnd[:])
+	tmp := path.Join(path.Dir(dst), tree.TempPrefix+hex.EncodeToString(rnd[:]))
+	err := writeRemote(client, src, tmp, size)
+	if err == nil {
+		err = client.PosixRename(tmp, dst)
+	}
+	if err != nil {
+		client.Remove(tmp)
+	}
+	return err
+}
+
+// writeRemote creates tmp with src's size bytes, mode 0755.
+func writeRemote(client *pkgsftp.Client, src io.Reader, tmp string, size int64) error {
+	w, err := client.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", tmp, err)
+	}
+	n, err := w.ReadFrom(src)
+	if err == nil && n != size {
+		err = fmt.Errorf("wrote %d bytes of %d", n, size)
+	}
+	if err == nil {
+		err = w.Chmod(0o755)
+	}
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// dialSFTP opens a plain SFTP session to o.host; stop ends it.
+func dialSFTP(ctx context.Context, o uploadOptions) (*pkgsftp.Client, func(), error) {
+	words, err := sshWords(o.sshCommand)
+	if err != nil {
+		return nil, nil, err
+	}
+	argv := append(words, "-x", "-a", "-oClearAllForwardings=yes", "-oBatchMode=yes", "-s", o.host, "sftp")
+	proc, err := startSSH(argv, nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("upload myrrorfs to %s: %w", o.host, err)
+	}
+	stopOnCancel := context.AfterFunc(ctx, proc.kill)
+	client, err := pkgsftp.NewClientPipe(proc.stdout, proc.stdin, pkgsftp.MaxPacketUnchecked(sftpPacket), pkgsftp.UseConcurrentWrites(true))
+	if err != nil {
+		stopOnCancel()
+		proc.stop()
+		return nil, nil, fmt.Errorf("upload myrrorfs to %s: %s", o.host, firstNonEmpty(proc.lastWords(), err.Error()))
+	}
+	return client, func() { stopOnCancel(); client.Close(); proc.stop() }, nil
+}
+
+// lastLine is the last non-blank line of s.
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
