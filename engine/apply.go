@@ -67,6 +67,7 @@ type applier struct {
 	renames map[int]int                   // creation row -> deletion row made by a rename
 	handled []bool                        // per row: a step took it on
 	staged  map[int]string                // row -> temporary holding its new content
+	learned map[int]tree.Hash             // row -> hash computed while copying a file the scan did not hash
 	content [2]map[tree.Hash]tree.Scanned // per side: a file for each content, built on demand
 }
 
@@ -87,6 +88,7 @@ func (p *Pair) Apply(ctx context.Context, plan *Plan, opt ApplyOptions) (*Result
 		renames: findRenames(plan.Rows, plan.Decisions),
 		handled: make([]bool, len(plan.Rows)),
 		staged:  map[int]string{},
+		learned: map[int]tree.Hash{},
 	}
 	for to, from := range plan.Edits {
 		a.renames[to] = from
@@ -192,6 +194,11 @@ func (a *applier) blocked(m move) bool {
 
 // completed records that m's path is now the same on both sides.
 func (a *applier) completed(m move, dstFP tree.Fingerprint) {
+	if m.srcS.Entry.Kind == tree.File && m.srcS.Entry.Hash.IsZero() {
+		a.mu.Lock()
+		m.srcS.Entry.Hash = a.learned[m.i]
+		a.mu.Unlock()
+	}
 	rec := journal.Record{Base: m.srcS.Entry}
 	srcSide := journal.Side{FP: m.srcS.FP, Hash: fileHash(m.srcS.Entry)}
 	dstSide := journal.Side{FP: dstFP, Hash: fileHash(m.srcS.Entry)}

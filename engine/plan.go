@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"sync"
 
 	"github.com/myrrorfs/myrrorfs/journal"
 	"github.com/myrrorfs/myrrorfs/reconcile"
@@ -62,10 +63,96 @@ type Plan struct {
 	BaseCount int         // paths with a base
 	Counts    [2]int      // entries found on each side
 	Hashed    [2]int      // files hashed by each scan
+	// RemoteHashing tells how remote files were hashed (HashInPlace or
+	// HashByDownload).
+	RemoteHashing string
 	// Edits pairs a file one side renamed (creation row) with its old path
 	// (deletion row) that the other side edited meanwhile: the other side
 	// renames its edited file, which then comes back to the new path.
 	Edits map[int]int
+}
+
+// reconcile decides every row.
+func (pl *Plan) reconcile() {
+	items := make([]reconcile.Item, len(pl.Rows))
+	for i, r := range pl.Rows {
+		items[i] = reconcile.Item{Path: r.Path, Base: r.Rec.Base, Local: r.Local.Entry, Remote: r.Remote.Entry}
+	}
+	pl.Decisions = reconcile.Reconcile(items)
+}
+
+// Ways the remote side's files are hashed.
+const (
+	HashInPlace    = "in place"                       // the replica hashes where the files are
+	HashByDownload = "by download, only where needed" // stat fingerprints first; a hash costs a download
+)
+
+// RemoteHashing tells how remote files are hashed.
+func (p *Pair) RemoteHashing() string {
+	if _, ok := p.Remote.(replica.Hasher); ok {
+		return HashInPlace
+	}
+	return HashByDownload
+}
+
+// hashWhereNeeded hashes (by download) the remote files a lazy scan left
+// unhashed where the decision depends on their content: paths changed on
+// both sides, where the same content means no conflict. It reports whether
+// it hashed anything.
+func (p *Pair) hashWhereNeeded(ctx context.Context, pl *Plan) bool {
+	var need []int
+	for i, d := range pl.Decisions {
+		if d.Action == reconcile.Conflict && d.Remote.Kind == tree.File && d.Remote.Hash.IsZero() && d.Local.Kind == tree.File {
+			need = append(need, i)
+		}
+	}
+	if len(need) == 0 {
+		return false
+	}
+	var mu sync.Mutex
+	ch := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < p.workers && w < len(need); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range ch {
+				h, fp, err := replica.HashFile(p.Remote, pl.Rows[i].Path)
+				mu.Lock()
+				if err != nil {
+					pl.Problems = append(pl.Problems, Problem{Side: RemoteSide, Path: pl.Rows[i].Path, Err: err})
+				} else if fp == pl.Rows[i].Remote.FP {
+					pl.Rows[i].Remote.Entry.Hash = h
+					p.learnRemote(pl.Rows[i].Path, h)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for _, i := range need {
+		if ctx.Err() != nil {
+			break
+		}
+		ch <- i
+	}
+	close(ch)
+	wg.Wait()
+	pl.Rows = dropProblemPaths(pl.Rows, pl.Problems)
+	return true
+}
+
+// learnRemote records a hash in the latest remote scan, so the next scan
+// reuses it.
+func (p *Pair) learnRemote(path string, h tree.Hash) {
+	r := p.last[RemoteSide]
+	if r == nil {
+		return
+	}
+	es := r.Entries
+	i := sort.Search(len(es), func(i int) bool { return tree.Compare(es[i].Path, path) >= 0 })
+	if i < len(es) && es[i].Path == path {
+		es[i].Entry.Hash = h
+	}
 }
 
 // pathRec is one journal record with its path, kept sorted by path.
@@ -96,7 +183,9 @@ func (p *Pair) Refresh(ctx context.Context, remote bool) (*Plan, error) {
 	go func() {
 		defer close(done)
 		if remote || res[RemoteSide] == nil {
-			res[RemoteSide], errs[RemoteSide] = replica.Scan(ctx, p.Remote, p.scanOptions(recs, RemoteSide))
+			opt := p.scanOptions(recs, RemoteSide)
+			opt.LazyHash = p.RemoteHashing() == HashByDownload
+			res[RemoteSide], errs[RemoteSide] = replica.Scan(ctx, p.Remote, opt)
 		}
 	}()
 	res[LocalSide], errs[LocalSide] = replica.Scan(ctx, p.Local, p.scanOptions(recs, LocalSide))
@@ -107,7 +196,7 @@ func (p *Pair) Refresh(ctx context.Context, remote bool) (*Plan, error) {
 		}
 	}
 	p.last = res
-	plan := &Plan{}
+	plan := &Plan{RemoteHashing: p.RemoteHashing()}
 	for s, r := range res {
 		plan.Temps[s] = r.Temps
 		plan.Counts[s] = len(r.Entries)
@@ -124,11 +213,10 @@ func (p *Pair) Refresh(ctx context.Context, remote bool) (*Plan, error) {
 	}
 	plan.FirstSync = plan.BaseCount == 0
 	plan.Rows = dropProblemPaths(plan.Rows, plan.Problems)
-	items := make([]reconcile.Item, len(plan.Rows))
-	for i, r := range plan.Rows {
-		items[i] = reconcile.Item{Path: r.Path, Base: r.Rec.Base, Local: r.Local.Entry, Remote: r.Remote.Entry}
+	plan.reconcile()
+	if p.hashWhereNeeded(ctx, plan) {
+		plan.reconcile()
 	}
-	plan.Decisions = reconcile.Reconcile(items)
 	plan.Edits = findRenameEdits(plan.Rows, plan.Decisions)
 	return plan, nil
 }

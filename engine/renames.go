@@ -24,7 +24,7 @@ func findRenames(rows []Row, ds []reconcile.Decision) map[int]int {
 		gone := map[tree.Hash][]int{} // target-side content -> deletion rows
 		for i, d := range ds {
 			src, dst := sides(d, dir)
-			if d.Under == "" && d.Action == dir && !src.Exists() && dst.Kind == tree.File {
+			if d.Under == "" && d.Action == dir && !src.Exists() && dst.Kind == tree.File && !dst.Hash.IsZero() {
 				gone[dst.Hash] = append(gone[dst.Hash], i)
 			}
 		}
@@ -34,7 +34,7 @@ func findRenames(rows []Row, ds []reconcile.Decision) map[int]int {
 		used := map[int]bool{}
 		for i, d := range ds {
 			src, dst := sides(d, dir)
-			if d.Under != "" || d.Action != dir || src.Kind != tree.File || dst.Exists() {
+			if d.Under != "" || d.Action != dir || src.Kind != tree.File || dst.Exists() || src.Hash.IsZero() {
 				continue
 			}
 			if j, ok := bestSource(rows, i, gone[src.Hash], used, dir); ok {
@@ -73,7 +73,7 @@ func findRenameEdits(rows []Row, ds []reconcile.Decision) map[int]int {
 		used := map[int]bool{}
 		for i, d := range ds {
 			src, dst := sides(d, dir)
-			if d.Under != "" || d.Action != dir || src.Kind != tree.File || dst.Exists() || d.Base.Exists() {
+			if d.Under != "" || d.Action != dir || src.Kind != tree.File || dst.Exists() || d.Base.Exists() || src.Hash.IsZero() {
 				continue
 			}
 			for _, j := range gone[src.Hash] {
@@ -280,7 +280,7 @@ func (a *applier) contentOnTarget(m move) (tree.Scanned, bool) {
 			if m.dstSide == RemoteSide {
 				s = r.Remote
 			}
-			if s.Entry.Kind == tree.File && s.Entry.Size > 0 {
+			if s.Entry.Kind == tree.File && s.Entry.Size > 0 && !s.Entry.Hash.IsZero() {
 				if _, dup := idx[s.Entry.Hash]; !dup {
 					idx[s.Entry.Hash] = s
 				}
@@ -289,5 +289,5 @@ func (a *applier) contentOnTarget(m move) (tree.Scanned, bool) {
 		a.content[m.dstSide] = idx
 	}
 	s, ok := idx[m.srcS.Entry.Hash]
-	return s, ok && s.Entry.Size == m.srcS.Entry.Size
+	return s, ok && s.Entry.Size == m.srcS.Entry.Size && !m.srcS.Entry.Hash.IsZero()
 }

@@ -180,3 +180,43 @@ func TestFindRenamesTieBreak(t *testing.T) {
 		})
 	}
 }
+
+// Without a remote agent, a scan reads no remote file data: hashes are
+// computed by download only where a decision needs them (both sides
+// changed), and equal content there is no conflict.
+func TestLazyRemoteHashing(t *testing.T) {
+	sshCmd, host := testenv.SSH(t)
+	sshCommand, sshHost = sshCmd, host
+	defer func() { sshCommand, sshHost = "", "" }()
+	dir := t.TempDir()
+	l, r, state := filepath.Join(dir, "l"), filepath.Join(dir, "r"), filepath.Join(dir, "s")
+	os.Mkdir(l, 0o755)
+	os.Mkdir(r, 0o755)
+	big := strings.Repeat("r", 100000)
+	for i := 0; i < 50; i++ {
+		os.WriteFile(filepath.Join(r, fmt.Sprintf("f%02d", i)), []byte(big), 0o644)
+	}
+	os.WriteFile(filepath.Join(l, "same"), []byte("identical"), 0o644)
+	os.WriteFile(filepath.Join(r, "same"), []byte("identical"), 0o644)
+	p := openTest(t, l, remoteArg(r), state)
+	plan, err := p.Scan(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := p.Remote.(*sftp.Replica).BytesRead()
+	if read != int64(len("identical")) || plan.RemoteHashing != HashByDownload {
+		t.Fatalf("scan read %d bytes of remote data (mode %q)", read, plan.RemoteHashing)
+	}
+	if len(plan.Conflicts()) != 0 || plan.Summarize().ToLocal != 50 {
+		t.Fatalf("plan: %v", plan.Top())
+	}
+	res, err := p.Apply(t.Context(), plan, ApplyOptions{})
+	if err != nil || !res.InSync() {
+		t.Fatalf("apply: %v %+v", err, res)
+	}
+	p.Close()
+	again := planOf(t, l, remoteArg(r), state)
+	if len(again.Top()) != 0 {
+		t.Fatalf("second run: %v", again.Top())
+	}
+}

@@ -99,6 +99,9 @@ func (pl *Plan) WriteText(w io.Writer) {
 		group("conflicts "+k, conflicts[k])
 	}
 	s := pl.Summarize()
+	if pl.RemoteHashing == HashByDownload {
+		fmt.Fprintf(w, "remote files are hashed %s (no myrrorfs agent on the remote)\n", pl.RemoteHashing)
+	}
 	if s.ToRemote+s.ToLocal+s.Conflicts == 0 {
 		fmt.Fprintf(w, "in sync (%d paths)\n", s.Equal)
 		return

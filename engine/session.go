@@ -54,12 +54,18 @@ func (p *Pair) Fetch(path string, e tree.Entry) (string, error) {
 	if e.Kind != tree.File {
 		return "", fmt.Errorf("fetch %s: not a file", path)
 	}
-	dst := filepath.Join(p.CacheDir(), e.Hash.String())
-	mu, _ := p.fetching.LoadOrStore(e.Hash, &sync.Mutex{})
+	key := e.Hash.String()
+	if e.Hash.IsZero() {
+		key = "path:" + path // not hashed by the scan: one download per path
+	}
+	mu, _ := p.fetching.LoadOrStore(key, &sync.Mutex{})
 	mu.(*sync.Mutex).Lock()
 	defer mu.(*sync.Mutex).Unlock()
-	if fi, err := os.Stat(dst); err == nil && fi.Size() == e.Size {
-		return dst, nil
+	if !e.Hash.IsZero() {
+		dst := filepath.Join(p.CacheDir(), key)
+		if fi, err := os.Stat(dst); err == nil && fi.Size() == e.Size {
+			return dst, nil
+		}
 	}
 	if err := os.MkdirAll(p.CacheDir(), 0o700); err != nil {
 		return "", fmt.Errorf("cache: %w", err)
@@ -77,9 +83,10 @@ func (p *Pair) Fetch(path string, e tree.Entry) (string, error) {
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
-	if err == nil && (n != e.Size || h != e.Hash) {
+	if err == nil && (n != e.Size || (!e.Hash.IsZero() && h != e.Hash)) {
 		err = fmt.Errorf("the remote file changed since it was scanned: %w", ErrChanged)
 	}
+	dst := filepath.Join(p.CacheDir(), h.String())
 	if err == nil {
 		err = os.Chmod(tmp.Name(), 0o400)
 	}
@@ -89,6 +96,9 @@ func (p *Pair) Fetch(path string, e tree.Entry) (string, error) {
 	if err != nil {
 		os.Remove(tmp.Name())
 		return "", fmt.Errorf("fetch %s: %w", path, err)
+	}
+	if e.Hash.IsZero() {
+		p.learnRemote(path, h)
 	}
 	return dst, nil
 }

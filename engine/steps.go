@@ -318,8 +318,13 @@ func (a *applier) transfer(m move) (string, error) {
 	if err := w.Close(); cerr == nil {
 		cerr = err
 	}
-	if cerr == nil && (n != src.Size || h != src.Hash) {
+	if cerr == nil && (n != src.Size || (!src.Hash.IsZero() && h != src.Hash)) {
 		cerr = fmt.Errorf("source content differs from the scan: %w", ErrChanged)
+	}
+	if cerr == nil && src.Hash.IsZero() {
+		a.mu.Lock()
+		a.learned[m.i] = h // the scan left it to the copy to hash
+		a.mu.Unlock()
 	}
 	if cerr == nil {
 		cerr = m.dst.Chtimes(tmp, src.MtimeNs)

@@ -41,6 +41,11 @@ type ScanOptions struct {
 	// Workers is how many ReadDir, Readlink and hash calls run at once;
 	// 0 means 8.
 	Workers int
+	// LazyHash leaves the hash of a file unknown (zero) instead of reading
+	// it when Known has nothing for its fingerprint: for replicas where
+	// hashing means downloading, the caller hashes only what a decision
+	// needs.
+	LazyHash bool
 	// Progress, if set, is called from time to time with the number of
 	// entries taken in and the bytes hashed so far, and once at the end.
 	// Calls never overlap.
@@ -308,7 +313,7 @@ func (s *scanner) takeChild(b *batch, dir string, info *Info) {
 		b.leaves = append(b.leaves, sc)
 	case tree.File:
 		sc.Entry.Size, sc.Entry.MtimeNs = info.Size, info.MtimeNs
-		if s.reuse(&sc) {
+		if s.reuse(&sc) || s.opt.LazyHash {
 			b.entries = append(b.entries, sc)
 		} else {
 			b.leaves = append(b.leaves, sc)
