@@ -122,6 +122,10 @@ func (p *Pair) Apply(ctx context.Context, plan *Plan, opt ApplyOptions) (*Result
 	if err := p.db.Sync(); err != nil {
 		return &a.res, fmt.Errorf("write journal: %w", err)
 	}
+	// What Apply wrote may keep a fingerprint the last scans saw with other
+	// content (SFTP has whole-second mtimes and no inode numbers): the next
+	// scan trusts the journal, which Apply kept up to date, instead.
+	p.last = [2]*replica.ScanResult{}
 	return &a.res, ctx.Err()
 }
 

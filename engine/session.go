@@ -20,25 +20,41 @@ import (
 // what the journal caches about each side. A resolution made in the view is
 // nothing but such a move plus local operations, so it survives restarts.
 func (p *Pair) SetBase(path string, e tree.Entry) error {
-	rec, _, err := p.db.Get(path)
-	if err != nil {
-		return fmt.Errorf("journal: %w", err)
-	}
-	rec.Base = e
+	return p.SetBases([]BaseChange{{path, e}})
+}
+
+// BaseChange is one move of a base.
+type BaseChange struct {
+	Path  string
+	Entry tree.Entry // tree.Absent clears the base
+}
+
+// SetBases moves several bases at once, durably.
+func (p *Pair) SetBases(cs []BaseChange) error {
 	b := p.db.NewBatch()
-	if rec == (journal.Record{}) {
-		err = b.Delete(path)
-	} else {
-		err = b.Put(path, rec)
+	for _, c := range cs {
+		rec, _, err := p.db.Get(c.Path)
+		if err != nil {
+			b.Cancel()
+			return fmt.Errorf("journal: %w", err)
+		}
+		rec.Base = c.Entry
+		if rec == (journal.Record{}) {
+			err = b.Delete(c.Path)
+		} else {
+			err = b.Put(c.Path, rec)
+		}
+		if err != nil {
+			b.Cancel()
+			return fmt.Errorf("journal: set base of %s: %w", c.Path, err)
+		}
 	}
-	if err == nil {
-		err = b.Flush()
-	}
+	err := b.Flush()
 	if err == nil {
 		err = p.db.Sync()
 	}
 	if err != nil {
-		return fmt.Errorf("journal: set base of %s: %w", path, err)
+		return fmt.Errorf("journal: set bases: %w", err)
 	}
 	return nil
 }
