@@ -241,10 +241,14 @@ func (b *backend) Fetch(path string, e tree.Entry) (string, error) {
 	return b.pair.Fetch(path, e)
 }
 
-func (b *backend) SetBase(path string, e tree.Entry) error {
+func (b *backend) SetBases(cs []fusefs.BaseChange) error {
+	ecs := make([]engine.BaseChange, len(cs))
+	for i, c := range cs {
+		ecs[i] = engine.BaseChange{Path: c.Path, Entry: c.Entry}
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.pair.SetBase(path, e)
+	return b.pair.SetBases(ecs)
 }
 
 func (b *backend) BackupLocal(path string) error {

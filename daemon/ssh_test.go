@@ -13,6 +13,19 @@ import (
 	"github.com/myrrorfs/myrrorfs/internal/testenv"
 )
 
+// TestGesturesSSH runs the gesture table over the test sshd.
+func TestGesturesSSH(t *testing.T) {
+	testenv.SSH(t)
+	for _, c := range gestureCases {
+		t.Run(c.name, func(t *testing.T) { runGesture(t, c, true, false) })
+	}
+}
+
+func TestToolsSSH(t *testing.T) {
+	testenv.SSH(t)
+	toolsRoundTrip(t, true, 10, 30, 1)
+}
+
 // children returns the pids of the processes whose parent is ppid and
 // whose command name is comm ("" for any).
 func children(t *testing.T, ppid int, comm string) []int {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/myrrorfs/myrrorfs/journal"
+	"github.com/myrrorfs/myrrorfs/replica"
 	"github.com/myrrorfs/myrrorfs/tree"
 )
 
@@ -31,6 +32,11 @@ type BaseChange struct {
 
 // SetBases moves several bases at once, durably.
 func (p *Pair) SetBases(cs []BaseChange) error {
+	for i := range cs {
+		if err := p.hashRemoteEntry(&cs[i]); err != nil {
+			return err
+		}
+	}
 	b := p.db.NewBatch()
 	for _, c := range cs {
 		rec, _, err := p.db.Get(c.Path)
@@ -58,6 +64,36 @@ func (p *Pair) SetBases(cs []BaseChange) error {
 	}
 	return nil
 }
+
+// hashRemoteEntry fills in the hash of a remote file version that a lazy
+// scan left unhashed: a base must say what content it stands for.
+func (p *Pair) hashRemoteEntry(c *BaseChange) error {
+	e := &c.Entry
+	if e.Kind != tree.File || !e.Hash.IsZero() {
+		return nil
+	}
+	if s, ok := p.LastRemote(c.Path); ok && !s.Entry.Hash.IsZero() && s.Entry.Size == e.Size && s.Entry.MtimeNs == e.MtimeNs {
+		e.Hash = s.Entry.Hash
+		return nil
+	}
+	h, fp, err := replica.HashFile(p.Remote, c.Path)
+	if err != nil {
+		return fmt.Errorf("hash remote %s: %w", c.Path, err)
+	}
+	if fp.Size != e.Size || fp.MtimeNs != e.MtimeNs {
+		// the remote changed since the view showed it: the base stands for
+		// a version no side holds, so the change shows as a conflict
+		e.Hash = unknownVersion
+		return nil
+	}
+	e.Hash = h
+	p.learnRemote(c.Path, h)
+	return nil
+}
+
+// unknownVersion stands for the hash of a version that was shown but not
+// hashed before it changed.
+var unknownVersion = tree.Hash{0: 0xff, 31: 0xff}
 
 // CacheDir is where remote versions shown by a mount are kept, named by
 // content hash.

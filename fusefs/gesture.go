@@ -92,7 +92,7 @@ func (v *View) prepareNew(vp string) (string, bool, syscall.Errno) {
 			if err := v.b.BackupLocal(real); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return "", false, errnoOf(err)
 			}
-			if err := v.b.SetBase(real, tree.Entry{}); err != nil {
+			if err := v.setBase(real, tree.Entry{}); err != nil {
 				return "", true, syscall.EIO
 			}
 			return real, true, 0
@@ -147,7 +147,7 @@ func (v *View) copyUp(real string, e tree.Entry) syscall.Errno {
 	if err := v.download(real, real, e); err != nil {
 		return errnoOf(err)
 	}
-	if err := v.b.SetBase(real, e); err != nil {
+	if err := v.setBase(real, e); err != nil {
 		return syscall.EIO
 	}
 	return 0
@@ -235,17 +235,23 @@ func (v *View) downloadTree(m *model, from, to string) error {
 	return nil
 }
 
-// setBaseTree moves the base of a remote subtree to what the model shows.
+// setBase moves one base.
+func (v *View) setBase(p string, e tree.Entry) error {
+	return v.b.SetBases([]BaseChange{{p, e}})
+}
+
+// setBaseTree moves the bases of a remote subtree to what the model shows.
 func (v *View) setBaseTree(m *model, p string) error {
-	if err := v.b.SetBase(p, m.remote[p]); err != nil {
-		return err
-	}
-	for _, name := range m.rkids[p] {
-		if err := v.setBaseTree(m, tree.Join(p, name)); err != nil {
-			return err
+	var cs []BaseChange
+	var walk func(p string)
+	walk = func(p string) {
+		cs = append(cs, BaseChange{p, m.remote[p]})
+		for _, name := range m.rkids[p] {
+			walk(tree.Join(p, name))
 		}
 	}
-	return nil
+	walk(p)
+	return v.b.SetBases(cs)
 }
 
 // newLocal makes the inode for a local entry just created.
@@ -366,7 +372,7 @@ func (v *View) rmdirLocal(p string) error {
 			if err := v.b.BackupLocal(c); err != nil {
 				return err
 			}
-			if err := v.b.SetBase(c, tree.Entry{}); err != nil {
+			if err := v.setBase(c, tree.Entry{}); err != nil {
 				return err
 			}
 		}
@@ -387,21 +393,22 @@ func (n *node) remove(name string, rm func(string) error) syscall.Errno {
 		}
 		switch {
 		case t.sib != nil:
-			// rm p.remote keeps the local version, rm p.local the remote one
-			e := t.sib.d.Local
-			if t.side == remote {
-				e = t.sib.d.Remote
-			}
-			return true, errnoOf(n.v.b.SetBase(t.real, e))
+			// rm p.remote keeps the local version, rm p.local the remote
+			// one, over the conflict's whole subtree
+			return true, errnoOf(n.v.b.SetBases(t.sib.subtreeBases(1 - t.side)))
 		case t.side == remote && t.under:
-			return true, errnoOf(n.v.b.SetBase(t.real, m.remote[t.real]))
+			// inside p.remote: hidden until p.remote itself goes
+			n.v.mu.Lock()
+			m.gone[t.real] = true
+			n.v.mu.Unlock()
+			return false, 0
 		case t.side == remote:
 			if _, err := os.Lstat(n.v.lpath(t.real)); err == nil {
 				if err := n.v.b.BackupLocal(t.real); err != nil {
 					return true, errnoOf(err)
 				}
 			}
-			return true, errnoOf(n.v.b.SetBase(t.real, m.remote[t.real]))
+			return true, errnoOf(n.v.setBase(t.real, m.remote[t.real]))
 		}
 		return false, errnoOf(rm(n.v.lpath(t.real)))
 	})

@@ -33,6 +33,8 @@ type overlay struct {
 	// names of the conflict's siblings in the same directory ("" when that
 	// side has nothing: a modify/delete conflict shows its survivor alone)
 	localName, remoteName string
+	// under holds the decisions of the paths under a conflicting directory
+	under []reconcile.Decision
 }
 
 // sibling is what a conflict sibling name stands for.
@@ -50,6 +52,9 @@ type model struct {
 	sib    map[string]sibling    // dir + "\x00" + sibling name -> conflict
 	remote map[string]tree.Entry // remote entries the view may show
 	rkids  map[string][]string   // dir -> names of its remote children the view may show
+	// gone holds paths removed inside a p.remote directory: the view stops
+	// showing them, and their bases move only when p.remote itself goes
+	gone map[string]bool
 }
 
 // buildModel renders decisions (in tree order) as a model. localNames lists
@@ -61,12 +66,16 @@ func buildModel(ds []reconcile.Decision, localNames func(dir string) []string) *
 		sib:    map[string]sibling{},
 		remote: map[string]tree.Entry{},
 		rkids:  map[string][]string{},
+		gone:   map[string]bool{},
 	}
 	taken := map[string]map[string]bool{} // dir -> names in use, filled on demand
 	for _, d := range ds {
 		dir, name := tree.Parent(d.Path), tree.Base(d.Path)
 		if d.Under != "" {
 			m.addRemote(d, dir, name)
+			if o := m.ov[d.Under]; o != nil {
+				o.under = append(o.under, d)
+			}
 			continue
 		}
 		switch d.Action {
@@ -168,7 +177,7 @@ func (m *model) step(t target, c string) (target, bool) {
 	rp := tree.Join(t.real, c)
 	switch {
 	case t.side == remote:
-		if _, ok := m.remote[rp]; !ok {
+		if _, ok := m.remote[rp]; !ok || m.gone[rp] {
 			return t, false
 		}
 		return target{side: remote, real: rp, under: t.under}, true
@@ -191,6 +200,33 @@ func (m *model) step(t target, c string) (target, bool) {
 		return target{side: remote, real: rp}, true
 	}
 	return target{side: local, real: rp}, true
+}
+
+// keepGone carries over the removals made inside p.remote directories
+// that still stand in the new model.
+func (m *model) keepGone(old *model) {
+	for p := range old.gone {
+		if _, ok := m.remote[p]; ok {
+			m.gone[p] = true
+		}
+	}
+}
+
+// subtreeBases returns the base changes that make side s's version win
+// over the whole conflict o: the base of every path of the conflict (the
+// root and every path under it) moves to the other side's entry.
+func (o *overlay) subtreeBases(keep side) []BaseChange {
+	pick := func(d reconcile.Decision) tree.Entry {
+		if keep == local {
+			return d.Remote
+		}
+		return d.Local
+	}
+	cs := []BaseChange{{o.d.Path, pick(o.d)}}
+	for _, d := range o.under {
+		cs = append(cs, BaseChange{d.Path, pick(d)})
+	}
+	return cs
 }
 
 // viewName returns the name under which the view shows real path p of the

@@ -5,10 +5,12 @@ import (
 	"os"
 	"sort"
 	"syscall"
+	"time"
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"github.com/myrrorfs/myrrorfs/tree"
+	"golang.org/x/sys/unix"
 )
 
 // node is one entry of the view. It holds no state of its own: what backs
@@ -47,12 +49,22 @@ func (n *node) newChild(ctx context.Context, t target, st *syscall.Stat_t, out *
 	if t.side == local {
 		out.Attr.FromStat(st)
 		id = fs.StableAttr{Mode: st.Mode & syscall.S_IFMT, Ino: n.v.localIno(st)}
+		if t.sib != nil {
+			// p.local is not the same inode as p: the names come and go
+			// with resolutions
+			id.Ino = remoteIno(t.real, local)
+		}
 	} else {
 		e := n.v.model().remote[t.real]
 		id = fs.StableAttr{Mode: kindMode(e.Kind), Ino: remoteIno(t.real, remote)}
 		n.v.remoteAttr(e, id.Ino, &out.Attr)
 	}
 	out.Attr.Ino = id.Ino
+	if t.sib != nil || t.side == remote {
+		// names that a gesture or a rescan may change: cache them briefly
+		out.SetEntryTimeout(time.Millisecond)
+		out.SetAttrTimeout(time.Millisecond)
+	}
 	return n.NewInode(ctx, &node{v: n.v}, id)
 }
 
@@ -259,4 +271,60 @@ func (v *View) fetch(real string, e tree.Entry) (string, error) {
 	v.gmu.Lock()
 	defer v.gmu.Unlock()
 	return v.b.Fetch(real, e)
+}
+
+// Extended attributes pass through to local entries; versions only the
+// remote holds have none, and take none.
+
+var (
+	_ fs.NodeGetxattrer    = (*node)(nil)
+	_ fs.NodeSetxattrer    = (*node)(nil)
+	_ fs.NodeListxattrer   = (*node)(nil)
+	_ fs.NodeRemovexattrer = (*node)(nil)
+)
+
+// localPath returns the local path behind n, or an errno for remote ones.
+func (n *node) localPath(remoteErr syscall.Errno) (string, syscall.Errno) {
+	t, ok := n.v.model().resolve(n.vpath())
+	if !ok {
+		return "", syscall.ENOENT
+	}
+	if t.side == remote {
+		return "", remoteErr
+	}
+	return n.v.lpath(t.real), 0
+}
+
+func (n *node) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
+	p, errno := n.localPath(syscall.ENODATA)
+	if errno != 0 {
+		return 0, errno
+	}
+	sz, err := unix.Lgetxattr(p, attr, dest)
+	return uint32(sz), fs.ToErrno(err)
+}
+
+func (n *node) Setxattr(ctx context.Context, attr string, data []byte, flags uint32) syscall.Errno {
+	p, errno := n.localPath(syscall.ENOTSUP)
+	if errno != 0 {
+		return errno
+	}
+	return fs.ToErrno(unix.Lsetxattr(p, attr, data, int(flags)))
+}
+
+func (n *node) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
+	p, errno := n.localPath(0)
+	if p == "" {
+		return 0, errno
+	}
+	sz, err := unix.Llistxattr(p, dest)
+	return uint32(sz), fs.ToErrno(err)
+}
+
+func (n *node) Removexattr(ctx context.Context, attr string) syscall.Errno {
+	p, errno := n.localPath(syscall.ENODATA)
+	if errno != 0 {
+		return errno
+	}
+	return fs.ToErrno(unix.Lremovexattr(p, attr))
 }

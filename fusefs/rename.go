@@ -61,7 +61,7 @@ func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedd
 			}
 			return true, errnoOf(n.v.setBaseTree(m, st.real))
 		}
-		if err := os.Rename(n.v.lpath(st.real), n.v.lpath(real)); err != nil {
+		if err := rename(n.v.lpath(st.real), n.v.lpath(real), flags); err != nil {
 			return reload, fs.ToErrno(err)
 		}
 		return reload || st.under, 0
@@ -86,7 +86,7 @@ func (v *View) prepareRenameTarget(m *model, dst string, dt target, exists bool)
 			return "", false, errnoOf(err)
 		}
 	}
-	if err := v.b.SetBase(dt.real, m.remote[dt.real]); err != nil {
+	if err := v.setBase(dt.real, m.remote[dt.real]); err != nil {
 		return "", true, syscall.EIO
 	}
 	if errno := v.materializeDirs(m, tree.Parent(dt.real)); errno != 0 {
@@ -99,21 +99,21 @@ func (v *View) prepareRenameTarget(m *model, dst string, dt target, exists bool)
 func (v *View) moveSibling(m *model, st target, dst string) (bool, syscall.Errno) {
 	o := st.sib
 	p := st.real
-	mine, other := o.d.Local, o.d.Remote
+	mine := o.d.Local
 	if st.side == remote {
-		mine, other = other, mine
+		mine = o.d.Remote
 	}
 	switch {
 	case dst == viewPathOf(p):
 		// to the bare name: as rm of the other sibling (a lone sibling is
-		// kept: its base is cleared, since "other" is absent)
-		return true, errnoOf(v.b.SetBase(p, other))
+		// kept: its bases are cleared, since the other side has nothing)
+		return true, errnoOf(v.b.SetBases(o.subtreeBases(st.side)))
 	case isTrash(dst):
 		// into the trash: as rm of this sibling; a copy lands in the trash
 		if err := v.trashCopy(m, st, dst, mine); err != nil {
 			return false, errnoOf(err)
 		}
-		return true, errnoOf(v.b.SetBase(p, mine))
+		return true, errnoOf(v.b.SetBases(o.subtreeBases(1 - st.side)))
 	}
 	real, reload, errno := v.prepareNew(dst)
 	if errno != 0 {
@@ -122,17 +122,26 @@ func (v *View) moveSibling(m *model, st target, dst string) (bool, syscall.Errno
 	if st.side == local {
 		// keep both: the local version moves to the new name, the remote
 		// one comes back to p
-		if err := os.Rename(v.lpath(p), v.lpath(real)); err != nil {
+		if err := rename(v.lpath(p), v.lpath(real), 0); err != nil {
 			return reload, fs.ToErrno(err)
 		}
-		return true, errnoOf(v.b.SetBase(p, tree.Entry{}))
+		cs := o.subtreeBases(local)
+		for i := range cs {
+			cs[i].Entry = tree.Entry{}
+		}
+		return true, errnoOf(v.b.SetBases(cs))
 	}
 	// keep both: the remote version is downloaded to the new name, and p
-	// keeps the local version (its base moves to the remote one)
+	// keeps the local version (its bases move to the remote one)
 	if err := v.downloadTree(m, p, real); err != nil {
 		return true, errnoOf(err)
 	}
-	return true, errnoOf(v.setBaseTree(m, p))
+	return true, errnoOf(v.b.SetBases(o.subtreeBases(local)))
+}
+
+// rename renames a local path, replacing an empty directory like rename(2).
+func rename(from, to string, flags uint32) error {
+	return unix.Renameat2(unix.AT_FDCWD, from, unix.AT_FDCWD, to, uint(flags&unix.RENAME_NOREPLACE))
 }
 
 // viewPathOf returns the view path of a plain tree path (outside conflicts,

@@ -29,10 +29,17 @@ type Backend interface {
 	Refresh() ([]reconcile.Decision, error)
 	// Fetch returns a local file holding the remote version e of path.
 	Fetch(path string, e tree.Entry) (string, error)
-	// SetBase moves the base of path to e (tree.Absent clears it).
-	SetBase(path string, e tree.Entry) error
+	// SetBases moves the bases of paths at once, durably (an Entry of
+	// kind tree.Absent clears a base).
+	SetBases(cs []BaseChange) error
 	// BackupLocal moves a local path into the local backup area.
 	BackupLocal(path string) error
+}
+
+// BaseChange moves the base of one path.
+type BaseChange struct {
+	Path  string
+	Entry tree.Entry
 }
 
 // View is the merged view of one pair.
@@ -77,10 +84,11 @@ func (v *View) Mount(mountpoint string, o MountOptions) (*fuse.Server, error) {
 		t = time.Second
 	}
 	v.node = &node{v: v}
+	// No negative caching: a name a resolution brings back (p after
+	// p.local and p.remote collapse) must show at once.
 	opts := &fs.Options{
-		EntryTimeout:    &t,
-		AttrTimeout:     &t,
-		NegativeTimeout: &t,
+		EntryTimeout: &t,
+		AttrTimeout:  &t,
 		UID:             v.uid,
 		GID:             v.gid,
 		MountOptions: fuse.MountOptions{
@@ -89,6 +97,7 @@ func (v *View) Mount(mountpoint string, o MountOptions) (*fuse.Server, error) {
 			MaxWrite:      1 << 20,
 			MaxBackground: 64,
 			DirectMount:   os.Geteuid() == 0,
+			EnableLocks:   true,
 			Debug:         o.Debug,
 		},
 	}
@@ -137,6 +146,7 @@ func (v *View) install(ds []reconcile.Decision) {
 	m := buildModel(ds, v.localNames)
 	v.mu.Lock()
 	old := v.m
+	m.keepGone(old)
 	v.m = m
 	v.mu.Unlock()
 	if v.node != nil {
