@@ -89,8 +89,8 @@ func (v *View) Mount(mountpoint string, o MountOptions) (*fuse.Server, error) {
 	opts := &fs.Options{
 		EntryTimeout: &t,
 		AttrTimeout:  &t,
-		UID:             v.uid,
-		GID:             v.gid,
+		UID:          v.uid,
+		GID:          v.gid,
 		MountOptions: fuse.MountOptions{
 			FsName:        o.FsName,
 			Name:          "myrrorfs",

@@ -187,7 +187,8 @@ func checkNothingLost(t *testing.T, before map[[32]byte]string, p pair) {
 			var sum [32]byte
 			hex.Decode(sum[:], []byte(h))
 			if _, ok := before[sum]; !ok {
-				b, _ := os.ReadFile(filepath.Join(root, rel)); t.Fatalf("%s holds content that never existed (%d bytes)", filepath.Join(root, rel), len(b))
+				b, _ := os.ReadFile(filepath.Join(root, rel))
+				t.Fatalf("%s holds content that never existed (%d bytes)", filepath.Join(root, rel), len(b))
 			}
 		}
 	}
