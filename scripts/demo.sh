@@ -1,54 +1,87 @@
 #!/usr/bin/env bash
-# Builds myrrorfs and makes a demo pair with changes on both sides and a
-# conflict, then shows what `status` reports and says what to try next.
+# Builds myrrorfs, makes a demo pair with one conflict of each kind and a few
+# one-sided changes, mounts the merged view and says what to try.
 #
 # Usage: scripts/demo.sh [DIR]    (default: a fresh directory under /tmp)
+# Needs FUSE (/dev/fuse, and root or fusermount3).
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 demo="${1:-$(mktemp -d /tmp/myrrorfs-demo.XXXXXX)}"
 bin="$demo/bin/myrrorfs"
+local_dir="$demo/local" remote_dir="$demo/remote" state="$demo/state" view="$demo/view"
+
+if [[ ! -e /dev/fuse ]]; then
+	echo "demo.sh: /dev/fuse is missing: the merged view needs FUSE" >&2
+	exit 1
+fi
+if [[ $EUID -ne 0 ]] && ! command -v fusermount3 >/dev/null; then
+	echo "demo.sh: run as root, or install fuse3 (fusermount3)" >&2
+	exit 1
+fi
 
 mkdir -p "$demo/bin"
 echo "building myrrorfs into $bin"
 (cd "$repo_root" && go build -o "$bin" ./cmd/myrrorfs)
-
-local_dir="$demo/local" remote_dir="$demo/remote" state="$demo/state"
+if mountpoint -q "$view" 2>/dev/null; then "$bin" unmount --state "$state" "$view" || umount -l "$view"; fi
 rm -rf "$local_dir" "$remote_dir" "$state"
-mkdir -p "$local_dir/notes" "$remote_dir"
+mkdir -p "$local_dir" "$remote_dir" "$view"
 
-# A first sync makes both sides equal.
-printf 'shopping: milk, eggs\n' >"$local_dir/notes/todo.txt"
+# The last sync: both sides hold this.
+mkdir -p "$local_dir/photos" "$local_dir/drafts"
+printf 'shopping: milk, eggs\n' >"$local_dir/todo.txt"
 printf 'hello\n' >"$local_dir/readme.txt"
 printf 'draft 1\n' >"$local_dir/report.txt"
+printf 'old notes\n' >"$local_dir/notes.txt"
+printf 'sunset\n' >"$local_dir/photos/sunset.jpg"
+printf 'chapter 1\n' >"$local_dir/drafts/ch1.txt"
 "$bin" sync --yes --state "$state" "$local_dir" "$remote_dir" >/dev/null
 
-# Then each side changes on its own...
+# One-sided changes.
 printf 'hello from the local side\n' >"$local_dir/readme.txt"
-printf 'photo\n' >"$remote_dir/holiday.jpg"
-# ...and both change the same file: a conflict.
+printf 'photo taken remotely\n' >"$remote_dir/holiday.jpg"
+# modify/modify: both edit report.txt.
 printf 'draft 2, written locally\n' >"$local_dir/report.txt"
 printf 'draft 2, written remotely\n' >"$remote_dir/report.txt"
+# create/create: both create plan.txt.
+printf 'local plan\n' >"$local_dir/plan.txt"
+printf 'remote plan\n' >"$remote_dir/plan.txt"
+# modify/delete: notes.txt edited locally, deleted remotely.
+printf 'new notes\n' >"$local_dir/notes.txt"
+rm "$remote_dir/notes.txt"
+# delete/modify on a directory: photos/ deleted locally, a photo edited remotely.
+rm -r "$local_dir/photos"
+printf 'sunset, retouched\n' >"$remote_dir/photos/sunset.jpg"
+# file/dir: build is a file locally and a directory remotely.
+printf 'build log\n' >"$local_dir/build"
+mkdir "$remote_dir/build" && printf 'binary\n' >"$remote_dir/build/app"
 
-run() {
-	printf '\n$ myrrorfs %s\n' "$*"
-	"$bin" "$@" || true
-}
+"$bin" mount --state "$state" "$local_dir" "$remote_dir" "$view"
 cd "$demo"
-run status --state "$state" local remote
+printf '\n$ ls %s\n' "$view"
+ls "$view"
+printf '\n$ myrrorfs conflicts %s\n' "$view"
+"$bin" conflicts --state "$state" "$view" || true
 
 cat <<MSG
 
-The demo pair is in $demo:
-  local/   the local side        remote/   the other side (any [user@]host:path works too)
+The merged view of local/ and remote/ is mounted at $view.
+Each path shows the version that wins; a path changed on both sides shows as
+NAME.local and NAME.remote. Open the view in any file manager, or try:
 
-Try:
-  cd $demo
-  $bin sync --state state local remote            # asks, then copies readme.txt and holiday.jpg; exit 3: report.txt conflicts
-  $bin conflicts --state state local remote       # lists report.txt (modify/modify)
-  cp remote/report.txt local/report.txt           # resolve by hand: keep the remote version
-  $bin sync -y --state state local remote         # now both sides are identical: exit 0
-  ls remote/.myrrorfs-backup/*/                   # replaced versions are kept here
+  cd $view
+  cat report.txt.local report.txt.remote    # the two versions
+  rm report.txt.remote                      # keep the local version
+  mv plan.txt.remote plan-remote.txt        # keep both plans
+  mv notes.txt.local notes.txt              # keep the edited notes
+  gio trash build.local                     # keep the remote build/ directory
+  rm -r photos.remote                       # keep the deletion of photos/
+  ls                                        # the conflicts are gone
+  $bin status --state $state $view     # what commit will do
+  $bin commit --state $state $view     # asks, then makes both sides equal to the view
+  cd $demo; $bin unmount --state $state $view
 
-Remove the demo with: rm -rf $demo
+Nothing reaches remote/ before commit. Replaced versions are kept in
+.myrrorfs-backup/ on each side. Remove the demo with:
+  $bin unmount --state $state $view; rm -rf $demo
 MSG
