@@ -256,7 +256,7 @@ func TestBrokenConnection(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "f"), []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r.c.ep.(*sshProcess).kill()
+	r.c.ep.(*rsftp.Process).Kill()
 	_, _, err := r.Hash("f")
 	if !errors.Is(err, rsftp.ErrConnectionLost) {
 		t.Errorf("Hash after the connection broke = %v, want ErrConnectionLost", err)
@@ -312,5 +312,29 @@ func TestSameSystem(t *testing.T) {
 		if sameSystem(u) {
 			t.Errorf("sameSystem(%q) = true", u)
 		}
+	}
+}
+
+// An unreachable host is a one-line connection error, not a missing agent:
+// the caller must not try again over plain SFTP.
+func TestEnsureRemoteUnreachable(t *testing.T) {
+	sshCmd, host := testenv.SSH(t)
+	_, err := EnsureRemote(t.Context(), sshCmd+" -oPort=1", host)
+	if err == nil || errors.Is(err, ErrNoAgent) || !strings.HasPrefix(err.Error(), "connect to "+host+": ") ||
+		!strings.Contains(err.Error(), "refused") || strings.Contains(err.Error(), "\n") {
+		t.Errorf("EnsureRemote of a closed port = %v, want a one-line connect error naming %s", err, host)
+	}
+}
+
+// A test binary is no myrrorfs: it is never uploaded.
+func TestEnsureRemoteNeverUploadsTestBinary(t *testing.T) {
+	sshCmd, host := testenv.SSH(t)
+	cache := testenv.SSHRemoteDir(t)
+	_, err := ensureRemote(t.Context(), uploadOptions{sshCommand: sshCmd, host: host, cacheDir: cache, ignorePath: true})
+	if !errors.Is(err, ErrNoAgent) {
+		t.Errorf("ensureRemote of a test binary = %v, want ErrNoAgent", err)
+	}
+	if entries, _ := os.ReadDir(cache); len(entries) != 0 {
+		t.Errorf("the remote cache holds %d entries, want none", len(entries))
 	}
 }

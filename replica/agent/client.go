@@ -19,10 +19,8 @@ import (
 	"strings"
 	"time"
 
-	pkgsftp "github.com/pkg/sftp"
-
 	"github.com/myrrorfs/myrrorfs/replica"
-	"github.com/myrrorfs/myrrorfs/replica/agent/internal/sftpfs"
+	"github.com/myrrorfs/myrrorfs/replica/sftp"
 	"github.com/myrrorfs/myrrorfs/tree"
 )
 
@@ -42,6 +40,11 @@ type VersionError struct {
 func (e *VersionError) Error() string {
 	return fmt.Sprintf("remote myrrorfs at %s speaks agent protocol %d, this one speaks %d", e.Host, e.Remote, e.Local)
 }
+
+// sshFailed is the exit status of ssh when it failed itself (could not
+// connect, authenticate or verify the host key), as opposed to the remote
+// command's own status.
+const sshFailed = 255
 
 // dialTimeout bounds Dial when its context has no deadline.
 const dialTimeout = 30 * time.Second
@@ -68,7 +71,7 @@ type Options struct {
 // SFTP exactly as in replica/sftp; Hash and CopyTemp are done by the agent
 // in place. It is safe for concurrent use.
 type Replica struct {
-	*sftpfs.Replica
+	*sftp.Replica
 	c *conn
 }
 
@@ -90,12 +93,12 @@ func Dial(ctx context.Context, o Options) (*Replica, error) {
 	if err != nil {
 		return nil, err
 	}
-	proc, err := startSSH(argv, o.Stderr)
+	proc, err := sftp.StartSSH(argv, o.Stderr)
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", o.Host, err)
 	}
 	r, err := openBounded(ctx, proc, func() (*Replica, error) {
-		return open(proc.stdout, proc.stdin, proc, o.Host)
+		return open(proc.Stdout(), proc.Stdin(), proc, o.Host)
 	})
 	if err != nil {
 		return nil, noAgentOr(o.Host, proc, err)
@@ -105,23 +108,6 @@ func Dial(ctx context.Context, o Options) (*Replica, error) {
 
 // agentArgv builds the ssh command line that runs the agent on o.Host.
 func agentArgv(o Options) ([]string, error) {
-	if o.Host == "" {
-		return nil, errors.New("connect: no host given")
-	}
-	if strings.HasPrefix(o.Host, "-") {
-		return nil, fmt.Errorf("connect to %s: a host name cannot begin with '-'", o.Host)
-	}
-	cmd := o.SSHCommand
-	if strings.TrimSpace(cmd) == "" {
-		cmd = "ssh"
-	}
-	words, err := splitWords(cmd)
-	if err != nil {
-		return nil, fmt.Errorf("ssh command %q: %w", cmd, err)
-	}
-	if len(words) == 0 {
-		return nil, fmt.Errorf("ssh command %q: no program given", cmd)
-	}
 	remote := o.RemoteCommand
 	if remote == "" {
 		remote = "myrrorfs"
@@ -131,58 +117,51 @@ func agentArgv(o Options) ([]string, error) {
 		root = "."
 	}
 	line := shellQuote(remote) + " agent --root " + shellQuote(root)
-	return append(words, "-x", "-a", "-T", "-oClearAllForwardings=yes", "-oBatchMode=yes", o.Host, line), nil
+	return sftp.SSHArgv(o.SSHCommand, o.Host, []string{"-T"}, line)
 }
 
-// openBounded runs open until ctx (or dialTimeout) ends; then it stops ep
-// and closes whatever open still returns.
+// openBounded runs open; when ctx (or dialTimeout) ends first, it kills
+// ep, which makes open fail, and closes whatever open still returns. On
+// error ep is stopped.
 func openBounded(ctx context.Context, ep endpoint, open func() (*Replica, error)) (*Replica, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, dialTimeout)
 		defer cancel()
 	}
-	type result struct {
-		r   *Replica
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		r, err := open()
-		ch <- result{r, err}
-	}()
-	select {
-	case res := <-ch:
-		if res.err != nil {
-			ep.stop()
+	stopKill := context.AfterFunc(ctx, ep.Kill)
+	r, err := open()
+	if !stopKill() { // ctx ended: ep is (being) killed
+		if r != nil {
+			r.Close()
 		}
-		return res.r, res.err
-	case <-ctx.Done():
-		ep.stop()
-		go func() {
-			if res := <-ch; res.r != nil {
-				res.r.Close()
-			}
-		}()
+		ep.Close()
 		return nil, ctx.Err()
 	}
+	if err != nil {
+		ep.Close()
+	}
+	return r, err
 }
 
 // noAgentOr turns a failed Dial's err into its one-line form: ErrNoAgent
 // when the remote shell could not run the command, ssh's last words when
 // it said any, err otherwise.
-func noAgentOr(host string, proc *sshProcess, err error) error {
+func noAgentOr(host string, proc *sftp.Process, err error) error {
 	var ve *VersionError
 	if errors.As(err, &ve) || errors.Is(err, replica.ErrNotExist) {
 		return err
 	}
-	proc.waitExit(2 * time.Second)
-	code, said := proc.exitCode(), proc.stderr.all()
+	proc.WaitExit(2 * time.Second)
+	code, said := proc.ExitCode(), proc.Stderr()
+	if code == sshFailed {
+		return fmt.Errorf("connect to %s: %s", host, firstNonEmpty(proc.LastWords(), err.Error()))
+	}
 	if code == 127 || code == 126 || strings.Contains(said, "command not found") ||
 		strings.Contains(said, `unknown command "agent"`) {
-		return fmt.Errorf("connect to %s: %w (%s)", host, ErrNoAgent, proc.lastWords())
+		return fmt.Errorf("connect to %s: %w (%s)", host, ErrNoAgent, proc.LastWords())
 	}
-	if words := proc.lastWords(); words != "" && !errors.Is(err, errBadFrame) && !errors.Is(err, errBadMessage) {
+	if words := proc.LastWords(); words != "" && !errors.Is(err, errBadFrame) && !errors.Is(err, errBadMessage) {
 		return fmt.Errorf("connect to %s: %s (%w)", host, words, err)
 	}
 	return err
@@ -201,17 +180,11 @@ func open(rd io.Reader, wr io.WriteCloser, ep endpoint, host string) (*Replica, 
 	if err != nil {
 		return nil, err
 	}
-	client, err := pkgsftp.NewClientPipe(c.sftpOut, sftpWriter{streamWriter{c.fw, chanSFTP}, c},
-		pkgsftp.MaxPacketUnchecked(sftpPacket),
-		pkgsftp.UseConcurrentWrites(true),
-		pkgsftp.UseConcurrentReads(true),
-		pkgsftp.MaxConcurrentRequestsPerFile(64),
-		pkgsftp.UseFstat(true),
-	)
+	client, err := sftp.NewClient(c.sftpOut, sftpWriter{streamWriter{c.fw, chanSFTP}, c})
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: SFTP over the agent: %w", host, c.failure(err))
 	}
-	files, err := sftpfs.New(client, c, host, root)
+	files, err := sftp.FromClient(client, c, host, root)
 	if err != nil {
 		client.Close()
 		return nil, err

@@ -9,12 +9,12 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/myrrorfs/myrrorfs/replica/agent/internal/sftpfs"
+	"github.com/myrrorfs/myrrorfs/replica/sftp"
 )
 
 // conn is the client's side of the framed stream: it sends requests,
 // matches responses to them by id, and passes SFTP bytes both ways. It
-// implements sftpfs.Transport.
+// implements sftp.Transport.
 type conn struct {
 	host    string
 	ep      endpoint
@@ -34,7 +34,7 @@ type conn struct {
 	closeOnce sync.Once
 }
 
-var _ sftpfs.Transport = (*conn)(nil)
+var _ sftp.Transport = (*conn)(nil)
 
 func newConn(host string, ep endpoint, wr io.WriteCloser) *conn {
 	pr, pw := io.Pipe()
@@ -112,12 +112,9 @@ func (c *conn) fail(err error) {
 
 // stopped reports whether the stream stopped.
 func (c *conn) stopped() bool {
-	select {
-	case <-c.done:
-		return true
-	default:
-		return false
-	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err != nil // set when done is closed
 }
 
 // waitHello waits for the agent's hello and returns the absolute root it serves.
@@ -167,11 +164,11 @@ func (c *conn) call(q request) (response, error) {
 
 // lost is the error of a call made over a stopped stream.
 func (c *conn) lost() error {
-	c.ep.waitExit(300 * time.Millisecond)
+	c.ep.WaitExit(300 * time.Millisecond)
 	if cause := c.Cause(); cause != "" {
-		return fmt.Errorf("%w to %s: %s", sftpfs.ErrConnectionLost, c.host, cause)
+		return fmt.Errorf("%w to %s: %s", sftp.ErrConnectionLost, c.host, cause)
 	}
-	return fmt.Errorf("%w to %s", sftpfs.ErrConnectionLost, c.host)
+	return fmt.Errorf("%w to %s", sftp.ErrConnectionLost, c.host)
 }
 
 // failure is the cause of a stopped stream for messages: what the stream
@@ -193,10 +190,10 @@ func (c *conn) failure(err error) error {
 }
 
 // Exited reports whether the stream or the process behind it is gone.
-func (c *conn) Exited() bool { return c.stopped() || c.ep.exited() }
+func (c *conn) Exited() bool { return c.stopped() || c.ep.Exited() }
 
 // WaitExit waits up to d for the process behind the stream to be gone.
-func (c *conn) WaitExit(d time.Duration) bool { return c.ep.waitExit(d) }
+func (c *conn) WaitExit(d time.Duration) bool { return c.ep.WaitExit(d) }
 
 // Cause says in one line why the stream stopped: a protocol error, else
 // ssh's last words, else the stream's own error.
@@ -207,7 +204,7 @@ func (c *conn) Cause() string {
 	if serr != nil && (errors.Is(serr, errBadFrame) || errors.Is(serr, errBadMessage)) {
 		return serr.Error()
 	}
-	if words := c.ep.lastWords(); words != "" {
+	if words := c.ep.LastWords(); words != "" {
 		return words
 	}
 	if serr != nil {
@@ -220,7 +217,7 @@ func (c *conn) Cause() string {
 // process to be gone (killing it after a grace period).
 func (c *conn) Close() error {
 	c.closeOnce.Do(func() {
-		c.ep.stop()
+		c.ep.Close()
 		c.fail(errors.New("connection closed"))
 	})
 	return nil

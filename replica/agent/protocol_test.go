@@ -35,19 +35,22 @@ func startPipeAgent(t *testing.T, serve func(r io.Reader, w io.Writer)) *pipeAge
 		outW.Close()
 		close(a.done)
 	}()
-	t.Cleanup(a.stop)
+	t.Cleanup(func() { a.Close() })
 	return a
 }
 
-func (a *pipeAgent) stop() {
+func (a *pipeAgent) Close() error {
 	a.toAgent.Close()
 	a.fromAgent.Close()
-	a.waitExit(5 * time.Second)
+	a.WaitExit(5 * time.Second)
+	return nil
 }
 
-func (a *pipeAgent) exited() bool { return a.waitExit(0) }
+func (a *pipeAgent) Kill() { a.Close() }
 
-func (a *pipeAgent) waitExit(d time.Duration) bool {
+func (a *pipeAgent) Exited() bool { return a.WaitExit(0) }
+
+func (a *pipeAgent) WaitExit(d time.Duration) bool {
 	select {
 	case <-a.done:
 		return true
@@ -56,8 +59,8 @@ func (a *pipeAgent) waitExit(d time.Duration) bool {
 	}
 }
 
-func (a *pipeAgent) exitCode() int     { return -1 }
-func (a *pipeAgent) lastWords() string { return "" }
+func (a *pipeAgent) ExitCode() int     { return -1 }
+func (a *pipeAgent) LastWords() string { return "" }
 
 // openPipe connects a client to a.
 func openPipe(a *pipeAgent) (*Replica, error) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,10 +13,12 @@ import (
 	"path"
 	"runtime"
 	"strings"
+	"testing"
 
 	pkgsftp "github.com/pkg/sftp"
 	"lukechampine.com/blake3"
 
+	"github.com/myrrorfs/myrrorfs/replica/sftp"
 	"github.com/myrrorfs/myrrorfs/tree"
 )
 
@@ -31,8 +34,13 @@ type uploadOptions struct {
 // when it is on the remote PATH; otherwise, when the remote system and
 // architecture (uname -s -m) are this binary's, it uploads this binary
 // over SFTP to ~/.cache/myrrorfs/<content hash>/myrrorfs (unless it is
-// already there) and returns that absolute path. A remote it cannot serve
-// gives an error wrapping ErrNoAgent.
+// already there) and returns that absolute path.
+//
+// When ssh cannot reach host the error is the one-line "connect to HOST:
+// ..." that Dial would give; any other failure (a remote of another system,
+// a failed upload, a test binary that is no myrrorfs) wraps ErrNoAgent, so
+// that the caller can fall back to plain SFTP.
+
 func EnsureRemote(ctx context.Context, sshCommand, host string) (string, error) {
 	return ensureRemote(ctx, uploadOptions{sshCommand: sshCommand, host: host})
 }
@@ -55,7 +63,14 @@ func ensureRemote(ctx context.Context, o uploadOptions) (string, error) {
 		return "", fmt.Errorf("upload myrrorfs to %s: %w: the remote is %q, this binary is %s/%s",
 			o.host, ErrNoAgent, probe.uname, runtime.GOOS, runtime.GOARCH)
 	}
-	return upload(ctx, o)
+	if o.binary == "" && testing.Testing() {
+		return "", fmt.Errorf("upload myrrorfs to %s: %w: this program is a test binary, not myrrorfs", o.host, ErrNoAgent)
+	}
+	p, err := upload(ctx, o)
+	if err != nil && !errors.Is(err, ErrNoAgent) {
+		return "", fmt.Errorf("%w: %w", ErrNoAgent, err)
+	}
+	return p, err
 }
 
 // remoteProbe is what the remote shell said about itself.
@@ -67,44 +82,39 @@ type remoteProbe struct {
 // probeScript prints the remote PATH's myrrorfs and uname, one per line.
 const probeScript = `printf 'path=%s\n' "$(command -v myrrorfs)"; printf 'uname=%s\n' "$(uname -s -m)"`
 
-// probeRemote runs probeScript on the remote host.
+// probeRemote runs probeScript on the remote host. When ssh itself fails
+// (unreachable host, unknown host key) the error is the one-line
+// "connect to HOST: ..." Dial would give; any other failure wraps ErrNoAgent.
 func probeRemote(ctx context.Context, o uploadOptions) (remoteProbe, error) {
-	words, err := sshWords(o.sshCommand)
+	argv, err := sftp.SSHArgv(o.sshCommand, o.host, []string{"-T"}, probeScript)
 	if err != nil {
 		return remoteProbe{}, err
 	}
-	args := append(words[1:], "-x", "-a", "-T", "-oClearAllForwardings=yes", "-oBatchMode=yes", o.host, probeScript)
-	cmd := exec.CommandContext(ctx, words[0], args...)
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return remoteProbe{}, fmt.Errorf("probe %s: %s", o.host, firstNonEmpty(lastLine(stderr.String()), err.Error()))
+		cause := firstNonEmpty(lastLine(stderr.String()), err.Error())
+		if cmd.ProcessState != nil && cmd.ProcessState.ExitCode() == sshFailed {
+			return remoteProbe{}, fmt.Errorf("connect to %s: %s", o.host, cause)
+		}
+		return remoteProbe{}, fmt.Errorf("probe %s: %w: %s", o.host, ErrNoAgent, cause)
 	}
+	return parseProbe(string(out)), nil
+}
+
+// parseProbe reads probeScript's output.
+func parseProbe(out string) remoteProbe {
 	var p remoteProbe
-	for _, line := range strings.Split(string(out), "\n") {
+	for _, line := range strings.Split(out, "\n") {
 		if v, ok := strings.CutPrefix(line, "path="); ok {
 			p.path = strings.TrimSpace(v)
 		} else if v, ok := strings.CutPrefix(line, "uname="); ok {
 			p.uname = strings.TrimSpace(v)
 		}
 	}
-	return p, nil
-}
-
-// sshWords splits an ssh command line ("ssh" when blank).
-func sshWords(cmd string) ([]string, error) {
-	if strings.TrimSpace(cmd) == "" {
-		cmd = "ssh"
-	}
-	words, err := splitWords(cmd)
-	if err != nil {
-		return nil, fmt.Errorf("ssh command %q: %w", cmd, err)
-	}
-	if len(words) == 0 {
-		return nil, fmt.Errorf("ssh command %q: no program given", cmd)
-	}
-	return words, nil
+	return p
 }
 
 // unameNames are the uname -s and -m values of each GOOS and GOARCH.
@@ -239,23 +249,22 @@ func writeRemote(client *pkgsftp.Client, src io.Reader, tmp string, size int64) 
 
 // dialSFTP opens a plain SFTP session to o.host; stop ends it.
 func dialSFTP(ctx context.Context, o uploadOptions) (*pkgsftp.Client, func(), error) {
-	words, err := sshWords(o.sshCommand)
+	argv, err := sftp.SSHArgv(o.sshCommand, o.host, []string{"-s"}, "sftp")
 	if err != nil {
 		return nil, nil, err
 	}
-	argv := append(words, "-x", "-a", "-oClearAllForwardings=yes", "-oBatchMode=yes", "-s", o.host, "sftp")
-	proc, err := startSSH(argv, nil)
+	proc, err := sftp.StartSSH(argv, nil)
 	if err != nil {
 		return nil, nil, fmt.Errorf("upload myrrorfs to %s: %w", o.host, err)
 	}
-	stopOnCancel := context.AfterFunc(ctx, proc.kill)
-	client, err := pkgsftp.NewClientPipe(proc.stdout, proc.stdin, pkgsftp.MaxPacketUnchecked(sftpPacket), pkgsftp.UseConcurrentWrites(true))
+	stopOnCancel := context.AfterFunc(ctx, proc.Kill)
+	client, err := sftp.NewClient(proc.Stdout(), proc.Stdin())
 	if err != nil {
 		stopOnCancel()
-		proc.stop()
-		return nil, nil, fmt.Errorf("upload myrrorfs to %s: %s", o.host, firstNonEmpty(proc.lastWords(), err.Error()))
+		proc.Close()
+		return nil, nil, fmt.Errorf("upload myrrorfs to %s: %s", o.host, firstNonEmpty(proc.LastWords(), err.Error()))
 	}
-	return client, func() { stopOnCancel(); client.Close(); proc.stop() }, nil
+	return client, func() { stopOnCancel(); client.Close(); proc.Close() }, nil
 }
 
 // lastLine is the last non-blank line of s.

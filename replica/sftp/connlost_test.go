@@ -44,7 +44,7 @@ func TestKilledClientFailsCalls(t *testing.T) {
 	if _, err := r.Lstat(""); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.proc.cmd.Process.Kill(); err != nil {
+	if err := r.proc.(*Process).cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	lostWithin(t, r, 5*time.Second)
@@ -56,7 +56,7 @@ func TestKilledServerFailsCalls(t *testing.T) {
 	if _, err := r.Lstat(""); err != nil {
 		t.Fatal(err)
 	}
-	pids := serverPids(t, testenv.SSHDPid(t), r.proc.cmd.Process.Pid)
+	pids := serverPids(t, testenv.SSHDPid(t), r.proc.(*Process).cmd.Process.Pid)
 	for _, pid := range pids {
 		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 			t.Fatalf("kill sshd child %d: %v", pid, err)
@@ -80,7 +80,7 @@ func TestCallsInFlightFailWhenCut(t *testing.T) {
 	if _, err := rc.Read(buf); err != nil {
 		t.Fatal(err)
 	}
-	r.proc.cmd.Process.Kill()
+	r.proc.(*Process).cmd.Process.Kill()
 	done := make(chan error, 1)
 	go func() {
 		_, err := rc.(*readFile).WriteTo(discard{})

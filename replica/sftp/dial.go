@@ -49,11 +49,11 @@ type Options struct {
 // non-directory root is an error naming host:path (errors.Is
 // replica.ErrNotExist when missing).
 func Dial(ctx context.Context, o Options) (*Replica, error) {
-	argv, err := sshArgv(o)
+	argv, err := SSHArgv(o.SSHCommand, o.Host, []string{"-s"}, "sftp")
 	if err != nil {
 		return nil, err
 	}
-	proc, err := startSSH(argv, o.Stderr)
+	proc, err := StartSSH(argv, o.Stderr)
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", o.Host, err)
 	}
@@ -69,11 +69,11 @@ func Dial(ctx context.Context, o Options) (*Replica, error) {
 	select {
 	case res := <-ch:
 		if res.err != nil {
-			proc.stop(exitGrace)
+			proc.Close()
 		}
 		return res.r, res.err
 	case <-ctx.Done():
-		proc.kill()
+		proc.Kill()
 		go func() { // the connection may still complete: close it
 			if res := <-ch; res.r != nil {
 				res.r.Close()
@@ -83,53 +83,78 @@ func Dial(ctx context.Context, o Options) (*Replica, error) {
 	}
 }
 
-// sshArgv builds the ssh command line that runs the sftp subsystem on o.Host.
-func sshArgv(o Options) ([]string, error) {
-	if o.Host == "" {
+// SSHArgv is the command line that runs remote on host: the words of
+// sshCommand (like rsync's -e; "ssh" when blank, split by SplitCommand),
+// options that keep ssh from forwarding anything or asking anything (an
+// unknown host key or a needed password is an error), opts, host, remote.
+func SSHArgv(sshCommand, host string, opts []string, remote ...string) ([]string, error) {
+	if host == "" {
 		return nil, errors.New("connect: no host given")
 	}
-	if strings.HasPrefix(o.Host, "-") {
-		return nil, fmt.Errorf("connect to %s: a host name cannot begin with '-'", o.Host)
+	if strings.HasPrefix(host, "-") {
+		return nil, fmt.Errorf("connect to %s: a host name cannot begin with '-'", host)
 	}
-	cmd := o.SSHCommand
-	if strings.TrimSpace(cmd) == "" {
-		cmd = "ssh"
+	if strings.TrimSpace(sshCommand) == "" {
+		sshCommand = "ssh"
 	}
-	words, err := splitWords(cmd)
+	words, err := SplitCommand(sshCommand)
 	if err != nil {
-		return nil, fmt.Errorf("ssh command %q: %w", cmd, err)
+		return nil, fmt.Errorf("ssh command %q: %w", sshCommand, err)
 	}
 	if len(words) == 0 {
-		return nil, fmt.Errorf("ssh command %q: no program given", cmd)
+		return nil, fmt.Errorf("ssh command %q: no program given", sshCommand)
 	}
-	return append(words, "-x", "-a", "-oClearAllForwardings=yes", "-oBatchMode=yes",
-		"-s", o.Host, "sftp"), nil
+	argv := append(words, "-x", "-a", "-oClearAllForwardings=yes", "-oBatchMode=yes")
+	argv = append(append(argv, opts...), host)
+	return append(argv, remote...), nil
 }
 
-// connect speaks the SFTP handshake over proc and resolves the remote root.
-func connect(proc *sshProcess, o Options) (*Replica, error) {
-	client, err := pkgsftp.NewClientPipe(proc.stdout, proc.stdin,
+// NewClient starts an SFTP client over rd and wr with the settings every
+// myrrorfs session uses: packets below OpenSSH's limit, many requests in
+// flight per file.
+func NewClient(rd io.Reader, wr io.WriteCloser) (*pkgsftp.Client, error) {
+	return pkgsftp.NewClientPipe(rd, wr,
 		pkgsftp.MaxPacketUnchecked(maxPacket),
 		pkgsftp.UseConcurrentWrites(true),
 		pkgsftp.UseConcurrentReads(true),
 		pkgsftp.MaxConcurrentRequestsPerFile(64),
 		pkgsftp.UseFstat(true),
 	)
+}
+
+// connect speaks the SFTP handshake over proc and opens the remote root.
+func connect(proc *Process, o Options) (*Replica, error) {
+	client, err := NewClient(proc.stdout, proc.stdin)
 	if err != nil {
-		proc.waitExit(exitGrace)
+		proc.WaitExit(exitGrace)
 		return nil, dialError(o.Host, proc, err)
 	}
-	r := newReplica(client, proc, o)
-	if err := r.resolveRoot(o.Path); err != nil {
+	r, err := openRoot(client, proc, o)
+	if err != nil {
 		client.Close()
 		return nil, err
 	}
+	r.spec = o.Host + ":" + o.Path
 	return r, nil
+}
+
+// openRoot makes the replica of o.Path, made absolute against the remote
+// home when relative.
+func openRoot(client *pkgsftp.Client, proc *Process, o Options) (*Replica, error) {
+	root := o.Path
+	if !path.IsAbs(root) {
+		home, err := client.Getwd()
+		if err != nil {
+			return nil, fmt.Errorf("remote home on %s: %w", o.Host, mapErr(proc, o.Host, err))
+		}
+		root = path.Join(home, root)
+	}
+	return FromClient(client, proc, o.Host, root)
 }
 
 // dialError is the one-line error for a connection to host that failed
 // with err: ssh's own last words when it said anything, err otherwise.
-func dialError(host string, proc *sshProcess, err error) error {
+func dialError(host string, proc *Process, err error) error {
 	cause := proc.stderr.lastLine()
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		if cause != "" {
@@ -140,31 +165,8 @@ func dialError(host string, proc *sshProcess, err error) error {
 	switch {
 	case cause != "":
 		return fmt.Errorf("connect to %s: %s", host, cause)
-	case proc.exited() && proc.err != nil:
+	case proc.Exited() && proc.err != nil:
 		return fmt.Errorf("connect to %s: ssh: %w", host, proc.err)
 	}
 	return fmt.Errorf("connect to %s: %w", host, err)
-}
-
-// resolveRoot makes the replica's root the absolute form of p (relative to
-// the remote home) and checks that it is a directory.
-func (r *Replica) resolveRoot(p string) error {
-	root := p
-	if !path.IsAbs(p) {
-		home, err := r.client.Getwd()
-		if err != nil {
-			return fmt.Errorf("remote home on %s: %w", r.host, r.mapErr(err))
-		}
-		root = path.Join(home, p)
-	}
-	root = path.Clean(root)
-	fi, err := r.client.Stat(root)
-	if err != nil {
-		return fmt.Errorf("remote root %s:%s: %w", r.host, root, r.mapErr(err))
-	}
-	if !fi.IsDir() {
-		return fmt.Errorf("remote root %s:%s: not a directory", r.host, root)
-	}
-	r.root = root
-	return nil
 }

@@ -61,41 +61,47 @@ func (r *Replica) where(p string) string {
 }
 
 // mapErr turns an SFTP or transport error into the error classes of
+// package replica (see mapErr).
+func (r *Replica) mapErr(err error) error { return mapErr(r.proc, r.host, err) }
+
+// isConnLost reports whether err means the connection is gone.
+func (r *Replica) isConnLost(err error) bool { return isConnLost(r.proc, err) }
+
+// mapErr turns err of a call over t to host into the error classes of
 // package replica: a missing file gives errNotExist, a broken connection
-// gives a connLost error naming the host and ssh's last words.
-func (r *Replica) mapErr(err error) error {
+// gives an ErrConnectionLost error naming host and the transport's cause.
+func mapErr(t Transport, host string, err error) error {
 	var pe *fs.PathError
 	if errors.As(err, &pe) {
 		err = pe.Err // pkg/sftp adds its own path; ours replaces it
 	}
 	switch {
-	case r.isConnLost(err):
-		return r.connLost()
+	case isConnLost(t, err):
+		return connLost(t, host)
 	case errors.Is(err, fs.ErrNotExist), errors.Is(err, pkgsftp.ErrSSHFxNoSuchFile):
 		return errNotExist
 	}
 	return err
 }
 
-// isConnLost reports whether err means the connection is gone.
-func (r *Replica) isConnLost(err error) bool {
+// isConnLost reports whether err, of a call over t, means the connection is gone.
+func isConnLost(t Transport, err error) bool {
 	if errors.Is(err, ErrConnectionLost) {
 		return false // already mapped
 	}
-	return r.proc.exited() ||
+	return t.Exited() ||
 		errors.Is(err, pkgsftp.ErrSSHFxConnectionLost) ||
 		errors.Is(err, pkgsftp.ErrSSHFxNoConnection) ||
 		errors.Is(err, syscall.EPIPE) ||
 		errors.Is(err, io.ErrUnexpectedEOF)
 }
 
-// connLost is the error for calls made over a broken connection.
-// It waits a moment for ssh to exit, so that its last words are known.
-func (r *Replica) connLost() error {
-	r.proc.waitExit(300 * time.Millisecond)
-	cause := r.proc.cause()
-	if cause == "" {
-		return fmt.Errorf("%w to %s", ErrConnectionLost, r.host)
+// connLost is the error for calls made over the broken connection t to
+// host. It waits a moment for t to end, so that its last words are known.
+func connLost(t Transport, host string) error {
+	t.WaitExit(300 * time.Millisecond)
+	if cause := t.Cause(); cause != "" {
+		return fmt.Errorf("%w to %s: %s", ErrConnectionLost, host, cause)
 	}
-	return fmt.Errorf("%w to %s: %s", ErrConnectionLost, r.host, cause)
+	return fmt.Errorf("%w to %s", ErrConnectionLost, host)
 }

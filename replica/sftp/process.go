@@ -2,6 +2,7 @@ package sftp
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -18,8 +19,10 @@ const stderrKeep = 16 << 10
 // that replies already sent can still be read.
 const readerGrace = time.Second
 
-// sshProcess is a running ssh client whose stdin and stdout carry SFTP.
-type sshProcess struct {
+// Process is a running ssh client whose stdin and stdout carry a session
+// (the sftp subsystem, or a remote command's own protocol). It implements
+// Transport.
+type Process struct {
 	cmd    *exec.Cmd
 	stdin  *os.File // our end of ssh's stdin
 	stdout *os.File // our end of ssh's stdout
@@ -28,9 +31,11 @@ type sshProcess struct {
 	err    error         // ssh's exit status; read only after done
 }
 
-// startSSH starts argv with fresh pipes for stdin and stdout; its stderr is
-// kept (the last stderrKeep bytes) and copied to tee when tee is not nil.
-func startSSH(argv []string, tee io.Writer) (*sshProcess, error) {
+var _ Transport = (*Process)(nil)
+
+// StartSSH starts argv (see SSHArgv) with fresh pipes for stdin and stdout;
+// its stderr is kept (the last 16 KiB) and copied to tee when tee is not nil.
+func StartSSH(argv []string, tee io.Writer) (*Process, error) {
 	inR, inW, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("pipe: %w", err)
@@ -41,7 +46,7 @@ func startSSH(argv []string, tee io.Writer) (*sshProcess, error) {
 		inW.Close()
 		return nil, fmt.Errorf("pipe: %w", err)
 	}
-	p := &sshProcess{stdin: inW, stdout: outR, stderr: &tailBuffer{max: stderrKeep, tee: tee}, done: make(chan struct{})}
+	p := &Process{stdin: inW, stdout: outR, stderr: &tailBuffer{max: stderrKeep, tee: tee}, done: make(chan struct{})}
 	p.cmd = exec.Command(argv[0], argv[1:]...)
 	p.cmd.Stdin, p.cmd.Stdout, p.cmd.Stderr = inR, outW, p.stderr
 	p.cmd.WaitDelay = 2 * time.Second // a child of ssh holding stderr must not block Wait
@@ -59,14 +64,20 @@ func startSSH(argv []string, tee io.Writer) (*sshProcess, error) {
 
 // wait reaps ssh and, after a grace period, closes the pipe from it so that
 // no read hangs when a child of ssh still holds its stdout.
-func (p *sshProcess) wait() {
+func (p *Process) wait() {
 	p.err = p.cmd.Wait()
 	close(p.done)
 	time.AfterFunc(readerGrace, func() { p.stdout.Close() })
 }
 
-// exited reports whether ssh has exited.
-func (p *sshProcess) exited() bool {
+// Stdin is the pipe to ssh's stdin; closing it ends the session.
+func (p *Process) Stdin() io.WriteCloser { return p.stdin }
+
+// Stdout is the pipe from ssh's stdout.
+func (p *Process) Stdout() io.Reader { return p.stdout }
+
+// Exited reports whether ssh has exited.
+func (p *Process) Exited() bool {
 	select {
 	case <-p.done:
 		return true
@@ -75,8 +86,8 @@ func (p *sshProcess) exited() bool {
 	}
 }
 
-// waitExit waits up to d for ssh to exit and reports whether it did.
-func (p *sshProcess) waitExit(d time.Duration) bool {
+// WaitExit waits up to d for ssh to exit and reports whether it did.
+func (p *Process) WaitExit(d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
@@ -87,17 +98,19 @@ func (p *sshProcess) waitExit(d time.Duration) bool {
 	}
 }
 
-// stop closes ssh's stdin, which makes it end the session and exit; if it
-// is still running after grace, it is killed. It returns once ssh is reaped.
-func (p *sshProcess) stop(grace time.Duration) {
+// Close closes ssh's stdin, which makes it end the session and exit; if it
+// is still running after a few seconds, it is killed. It returns once ssh
+// is reaped, always with nil.
+func (p *Process) Close() error {
 	p.stdin.Close()
-	if !p.waitExit(grace) {
-		p.kill()
+	if !p.WaitExit(exitGrace) {
+		p.Kill()
 	}
+	return nil
 }
 
-// kill kills ssh and waits until it is reaped.
-func (p *sshProcess) kill() {
+// Kill kills ssh and waits until it is reaped.
+func (p *Process) Kill() {
 	p.stdin.Close()
 	if p.cmd.Process != nil {
 		p.cmd.Process.Kill()
@@ -105,20 +118,49 @@ func (p *sshProcess) kill() {
 	<-p.done
 }
 
-// cause describes why ssh stopped serving, in one line: the last line ssh
-// printed on stderr or, failing that, its exit status ("" if neither).
-func (p *sshProcess) cause() string {
+// ExitCode is ssh's exit status once it has exited (-1 before, or when it
+// was killed by a signal). ssh itself fails with 255; any other status is
+// the remote command's.
+func (p *Process) ExitCode() int {
+	if !p.Exited() {
+		return -1
+	}
+	var ee *exec.ExitError
+	if errors.As(p.err, &ee) {
+		return ee.ExitCode()
+	}
+	if p.err == nil {
+		return 0
+	}
+	return -1
+}
+
+// LastWords is the last line ssh printed on stderr or, failing that, its
+// failed exit status ("" if neither).
+func (p *Process) LastWords() string {
 	if line := p.stderr.lastLine(); line != "" {
 		return line
 	}
-	if p.exited() && p.err != nil {
+	if p.Exited() && p.err != nil {
 		return "ssh: " + p.err.Error()
 	}
-	if p.exited() {
+	return ""
+}
+
+// Cause describes why ssh stopped serving, in one line: LastWords, else
+// "ssh exited" once it has ("" while it runs and said nothing).
+func (p *Process) Cause() string {
+	if words := p.LastWords(); words != "" {
+		return words
+	}
+	if p.Exited() {
 		return "ssh exited"
 	}
 	return ""
 }
+
+// Stderr returns what ssh printed on stderr (its last 16 KiB).
+func (p *Process) Stderr() string { return p.stderr.all() }
 
 // tailBuffer keeps the last max bytes written to it and copies every write
 // to tee (when not nil). It is safe for concurrent use.
@@ -156,4 +198,11 @@ func (t *tailBuffer) lastLine() string {
 		}
 	}
 	return ""
+}
+
+// all returns everything kept.
+func (t *tailBuffer) all() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return string(t.buf)
 }

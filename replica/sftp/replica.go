@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,7 +27,7 @@ type Replica struct {
 	spec   string // host:path as the user gave it
 	root   string // absolute remote path of the root
 	client *pkgsftp.Client
-	proc   *sshProcess
+	proc   Transport
 	dirs   *dirCache
 
 	bytesRead    atomic.Int64
@@ -36,14 +37,43 @@ type Replica struct {
 
 var _ replica.Replica = (*Replica)(nil)
 
-func newReplica(client *pkgsftp.Client, proc *sshProcess, o Options) *Replica {
-	return &Replica{
-		host:   o.Host,
-		spec:   o.Host + ":" + o.Path,
+// Transport is the connection an SFTP client runs over (an ssh Process,
+// or a channel of another protocol), as far as error messages need it.
+type Transport interface {
+	// Exited reports whether the connection is gone for good.
+	Exited() bool
+	// WaitExit waits up to d for the connection to end; it reports whether it did.
+	WaitExit(d time.Duration) bool
+	// Cause describes in one line why the connection ended ("" if unknown).
+	Cause() string
+	// Close ends the connection and waits for it to be gone.
+	Close() error
+}
+
+// FromClient makes the replica of host:root over client, which runs over
+// t. root must be absolute; it is checked to be a directory. The replica's
+// Close closes client, then t; on error neither is closed.
+func FromClient(client *pkgsftp.Client, t Transport, host, root string) (*Replica, error) {
+	if !path.IsAbs(root) {
+		return nil, fmt.Errorf("remote root %s:%s: not an absolute path", host, root)
+	}
+	root = path.Clean(root)
+	r := &Replica{
+		host:   host,
+		spec:   host + ":" + root,
+		root:   root,
 		client: client,
-		proc:   proc,
+		proc:   t,
 		dirs:   newDirCache(dirTTL),
 	}
+	fi, err := client.Stat(root)
+	if err != nil {
+		return nil, fmt.Errorf("remote root %s:%s: %w", host, root, r.mapErr(err))
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("remote root %s:%s: not a directory", host, root)
+	}
+	return r, nil
 }
 
 // String returns host:path as the user gave them.
@@ -53,19 +83,20 @@ func (r *Replica) String() string { return r.spec }
 func (r *Replica) Root() string { return r.root }
 
 // BytesRead returns how many bytes of file content were read from the
-// remote host through Open since Dial.
+// remote host through Open since the replica was made.
 func (r *Replica) BytesRead() int64 { return r.bytesRead.Load() }
 
 // BytesWritten returns how many bytes of file content were written to the
-// remote host through CreateTemp since Dial.
+// remote host through CreateTemp since the replica was made.
 func (r *Replica) BytesWritten() int64 { return r.bytesWritten.Load() }
 
-// Close ends the SFTP session and waits for ssh to exit, killing it if it
-// does not exit within a few seconds. Later calls return nil.
+// Close ends the SFTP session and closes the transport (an ssh Process
+// exits, or is killed if it does not within a few seconds). Later calls
+// return nil.
 func (r *Replica) Close() error {
 	r.closeOnce.Do(func() {
 		r.client.Close()
-		r.proc.stop(exitGrace)
+		r.proc.Close()
 	})
 	return nil
 }

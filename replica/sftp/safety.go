@@ -119,3 +119,7 @@ func (r *Replica) abs(p string) string {
 	}
 	return r.root + "/" + p
 }
+
+// Forget drops what is known about directory p and everything under it,
+// for a change made behind the replica's back (e.g. by a remote agent).
+func (r *Replica) Forget(p string) { r.dirs.forget(p) }

@@ -8,12 +8,12 @@ import (
 // errUnterminated reports an open quote or a trailing backslash.
 var errUnterminated = errors.New("unterminated quote or trailing backslash")
 
-// splitWords splits an ssh command line such as `ssh -i "my key" -p 22`
+// SplitCommand splits an ssh command line such as `ssh -i "my key" -p 22`
 // into words the way a POSIX shell would, minus expansions: words are
 // separated by unquoted blanks; single quotes keep everything literally;
 // double quotes keep everything except that a backslash escapes `"`, `\`,
 // `$` and '`'; outside quotes a backslash escapes any character.
-func splitWords(s string) ([]string, error) {
+func SplitCommand(s string) ([]string, error) {
 	var (
 		words  []string
 		cur    strings.Builder

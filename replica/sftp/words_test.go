@@ -34,20 +34,20 @@ func TestSplitWords(t *testing.T) {
 		{in: `"a\"`, bad: true},
 	}
 	for _, tt := range tests {
-		got, err := splitWords(tt.in)
+		got, err := SplitCommand(tt.in)
 		if tt.bad {
 			if err == nil {
-				t.Errorf("splitWords(%q) = %q, want an error", tt.in, got)
+				t.Errorf("SplitCommand(%q) = %q, want an error", tt.in, got)
 			}
 			continue
 		}
 		if err != nil || !slices.Equal(got, tt.want) {
-			t.Errorf("splitWords(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+			t.Errorf("SplitCommand(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
 		}
 	}
 }
 
-// quoteWord quotes w for splitWords so that it comes back unchanged.
+// quoteWord quotes w for SplitCommand so that it comes back unchanged.
 func quoteWord(w string) string {
 	return "'" + strings.ReplaceAll(w, "'", `'\''`) + "'"
 }
@@ -57,7 +57,7 @@ func FuzzSplitWords(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		words, err := splitWords(s)
+		words, err := SplitCommand(s)
 		if err != nil {
 			return
 		}
@@ -65,13 +65,13 @@ func FuzzSplitWords(f *testing.F) {
 		for i, w := range words {
 			quoted[i] = quoteWord(w)
 		}
-		again, err := splitWords(strings.Join(quoted, " "))
+		again, err := SplitCommand(strings.Join(quoted, " "))
 		if err != nil || !slices.Equal(again, words) {
-			t.Fatalf("splitWords(%q) = %q; quoted and split again: %q, %v", s, words, again, err)
+			t.Fatalf("SplitCommand(%q) = %q; quoted and split again: %q, %v", s, words, again, err)
 		}
 		for _, w := range words {
 			if strings.ContainsAny(w, " \t\n") && !strings.ContainsAny(s, `'"\`) {
-				t.Fatalf("splitWords(%q) kept a separator in word %q without quoting", s, w)
+				t.Fatalf("SplitCommand(%q) kept a separator in word %q without quoting", s, w)
 			}
 		}
 	})
