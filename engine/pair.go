@@ -15,6 +15,7 @@ import (
 
 	"github.com/myrrorfs/myrrorfs/journal"
 	"github.com/myrrorfs/myrrorfs/replica"
+	"github.com/myrrorfs/myrrorfs/replica/agent"
 	"github.com/myrrorfs/myrrorfs/replica/local"
 	"github.com/myrrorfs/myrrorfs/replica/sftp"
 )
@@ -27,6 +28,10 @@ type Options struct {
 	Holder     string    // describes this process in "pair in use" errors
 	Stderr     io.Writer // receives ssh's diagnostics; nil discards them
 	Workers    int       // concurrent scan and transfer operations; 0 means 16
+	// RemoteMyrrorfs is the path of myrrorfs on the remote; empty: look on
+	// the remote PATH, or upload this binary when the remote's OS and
+	// architecture match; "none": never use an agent.
+	RemoteMyrrorfs string
 }
 
 // Pair is an opened pair: both replicas and the journal.
@@ -114,6 +119,9 @@ func Open(ctx context.Context, localArg, remoteArg string, opt Options) (_ *Pair
 	return p, nil
 }
 
+// openRemote opens the remote side: a local directory, or a remote one
+// served by a myrrorfs agent when one can be had (see
+// Options.RemoteMyrrorfs), else over plain SFTP.
 func openRemote(ctx context.Context, rs Spec, opt Options) (replica.Replica, error) {
 	if !rs.IsRemote() {
 		r, err := local.New(rs.Path)
@@ -122,13 +130,45 @@ func openRemote(ctx context.Context, rs Spec, opt Options) (replica.Replica, err
 		}
 		return r, nil
 	}
-	cmd := opt.SSHCommand
-	if cmd == "" {
-		cmd = "ssh"
+	if opt.RemoteMyrrorfs != "none" {
+		r, err := dialAgent(ctx, rs, opt)
+		if !errors.Is(err, agent.ErrNoAgent) {
+			return r, err
+		}
 	}
-	r, err := sftp.Dial(ctx, sftp.Options{SSHCommand: cmd, Host: rs.Host, Path: rs.Path, Stderr: opt.Stderr})
+	r, err := sftp.Dial(ctx, sftp.Options{SSHCommand: opt.SSHCommand, Host: rs.Host, Path: rs.Path, Stderr: opt.Stderr})
 	if err != nil {
 		return nil, err
+	}
+	return r, nil
+}
+
+// dialAgent opens the remote side through an agent: opt.RemoteMyrrorfs, or
+// the one agent.EnsureRemote finds or uploads; an agent of another protocol
+// is replaced by an upload of this binary, once. An error wrapping
+// agent.ErrNoAgent means plain SFTP should be used; any other is final.
+func dialAgent(ctx context.Context, rs Spec, opt Options) (replica.Replica, error) {
+	cmd := opt.RemoteMyrrorfs
+	if cmd == "" {
+		var err error
+		if cmd, err = agent.EnsureRemote(ctx, opt.SSHCommand, rs.Host); err != nil {
+			return nil, err
+		}
+	}
+	ao := agent.Options{SSHCommand: opt.SSHCommand, Host: rs.Host, Path: rs.Path, RemoteCommand: cmd, Stderr: opt.Stderr}
+	r, err := agent.Dial(ctx, ao)
+	var ve *agent.VersionError
+	if errors.As(err, &ve) {
+		if ao.RemoteCommand, err = agent.Upload(ctx, opt.SSHCommand, rs.Host); err != nil {
+			return nil, err
+		}
+		r, err = agent.Dial(ctx, ao)
+		if errors.As(err, &ve) {
+			return nil, fmt.Errorf("%w: %w", agent.ErrNoAgent, err)
+		}
+	}
+	if err != nil {
+		return nil, err // never a nil *agent.Replica in the interface
 	}
 	return r, nil
 }

@@ -48,9 +48,10 @@ func oneLine(s string) string {
 
 // common holds the flags every pair-opening command takes.
 type common struct {
-	state  string
-	ssh    string
-	ignore []string
+	state          string
+	ssh            string
+	ignore         []string
+	remoteMyrrorfs string // see engine.Options.RemoteMyrrorfs
 }
 
 func (c *common) register(cmd *cobra.Command) {
@@ -58,6 +59,7 @@ func (c *common) register(cmd *cobra.Command) {
 	f.StringVar(&c.state, "state", "", "directory of the journals (default $XDG_STATE_HOME/myrrorfs)")
 	f.StringVarP(&c.ssh, "ssh", "e", "ssh", "command used to reach the remote, like rsync -e (e.g. \"ssh -p 2222\")")
 	f.StringArrayVar(&c.ignore, "ignore", nil, "gitignore-style `PATTERN` of paths to leave out (repeatable; adds to .myrrorignore)")
+	f.StringVar(&c.remoteMyrrorfs, "remote-myrrorfs", "", "`PATH` of myrrorfs on the remote, run there to hash and copy in place (default: the remote PATH's, else an upload of this binary when the remote's system matches; \"none\": plain SFTP)")
 }
 
 func newRoot() *cobra.Command {
