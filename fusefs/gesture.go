@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"os"
-	"path/filepath"
 	"strconv"
 	"sync/atomic"
 	"syscall"
@@ -257,10 +256,15 @@ func (v *View) setBaseTree(m *model, p string) error {
 // newLocal makes the inode for a local entry just created.
 func (n *node) newLocal(ctx context.Context, real string, under bool, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
 	var st syscall.Stat_t
-	if err := syscall.Lstat(n.v.lpath(real), &st); err != nil {
-		return nil, fs.ToErrno(err)
+	var gen uint64
+	err := n.v.at(real, func(p string) (err error) {
+		gen, err = lstatGen(p, &st)
+		return err
+	})
+	if err != nil {
+		return nil, errnoOf(err)
 	}
-	return n.newChild(ctx, target{side: local, real: real, under: under}, &st, out), 0
+	return n.newChild(ctx, target{side: local, real: real, under: under}, &st, gen, out), 0
 }
 
 // creating runs a creation of view entry name under n.
@@ -282,7 +286,7 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 	var f *os.File
 	real, errno := n.creating(name, func(real string) error {
 		var err error
-		f, err = os.OpenFile(n.v.lpath(real), int(flags)|os.O_CREATE|syscall.O_NOFOLLOW, os.FileMode(mode))
+		f, err = n.v.openLocal(real, int(flags)|os.O_CREATE, os.FileMode(mode))
 		return err
 	})
 	if errno != 0 {
@@ -298,7 +302,7 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 
 func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
 	real, errno := n.creating(name, func(real string) error {
-		return os.Mkdir(n.v.lpath(real), os.FileMode(mode))
+		return n.v.at(real, func(p string) error { return os.Mkdir(p, os.FileMode(mode)) })
 	})
 	if errno != 0 {
 		return nil, errno
@@ -308,7 +312,7 @@ func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.En
 
 func (n *node) Mknod(ctx context.Context, name string, mode uint32, dev uint32, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
 	real, errno := n.creating(name, func(real string) error {
-		return syscall.Mknod(n.v.lpath(real), mode, int(dev))
+		return n.v.at(real, func(p string) error { return syscall.Mknod(p, mode, int(dev)) })
 	})
 	if errno != 0 {
 		return nil, errno
@@ -318,7 +322,7 @@ func (n *node) Mknod(ctx context.Context, name string, mode uint32, dev uint32, 
 
 func (n *node) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
 	real, errno := n.creating(name, func(real string) error {
-		return os.Symlink(target, n.v.lpath(real))
+		return n.v.at(real, func(p string) error { return os.Symlink(target, p) })
 	})
 	if errno != 0 {
 		return nil, errno
@@ -339,7 +343,7 @@ func (n *node) Link(ctx context.Context, target fs.InodeEmbedder, name string, o
 		return nil, syscall.EXDEV
 	}
 	real, errno := n.creating(name, func(real string) error {
-		return os.Link(n.v.lpath(t.real), n.v.lpath(real))
+		return n.v.at2(t.real, real, func(a, b string) error { return unix.Linkat(unix.AT_FDCWD, a, unix.AT_FDCWD, b, 0) })
 	})
 	if errno != 0 {
 		return nil, errno
@@ -351,20 +355,20 @@ func (n *node) Unlink(ctx context.Context, name string) syscall.Errno {
 	return n.remove(name, func(p string) error { return syscall.Unlink(p) })
 }
 
+
 func (n *node) Rmdir(ctx context.Context, name string) syscall.Errno {
-	return n.remove(name, n.v.rmdirLocal)
+	return n.remove(name, nil)
 }
 
 // rmdirLocal removes a local directory the view shows empty: entries of it
 // that the view hides (deleted on the remote) go to the backup area first,
 // their bases cleared.
-func (v *View) rmdirLocal(p string) error {
-	err := syscall.Rmdir(p)
+func (v *View) rmdirLocal(real string) error {
+	rmdir := func(p string) error { return syscall.Rmdir(p) }
+	err := v.at(real, rmdir)
 	if err != syscall.ENOTEMPTY && err != syscall.EEXIST {
 		return err
 	}
-	rel, _ := filepath.Rel(v.root, p)
-	real := filepath.ToSlash(rel)
 	m := v.model()
 	for _, name := range v.localNames(real) {
 		c := tree.Join(real, name)
@@ -377,7 +381,7 @@ func (v *View) rmdirLocal(p string) error {
 			}
 		}
 	}
-	return syscall.Rmdir(p)
+	return v.at(real, rmdir)
 }
 
 // remove handles unlink and rmdir: local entries are removed; removing a
@@ -410,7 +414,10 @@ func (n *node) remove(name string, rm func(string) error) syscall.Errno {
 			}
 			return true, errnoOf(n.v.setBase(t.real, m.remote[t.real]))
 		}
-		return false, errnoOf(rm(n.v.lpath(t.real)))
+		if rm == nil {
+			return false, errnoOf(n.v.rmdirLocal(t.real))
+		}
+		return false, errnoOf(n.v.at(t.real, rm))
 	})
 }
 
@@ -429,8 +436,13 @@ func (n *node) Setattr(ctx context.Context, f fs.FileHandle, in *fuse.SetAttrIn,
 		if errno := fsa.Setattr(ctx, in, out); errno != 0 {
 			return errno
 		}
-	} else if errno := setattrPath(n.v.lpath(t.real), in); errno != 0 {
-		return errno
+	} else if err := n.v.at(t.real, func(p string) error {
+		if errno := setattrPath(p, in); errno != 0 {
+			return errno
+		}
+		return nil
+	}); err != nil {
+		return errnoOf(err)
 	}
 	return n.Getattr(ctx, nil, out)
 }

@@ -164,6 +164,9 @@ func (m *model) resolve(vpath string) (t target, ok bool) {
 	if vpath == "" {
 		return target{}, true
 	}
+	if strings.IndexByte(vpath, 0) >= 0 {
+		return target{}, false // a node cut off from the view
+	}
 	for _, c := range strings.Split(vpath, "/") {
 		if t, ok = m.step(t, c); !ok {
 			return t, false

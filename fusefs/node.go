@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"sort"
+	"strings"
 	"syscall"
 	"time"
 
@@ -39,16 +40,41 @@ var (
 	_ fs.NodeStatfser   = (*node)(nil)
 )
 
-func (n *node) vpath() string { return n.Path(nil) }
+// vpath returns the node's path in the view. A node no longer linked to
+// the root (its name was unlinked or renamed over while it stays open)
+// gets a path no view entry has, so that nothing resolves it to another
+// entry (the root, say).
+func (n *node) vpath() string {
+	if n.IsRoot() {
+		return ""
+	}
+	var parts []string
+	for in := n.EmbeddedInode(); !in.IsRoot(); {
+		name, parent := in.Parent()
+		if parent == nil {
+			return orphanPath
+		}
+		parts = append(parts, name)
+		in = parent
+	}
+	for i, j := 0, len(parts)-1; i < j; i, j = i+1, j-1 {
+		parts[i], parts[j] = parts[j], parts[i]
+	}
+	return strings.Join(parts, "/")
+}
+
+// orphanPath is the path of nodes cut off from the view: it contains a NUL
+// byte, which no name can, so it never resolves.
+const orphanPath = "\x00orphan"
 
 func (n *node) child(name string) string { return tree.Join(n.vpath(), name) }
 
 // newChild makes the inode for an entry just found or made.
-func (n *node) newChild(ctx context.Context, t target, st *syscall.Stat_t, out *fuse.EntryOut) *fs.Inode {
+func (n *node) newChild(ctx context.Context, t target, st *syscall.Stat_t, gen uint64, out *fuse.EntryOut) *fs.Inode {
 	var id fs.StableAttr
 	if t.side == local {
 		out.Attr.FromStat(st)
-		id = fs.StableAttr{Mode: st.Mode & syscall.S_IFMT, Ino: n.v.localIno(st)}
+		id = fs.StableAttr{Mode: st.Mode & syscall.S_IFMT, Ino: n.v.localIno(st), Gen: gen}
 		if t.sib != nil {
 			// p.local is not the same inode as p: the names come and go
 			// with resolutions
@@ -74,12 +100,17 @@ func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs
 		return nil, syscall.ENOENT
 	}
 	var st syscall.Stat_t
+	var gen uint64
 	if t.side == local {
-		if err := syscall.Lstat(n.v.lpath(t.real), &st); err != nil {
-			return nil, fs.ToErrno(err)
+		err := n.v.at(t.real, func(p string) (err error) {
+			gen, err = lstatGen(p, &st)
+			return err
+		})
+		if err != nil {
+			return nil, errnoOf(err)
 		}
 	}
-	return n.newChild(ctx, t, &st, out), 0
+	return n.newChild(ctx, t, &st, gen, out), 0
 }
 
 func (n *node) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
@@ -99,8 +130,14 @@ func (n *node) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) 
 		return 0
 	}
 	var st syscall.Stat_t
-	if err := syscall.Lstat(n.v.lpath(t.real), &st); err != nil {
-		return fs.ToErrno(err)
+	if err := n.v.at(t.real, func(p string) error { return syscall.Lstat(p, &st) }); err != nil {
+		return errnoOf(err)
+	}
+	if want := n.StableAttr().Mode; n.vpath() != "" && want != 0 && st.Mode&syscall.S_IFMT != want {
+		// the path now holds another kind of entry than this inode (say a
+		// symlink swapped in for a file): its attributes are not this
+		// inode's
+		return syscall.EIO
 	}
 	out.FromStat(&st)
 	return 0
@@ -120,8 +157,13 @@ func (n *node) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 		}
 		return listStream(seen), 0
 	}
-	ds, errno := fs.NewLoopbackDirStream(n.v.lpath(t.real))
+	dir, err := n.v.openLocal(t.real, syscall.O_RDONLY|syscall.O_DIRECTORY, 0)
+	if err != nil {
+		return nil, fs.ToErrno(err)
+	}
+	ds, errno := fs.NewLoopbackDirStreamFd(int(dir.Fd()))
 	if errno != 0 {
+		dir.Close()
 		return nil, errno
 	}
 	for ds.HasNext() {
@@ -139,6 +181,7 @@ func (n *node) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 		seen[e.Name] = e
 	}
 	ds.Close()
+	dir.Close()
 	if !t.under {
 		for _, name := range m.extra[t.real] {
 			ct, ok := m.step(t, name)
@@ -225,13 +268,13 @@ func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 		if errno := n.v.copyUpFor(t); errno != 0 {
 			return nil, 0, errno
 		}
-		f, err := os.OpenFile(n.v.lpath(t.real), int(flags), 0)
+		f, err := n.v.openLocal(t.real, int(flags), 0)
 		if err != nil {
 			return nil, 0, fs.ToErrno(err)
 		}
 		return plainFile{fs.NewLoopbackFileFromOS(f)}, 0, 0
 	}
-	f, err := os.OpenFile(n.v.lpath(t.real), int(flags)|syscall.O_NOFOLLOW, 0)
+	f, err := n.v.openLocal(t.real, int(flags), 0)
 	if err != nil {
 		return nil, 0, fs.ToErrno(err)
 	}
@@ -283,48 +326,41 @@ var (
 	_ fs.NodeRemovexattrer = (*node)(nil)
 )
 
-// localPath returns the local path behind n, or an errno for remote ones.
-func (n *node) localPath(remoteErr syscall.Errno) (string, syscall.Errno) {
+// onLocal runs fn on the local path behind n (see View.at), or returns
+// remoteErr for versions only the remote holds.
+func (n *node) onLocal(remoteErr syscall.Errno, fn func(p string) error) syscall.Errno {
 	t, ok := n.v.model().resolve(n.vpath())
 	if !ok {
-		return "", syscall.ENOENT
+		return syscall.ENOENT
 	}
 	if t.side == remote {
-		return "", remoteErr
+		return remoteErr
 	}
-	return n.v.lpath(t.real), 0
+	return errnoOf(n.v.at(t.real, fn))
 }
 
 func (n *node) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
-	p, errno := n.localPath(syscall.ENODATA)
-	if errno != 0 {
-		return 0, errno
-	}
-	sz, err := unix.Lgetxattr(p, attr, dest)
-	return uint32(sz), fs.ToErrno(err)
+	var sz int
+	errno := n.onLocal(syscall.ENODATA, func(p string) (err error) {
+		sz, err = unix.Lgetxattr(p, attr, dest)
+		return err
+	})
+	return uint32(sz), errno
 }
 
 func (n *node) Setxattr(ctx context.Context, attr string, data []byte, flags uint32) syscall.Errno {
-	p, errno := n.localPath(syscall.ENOTSUP)
-	if errno != 0 {
-		return errno
-	}
-	return fs.ToErrno(unix.Lsetxattr(p, attr, data, int(flags)))
+	return n.onLocal(syscall.ENOTSUP, func(p string) error { return unix.Lsetxattr(p, attr, data, int(flags)) })
 }
 
 func (n *node) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
-	p, errno := n.localPath(0)
-	if p == "" {
-		return 0, errno
-	}
-	sz, err := unix.Llistxattr(p, dest)
-	return uint32(sz), fs.ToErrno(err)
+	var sz int
+	errno := n.onLocal(0, func(p string) (err error) {
+		sz, err = unix.Llistxattr(p, dest)
+		return err
+	})
+	return uint32(sz), errno
 }
 
 func (n *node) Removexattr(ctx context.Context, attr string) syscall.Errno {
-	p, errno := n.localPath(syscall.ENODATA)
-	if errno != 0 {
-		return errno
-	}
-	return fs.ToErrno(unix.Lremovexattr(p, attr))
+	return n.onLocal(syscall.ENODATA, func(p string) error { return unix.Lremovexattr(p, attr) })
 }

@@ -61,7 +61,7 @@ func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedd
 			}
 			return true, errnoOf(n.v.setBaseTree(m, st.real))
 		}
-		if err := rename(n.v.lpath(st.real), n.v.lpath(real), flags); err != nil {
+		if err := n.v.rename(st.real, real, flags); err != nil {
 			return reload, fs.ToErrno(err)
 		}
 		return reload || st.under, 0
@@ -122,7 +122,7 @@ func (v *View) moveSibling(m *model, st target, dst string) (bool, syscall.Errno
 	if st.side == local {
 		// keep both: the local version moves to the new name, the remote
 		// one comes back to p
-		if err := rename(v.lpath(p), v.lpath(real), 0); err != nil {
+		if err := v.rename(p, real, 0); err != nil {
 			return reload, fs.ToErrno(err)
 		}
 		cs := o.subtreeBases(local)
@@ -139,9 +139,12 @@ func (v *View) moveSibling(m *model, st target, dst string) (bool, syscall.Errno
 	return true, errnoOf(v.b.SetBases(o.subtreeBases(local)))
 }
 
-// rename renames a local path, replacing an empty directory like rename(2).
-func rename(from, to string, flags uint32) error {
-	return unix.Renameat2(unix.AT_FDCWD, from, unix.AT_FDCWD, to, uint(flags&unix.RENAME_NOREPLACE))
+// rename renames a local tree path, replacing an empty directory like
+// rename(2), never through a symlink.
+func (v *View) rename(from, to string, flags uint32) error {
+	return v.at2(from, to, func(a, b string) error {
+		return unix.Renameat2(unix.AT_FDCWD, a, unix.AT_FDCWD, b, uint(flags&unix.RENAME_NOREPLACE))
+	})
 }
 
 // viewPathOf returns the view path of a plain tree path (outside conflicts,
@@ -184,7 +187,9 @@ func (v *View) exchange(src, dst string) syscall.Errno {
 		if a.side != local || b.side != local || a.sib != nil || b.sib != nil {
 			return false, syscall.EINVAL
 		}
-		err := unix.Renameat2(unix.AT_FDCWD, v.lpath(a.real), unix.AT_FDCWD, v.lpath(b.real), unix.RENAME_EXCHANGE)
-		return false, fs.ToErrno(err)
+		err := v.at2(a.real, b.real, func(pa, pb string) error {
+			return unix.Renameat2(unix.AT_FDCWD, pa, unix.AT_FDCWD, pb, unix.RENAME_EXCHANGE)
+		})
+		return false, errnoOf(err)
 	})
 }
