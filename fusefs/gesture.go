@@ -355,7 +355,6 @@ func (n *node) Unlink(ctx context.Context, name string) syscall.Errno {
 	return n.remove(name, func(p string) error { return syscall.Unlink(p) })
 }
 
-
 func (n *node) Rmdir(ctx context.Context, name string) syscall.Errno {
 	return n.remove(name, nil)
 }
