@@ -319,20 +319,20 @@ func TestSameSystem(t *testing.T) {
 // the caller must not try again over plain SFTP.
 func TestEnsureRemoteUnreachable(t *testing.T) {
 	sshCmd, host := testenv.SSH(t)
-	_, err := EnsureRemote(t.Context(), sshCmd+" -oPort=1", host)
+	_, err := ensureRemote(t.Context(), uploadOptions{sshCommand: sshCmd + " -oPort=1", host: host, binary: agentBin})
 	if err == nil || errors.Is(err, ErrNoAgent) || !strings.HasPrefix(err.Error(), "connect to "+host+": ") ||
 		!strings.Contains(err.Error(), "refused") || strings.Contains(err.Error(), "\n") {
 		t.Errorf("EnsureRemote of a closed port = %v, want a one-line connect error naming %s", err, host)
 	}
 }
 
-// A test binary is no myrrorfs: it is never uploaded.
+// A test binary is no myrrorfs: it is never uploaded, and nothing is probed.
 func TestEnsureRemoteNeverUploadsTestBinary(t *testing.T) {
 	sshCmd, host := testenv.SSH(t)
 	cache := testenv.SSHRemoteDir(t)
-	_, err := ensureRemote(t.Context(), uploadOptions{sshCommand: sshCmd, host: host, cacheDir: cache, ignorePath: true})
+	_, err := ensureRemote(t.Context(), uploadOptions{sshCommand: sshCmd + " -oPort=1", host: host, cacheDir: cache, ignorePath: true})
 	if !errors.Is(err, ErrNoAgent) {
-		t.Errorf("ensureRemote of a test binary = %v, want ErrNoAgent", err)
+		t.Errorf("ensureRemote of a test binary (to a closed port) = %v, want ErrNoAgent without connecting", err)
 	}
 	if entries, _ := os.ReadDir(cache); len(entries) != 0 {
 		t.Errorf("the remote cache holds %d entries, want none", len(entries))

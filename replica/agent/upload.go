@@ -38,8 +38,9 @@ type uploadOptions struct {
 //
 // When ssh cannot reach host the error is the one-line "connect to HOST:
 // ..." that Dial would give; any other failure (a remote of another system,
-// a failed upload, a test binary that is no myrrorfs) wraps ErrNoAgent, so
-// that the caller can fall back to plain SFTP.
+// a failed upload) wraps ErrNoAgent, so that the caller can fall back to
+// plain SFTP. A test binary is no myrrorfs: there, EnsureRemote connects
+// nowhere and returns ErrNoAgent at once (tests name their agent).
 
 func EnsureRemote(ctx context.Context, sshCommand, host string) (string, error) {
 	return ensureRemote(ctx, uploadOptions{sshCommand: sshCommand, host: host})
@@ -52,6 +53,9 @@ func Upload(ctx context.Context, sshCommand, host string) (string, error) {
 }
 
 func ensureRemote(ctx context.Context, o uploadOptions) (string, error) {
+	if o.binary == "" && testing.Testing() {
+		return "", fmt.Errorf("upload myrrorfs to %s: %w: this program is a test binary, not myrrorfs", o.host, ErrNoAgent)
+	}
 	probe, err := probeRemote(ctx, o)
 	if err != nil {
 		return "", err
@@ -62,9 +66,6 @@ func ensureRemote(ctx context.Context, o uploadOptions) (string, error) {
 	if !sameSystem(probe.uname) {
 		return "", fmt.Errorf("upload myrrorfs to %s: %w: the remote is %q, this binary is %s/%s",
 			o.host, ErrNoAgent, probe.uname, runtime.GOOS, runtime.GOARCH)
-	}
-	if o.binary == "" && testing.Testing() {
-		return "", fmt.Errorf("upload myrrorfs to %s: %w: this program is a test binary, not myrrorfs", o.host, ErrNoAgent)
 	}
 	p, err := upload(ctx, o)
 	if err != nil && !errors.Is(err, ErrNoAgent) {
