@@ -62,6 +62,62 @@ func children(t *testing.T, ppid int, comm string) []int {
 	return pids
 }
 
+// socketInodes returns the inode numbers of the sockets process pid holds.
+func socketInodes(pid int) map[string]bool {
+	out := map[string]bool{}
+	fds, _ := os.ReadDir(filepath.Join("/proc", strconv.Itoa(pid), "fd"))
+	for _, fd := range fds {
+		l, err := os.Readlink(filepath.Join("/proc", strconv.Itoa(pid), "fd", fd.Name()))
+		if err == nil && strings.HasPrefix(l, "socket:[") {
+			out[strings.TrimSuffix(strings.TrimPrefix(l, "socket:["), "]")] = true
+		}
+	}
+	return out
+}
+
+// tcpPorts maps socket inodes to "localport remoteport" (hex) from
+// /proc/net/tcp.
+func tcpPorts(t *testing.T) map[string][2]string {
+	b, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][2]string{}
+	for _, line := range strings.Split(string(b), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) < 10 {
+			continue
+		}
+		local, remote := f[1], f[2]
+		out[f[9]] = [2]string{local[strings.IndexByte(local, ':')+1:], remote[strings.IndexByte(remote, ':')+1:]}
+	}
+	return out
+}
+
+// sshdServing returns the sshd processes (children of the listener, and
+// their children) serving the TCP connection of ssh client process client.
+func sshdServing(t *testing.T, sshdPid, client int) []int {
+	ports := tcpPorts(t)
+	var clientPort string
+	for ino := range socketInodes(client) {
+		if p, ok := ports[ino]; ok {
+			clientPort = p[0]
+		}
+	}
+	if clientPort == "" {
+		return nil
+	}
+	var out []int
+	for _, pid := range children(t, sshdPid, "") {
+		for ino := range socketInodes(pid) {
+			if p, ok := ports[ino]; ok && p[1] == clientPort {
+				out = append(out, pid)
+			}
+		}
+	}
+	return out
+}
+
 // TestSSHConnectionLoss cuts the ssh connection under a mount: local-backed
 // files stay usable, a commit while the host is unreachable fails with a
 // clear error, and once it is reachable again the next commit reconnects
@@ -89,7 +145,11 @@ func TestSSHConnectionLoss(t *testing.T) {
 			if cut == "kill the ssh client" {
 				victims = children(t, os.Getpid(), "ssh")
 			} else {
-				victims = children(t, sshdPid, "")
+				// only the sshd process serving this mount's connection:
+				// other tests may be using the same server
+				for _, client := range children(t, os.Getpid(), "ssh") {
+					victims = append(victims, sshdServing(t, sshdPid, client)...)
+				}
 			}
 			if len(victims) == 0 {
 				t.Fatalf("%s: no process found", cut)
