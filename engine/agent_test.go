@@ -27,20 +27,22 @@ func buildMyrrorfs(t *testing.T) string {
 }
 
 // writeRandomFiles writes n files of size random bytes each, with the same
-// content under every dir, and returns their contents by name.
+// content under every dir, and returns the content of the first, big0.
 func writeRandomFiles(t *testing.T, n, size int, dirs ...string) map[string][]byte {
 	t.Helper()
-	files := make(map[string][]byte, n)
+	files := make(map[string][]byte, 1)
+	b := make([]byte, size)
 	for i := range n {
 		name := fmt.Sprintf("big%d", i)
-		b := make([]byte, size)
 		rand.Read(b)
 		for _, d := range dirs {
 			if err := os.WriteFile(filepath.Join(d, name), b, 0o644); err != nil {
 				t.Fatal(err)
 			}
 		}
-		files[name] = b
+		if i == 0 {
+			files[name] = bytes.Clone(b)
+		}
 	}
 	return files
 }
@@ -55,7 +57,7 @@ func TestAgentStatusReadsNoData(t *testing.T) {
 	l, r, state := filepath.Join(dir, "l"), filepath.Join(dir, "r"), filepath.Join(dir, "s")
 	os.Mkdir(l, 0o755)
 	os.Mkdir(r, 0o755)
-	const n, size = 4, 17 << 20 // 68 MiB in all
+	const n, size = 16, 64 << 20 // 1 GiB in all
 	files := writeRandomFiles(t, n, size, l, r)
 
 	p, err := Open(t.Context(), l, host+":"+r, Options{StateDir: state, Holder: "test", SSHCommand: sshCmd, RemoteMyrrorfs: bin})
