@@ -90,6 +90,12 @@ wait_for_sshd() {
 # the port first. It sets sshd_pid and port.
 start_sshd() {
 	mkdir -p /run/sshd
+	# sshd refuses to start without its privilege separation user, which a
+	# package install creates but a damaged system may lack.
+	if ! getent passwd sshd >/dev/null; then
+		log "creating the sshd privilege separation user"
+		useradd --system --no-create-home --home-dir /run/sshd --shell /usr/sbin/nologin sshd
+	fi
 	for _ in 1 2 3 4 5; do
 		port="$(pick_port)"
 		write_sshd_config "$port"
