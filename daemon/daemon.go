@@ -76,6 +76,7 @@ func Start(ctx context.Context, opt Options) (_ *Daemon, err error) {
 	if opt.Engine.Holder == "" {
 		opt.Engine.Holder = fmt.Sprintf("mount at %s (pid %d)", mnt, os.Getpid())
 	}
+	opt.Engine.Resident = true
 	if d.pair, err = engine.Open(ctx, opt.Local, opt.Remote, opt.Engine); err != nil {
 		return nil, err
 	}

@@ -28,6 +28,10 @@ type Options struct {
 	Holder     string    // describes this process in "pair in use" errors
 	Stderr     io.Writer // receives ssh's diagnostics; nil discards them
 	Workers    int       // concurrent scan and transfer operations; 0 means 16
+	// Resident says the pair stays open and is rescanned (a mount): the
+	// latest scans are kept, to skip hashing on the next one and to let
+	// Refresh rescan the local side alone.
+	Resident bool
 	// RemoteMyrrorfs is the path of myrrorfs on the remote; empty: look on
 	// the remote PATH, or upload this binary when the remote's OS and
 	// architecture match; "none": never use an agent.

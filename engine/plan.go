@@ -195,7 +195,9 @@ func (p *Pair) Refresh(ctx context.Context, remote bool) (*Plan, error) {
 			return nil, fmt.Errorf("scan %s side: %w", Side(s), err)
 		}
 	}
-	p.last = res
+	if p.opt.Resident {
+		p.last = res
+	}
 	plan := &Plan{RemoteHashing: p.RemoteHashing()}
 	for s, r := range res {
 		plan.Temps[s] = r.Temps

@@ -425,7 +425,10 @@ func (s *scanner) progress(force bool) {
 
 // finish sorts the result and makes the last Progress call.
 func (s *scanner) finish() *ScanResult {
-	res := &s.res
+	// a copy, so that the result does not keep the scanner (and what its
+	// options reference) alive
+	res := new(ScanResult)
+	*res = s.res
 	res.Entries = s.flatten()
 	slices.SortFunc(res.Entries, func(a, b tree.Scanned) int { return tree.Compare(a.Path, b.Path) })
 	slices.SortFunc(res.Temps, tree.Compare)
