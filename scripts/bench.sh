@@ -232,7 +232,12 @@ setup() {
 #!/bin/sh
 UNISON=$data/unison-server exec /usr/bin/time -v -o $remote_time unison "\$@"
 EOF
-	chmod +x "$data/bin/unison-server"
+	# The same for the myrrorfs agent that sync runs on the remote.
+	cat >"$data/bin/myrrorfs-remote" <<EOF
+#!/bin/sh
+exec /usr/bin/time -v -o $remote_time $bin "\$@"
+EOF
+	chmod +x "$data/bin/unison-server" "$data/bin/myrrorfs-remote"
 	# The "remote" is this machine: the client and server sides of unison,
 	# and its local and ssh runs, each keep their archives apart.
 	mkdir -p "$data/unison-local" "$data/unison-ssh" "$data/unison-server"
@@ -287,14 +292,14 @@ bench_nochange() {
 	cmds[local.myrrorfs]="$bin sync -y --state $st $a $b"
 	cmds[local.unison]="unison $a $b -batch"
 	cmds[local.rsync]="rsync -a $a/ $b/"
-	cmds[ssh.myrrorfs]="$bin sync -y --state $st -e '$SSH' $a $test_host:$b"
+	cmds[ssh.myrrorfs]="$bin sync -y --state $st -e '$SSH' --remote-myrrorfs $data/bin/myrrorfs-remote $a $test_host:$b"
 	cmds[ssh.unison]="unison $a ssh://$test_host/$b -batch -sshcmd ssh -sshargs '$ssh_args' -servercmd $data/bin/unison-server"
 	cmds[ssh.rsync]="rsync -a -e '$SSH' --rsync-path='/usr/bin/time -v -o $remote_time rsync' $a/ $test_host:$b/"
 
 	say ""
 	say "## 1. No-change re-sync of $n_files files ($((n_files / 100)) dirs x 100)"
 	say ""
-	say "Median of $runs runs after an untimed first sync. RSS: peak of the local process tree; remote: the server process over ssh."
+	say "Median of $runs runs after an untimed first sync. RSS: peak of the local process tree; remote: the process each tool runs on the remote (myrrorfs agent, unison server, rsync server), through a wrapper running it under /usr/bin/time."
 	say ""
 	say "| case | tool | wall s | tool/myrrorfs wall | peak RSS MB | bytes/file | tool/myrrorfs RSS | remote RSS MB | first sync s |"
 	say "|---|---|---|---|---|---|---|---|---|"
@@ -648,7 +653,7 @@ bench_mount() {
 daemon_pid() {
 	local p
 	for p in /proc/[0-9]*; do
-		if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q -- "mount.* $mnt\( \|$\)"; then
+		if tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -q -- "mount.* $mnt\( \|$\)"; then
 			if [[ $(readlink "$p/exe" 2>/dev/null) == "$bin" ]]; then
 				echo "${p#/proc/}"
 				return
