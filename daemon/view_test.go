@@ -147,3 +147,38 @@ func TestViewShowsDecisions(t *testing.T) {
 		}
 	}
 }
+
+// A file swapped for a symlink behind the view's back (outside the mount)
+// is never followed: truncating, chmodding or opening it through a name the
+// kernel still caches as a regular file leaves the symlink's target alone.
+func TestNoWriteThroughSwappedSymlink(t *testing.T) {
+	f := newFixture(t, map[string]string{"f": "base", "d/g": "base"}, nil, nil)
+	victim := filepath.Join(t.TempDir(), "victim")
+	os.WriteFile(victim, []byte("precious"), 0o644)
+	for _, p := range []string{"f", "d/g"} {
+		if _, err := os.Stat(filepath.Join(f.mnt, p)); err != nil { // the kernel caches it as a file
+			t.Fatal(err)
+		}
+		os.Remove(filepath.Join(f.local, p))
+		os.Symlink(victim, filepath.Join(f.local, p))
+		os.Truncate(filepath.Join(f.mnt, p), 0)
+		os.Chmod(filepath.Join(f.mnt, p), 0o600)
+		if w, err := os.OpenFile(filepath.Join(f.mnt, p), os.O_WRONLY|os.O_TRUNC, 0); err == nil {
+			w.Close()
+		}
+	}
+	// a directory swapped for a symlink to an outside directory
+	outside := t.TempDir()
+	os.RemoveAll(filepath.Join(f.local, "d"))
+	os.Symlink(outside, filepath.Join(f.local, "d"))
+	os.WriteFile(filepath.Join(f.mnt, "d", "new"), []byte("x"), 0o644)
+	if b, _ := os.ReadFile(victim); string(b) != "precious" {
+		t.Fatalf("the symlink's target was written through the view: %q", b)
+	}
+	if fi, _ := os.Stat(victim); fi.Mode().Perm() != 0o644 {
+		t.Fatalf("the symlink's target was chmodded through the view: %v", fi.Mode())
+	}
+	if ents, _ := os.ReadDir(outside); len(ents) != 0 {
+		t.Fatalf("a file was created outside the tree: %v", ents)
+	}
+}

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"sync/atomic"
 	"syscall"
-	"time"
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -191,27 +190,28 @@ func (v *View) download(from, to string, e tree.Entry) error {
 	return os.Rename(tmp, dst)
 }
 
-// copyFile copies a cached version to dst with e's mode and mtime.
+// copyFile copies a cached version to a new file dst with e's mode and
+// mtime, set through the new file's descriptor.
 func copyFile(src, dst string, e tree.Entry) error {
 	in, err := os.Open(src)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return err
 	}
 	_, err = io.Copy(out, in)
+	if err == nil {
+		err = out.Chmod(os.FileMode(e.Perm & 0o7777))
+	}
+	if err == nil {
+		ts := unix.NsecToTimespec(e.MtimeNs)
+		err = unix.UtimesNanoAt(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(int(out.Fd())), []unix.Timespec{ts, ts}, 0)
+	}
 	if cerr := out.Close(); err == nil {
 		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(dst, os.FileMode(e.Perm&0o7777))
-	}
-	if err == nil {
-		mt := time.Unix(0, e.MtimeNs)
-		err = os.Chtimes(dst, mt, mt)
 	}
 	return err
 }
@@ -447,9 +447,11 @@ func (n *node) Setattr(ctx context.Context, f fs.FileHandle, in *fuse.SetAttrIn,
 }
 
 // setattrPath applies a SETATTR request to a local path.
+// Neither chmod nor truncate may follow a symlink that was swapped in for
+// the file: both act on a descriptor opened without following one.
 func setattrPath(p string, in *fuse.SetAttrIn) syscall.Errno {
 	if m, ok := in.GetMode(); ok {
-		if err := syscall.Chmod(p, m); err != nil {
+		if err := chmodNoFollow(p, m); err != nil {
 			return fs.ToErrno(err)
 		}
 	}
@@ -468,7 +470,7 @@ func setattrPath(p string, in *fuse.SetAttrIn) syscall.Errno {
 		}
 	}
 	if sz, ok := in.GetSize(); ok {
-		if err := syscall.Truncate(p, int64(sz)); err != nil {
+		if err := truncateNoFollow(p, int64(sz)); err != nil {
 			return fs.ToErrno(err)
 		}
 	}

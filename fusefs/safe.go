@@ -89,3 +89,32 @@ func lstatGen(p string, st *syscall.Stat_t) (uint64, error) {
 	}
 	return uint64(x.Btime.Sec)*1e9 + uint64(x.Btime.Nsec) + 1, nil
 }
+
+// chmodNoFollow sets the mode of p, or of the symlink p itself (which
+// Linux refuses), never of what a symlink points to.
+func chmodNoFollow(p string, mode uint32) error {
+	fd, err := unix.Open(p, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFLNK {
+		return unix.EOPNOTSUPP
+	}
+	return unix.Chmod("/proc/self/fd/"+strconv.Itoa(fd), mode)
+}
+
+// truncateNoFollow truncates regular file p, never what a symlink at p
+// points to.
+func truncateNoFollow(p string, size int64) error {
+	fd, err := unix.Open(p, unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	return unix.Ftruncate(fd, size)
+}
