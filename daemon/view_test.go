@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -180,5 +181,46 @@ func TestNoWriteThroughSwappedSymlink(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(outside); len(ents) != 0 {
 		t.Fatalf("a file was created outside the tree: %v", ents)
+	}
+}
+
+// TestSymlinkRace swaps a file of the local tree between a regular file
+// and a symlink to a file outside the tree, while another goroutine opens
+// it through the view for writing with O_TRUNC and O_NOFOLLOW and
+// truncates it: whatever the kernel has cached, the view never follows
+// the symlink, so the outside file keeps its content.
+func TestSymlinkRace(t *testing.T) {
+	f := newFixture(t, map[string]string{"race": "base"}, nil, nil)
+	victim := filepath.Join(t.TempDir(), "victim")
+	os.WriteFile(victim, []byte("precious"), 0o644)
+	path, tmp := filepath.Join(f.mnt, "race"), filepath.Join(f.local, "race.tmp")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < 2000; i++ {
+			os.WriteFile(tmp, nil, 0o644)
+			os.Rename(tmp, filepath.Join(f.local, "race"))
+			os.Symlink(victim, tmp)
+			os.Rename(tmp, filepath.Join(f.local, "race"))
+		}
+	}()
+	opened := 0
+	for {
+		select {
+		case <-done:
+			if b, _ := os.ReadFile(victim); string(b) != "precious" {
+				t.Fatalf("the outside file was written through the view: %q", b)
+			}
+			if opened == 0 {
+				t.Fatal("no open through the view succeeded: the race was not run")
+			}
+			return
+		default:
+		}
+		if w, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC|syscall.O_NOFOLLOW, 0); err == nil {
+			opened++
+			w.Truncate(0)
+			w.Close()
+		}
 	}
 }
