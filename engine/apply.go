@@ -59,16 +59,17 @@ type applier struct {
 	done    []bool // per row: the journal already has its new record
 	removed []bool // per row: phase 1 removed the target's old entry
 
-	mu      sync.Mutex
-	res     Result
-	failed  map[string]bool // directories that could not be made or removed
-	pending map[string]bool // directories waiting for the removal of what holds their place
-	backups [2]*backupArea
-	renames map[int]int                   // creation row -> deletion row made by a rename
-	handled []bool                        // per row: a step took it on
-	staged  map[int]string                // row -> temporary holding its new content
-	learned map[int]tree.Hash             // row -> hash computed while copying a file the scan did not hash
-	content [2]map[tree.Hash]tree.Scanned // per side: a file for each content, built on demand
+	mu         sync.Mutex
+	res        Result
+	failed     map[string]bool // directories that could not be made or removed
+	pending    map[string]bool // directories waiting for the removal of what holds their place
+	backups    [2]*backupArea
+	renames    map[int]int                   // creation row -> deletion row made by a rename
+	dirRenames map[int]int                   // the same for whole directories
+	handled    []bool                        // per row: a step took it on
+	staged     map[int]string                // row -> temporary holding its new content
+	learned    map[int]tree.Hash             // row -> hash computed while copying a file the scan did not hash
+	content    [2]map[tree.Hash]tree.Scanned // per side: a file for each content, built on demand
 }
 
 // Apply carries out the plan's decisions with the commit protocol. Conflicts
@@ -80,15 +81,16 @@ func (p *Pair) Apply(ctx context.Context, plan *Plan, opt ApplyOptions) (*Result
 	}
 	a := &applier{
 		p: p, plan: plan, opt: opt,
-		batch:   p.db.NewBatch(),
-		done:    make([]bool, len(plan.Rows)),
-		removed: make([]bool, len(plan.Rows)),
-		failed:  map[string]bool{},
-		pending: map[string]bool{},
-		renames: findRenames(plan.Rows, plan.Decisions),
-		handled: make([]bool, len(plan.Rows)),
-		staged:  map[int]string{},
-		learned: map[int]tree.Hash{},
+		batch:      p.db.NewBatch(),
+		done:       make([]bool, len(plan.Rows)),
+		removed:    make([]bool, len(plan.Rows)),
+		failed:     map[string]bool{},
+		pending:    map[string]bool{},
+		renames:    findRenames(plan.Rows, plan.Decisions),
+		dirRenames: findDirRenames(plan.Rows, plan.Decisions),
+		handled:    make([]bool, len(plan.Rows)),
+		staged:     map[int]string{},
+		learned:    map[int]tree.Hash{},
 	}
 	for to, from := range plan.Edits {
 		a.renames[to] = from
@@ -103,7 +105,7 @@ func (p *Pair) Apply(ctx context.Context, plan *Plan, opt ApplyOptions) (*Result
 	// before anything is renamed, replaced or removed, so that a copy made
 	// on the target side never reads a file a later step changes, and
 	// chains and cycles of renames never overwrite a file still needed.
-	steps := []func(context.Context){a.mkdirs, a.stage, a.renameStep, a.install, a.removals, a.mkdirs, a.files}
+	steps := []func(context.Context){a.dirRenameStep, a.mkdirs, a.stage, a.renameStep, a.install, a.removals, a.mkdirs, a.files}
 	for _, step := range steps {
 		if err := ctx.Err(); err != nil {
 			break

@@ -149,7 +149,7 @@ func (a *applier) fileMoves() []move {
 func (a *applier) claim(i int) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.handled[i] {
+	if a.handled[i] || a.done[i] {
 		return false
 	}
 	a.handled[i] = true
