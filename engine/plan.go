@@ -178,17 +178,18 @@ func (p *Pair) Refresh(ctx context.Context, remote bool) (*Plan, error) {
 		return nil, err
 	}
 	res := p.last
+	idx := indexRecs(recs)
 	var errs [2]error
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		if remote || res[RemoteSide] == nil {
-			opt := p.scanOptions(recs, RemoteSide)
+			opt := p.scanOptions(recs, idx, RemoteSide)
 			opt.LazyHash = p.RemoteHashing() == HashByDownload
 			res[RemoteSide], errs[RemoteSide] = replica.Scan(ctx, p.Remote, opt)
 		}
 	}()
-	res[LocalSide], errs[LocalSide] = replica.Scan(ctx, p.Local, p.scanOptions(recs, LocalSide))
+	res[LocalSide], errs[LocalSide] = replica.Scan(ctx, p.Local, p.scanOptions(recs, idx, LocalSide))
 	<-done
 	for s, err := range errs {
 		if err != nil {
@@ -235,7 +236,7 @@ func (p *Pair) loadJournal() ([]pathRec, error) {
 	return recs, nil
 }
 
-func (p *Pair) scanOptions(recs []pathRec, side Side) replica.ScanOptions {
+func (p *Pair) scanOptions(recs []pathRec, idx map[string]int32, side Side) replica.ScanOptions {
 	var prev []tree.Scanned
 	if p.last[side] != nil {
 		prev = p.last[side].Entries
@@ -247,8 +248,8 @@ func (p *Pair) scanOptions(recs []pathRec, side Side) replica.ScanOptions {
 			if i := sort.Search(len(prev), func(i int) bool { return tree.Compare(prev[i].Path, path) >= 0 }); i < len(prev) && prev[i].Path == path && prev[i].Entry.Kind == tree.File {
 				return prev[i].FP, prev[i].Entry.Hash, true
 			}
-			i := sort.Search(len(recs), func(i int) bool { return tree.Compare(recs[i].path, path) >= 0 })
-			if i == len(recs) || recs[i].path != path {
+			i, ok := idx[path]
+			if !ok {
 				return tree.Fingerprint{}, tree.Hash{}, false
 			}
 			s := recs[i].rec.Local
@@ -258,6 +259,18 @@ func (p *Pair) scanOptions(recs []pathRec, side Side) replica.ScanOptions {
 			return s.FP, s.Hash, !s.Hash.IsZero()
 		},
 	}
+}
+
+// indexRecs maps the path of every journal record with a cached file hash
+// to its position, for the scans' lookups.
+func indexRecs(recs []pathRec) map[string]int32 {
+	idx := make(map[string]int32, len(recs))
+	for i, r := range recs {
+		if !r.rec.Local.Hash.IsZero() || !r.rec.Remote.Hash.IsZero() {
+			idx[r.path] = int32(i)
+		}
+	}
+	return idx
 }
 
 // mergeRows merges three lists sorted by tree.Compare into one row per path.
