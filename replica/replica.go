@@ -5,6 +5,7 @@
 package replica
 
 import (
+	"context"
 	"errors"
 	"io"
 
@@ -112,4 +113,34 @@ type Hasher interface {
 // (server-side copy) into a new temporary next to dst.
 type Copier interface {
 	CopyTemp(src, dstDir string, perm uint32) (string, error)
+}
+
+// Listed is one entry a TreeLister reports: what a ReadDir of Dir gives for
+// it, plus the target of a symlink.
+type Listed struct {
+	Dir    string // the directory holding the entry ("" for the root)
+	Info   Info   // the entry; Info.Name is its name in Dir
+	Target string // a symlink's target
+	// Err: the entry could not be taken in (a directory that could not be
+	// listed, a symlink that could not be read). Info.Kind still says what
+	// it is; nothing under it is listed.
+	Err error
+}
+
+// TreeLister is implemented by replicas that can list their whole tree in
+// one go (a remote agent walking it in place); Scan then uses it instead of
+// one ReadDir per directory.
+type TreeLister interface {
+	// ListTree walks the tree below the root without following symlinks
+	// or hashing anything, and calls fn for every entry, one call at a
+	// time, in any order in which a directory comes before everything
+	// under it. A directory is reported once it has been listed, or with
+	// Err when it could not be; one that tree.Internal names need not be
+	// descended into. An error from fn stops the walk and is returned.
+	//
+	// ListTree fails if the root cannot be listed or ctx ends. Before
+	// calling fn it may fail with an error wrapping ErrUnsupported: the
+	// replica cannot list its tree after all (an older remote), and the
+	// caller falls back to ReadDir.
+	ListTree(ctx context.Context, fn func(Listed) error) error
 }

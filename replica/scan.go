@@ -85,9 +85,18 @@ type ScanResult struct {
 // directories, reading symlinks and hashing files over opt.Workers
 // goroutines. It fails only if the root cannot be listed or ctx is done;
 // anything unreadable below the root becomes a Problem.
+//
+// When r is a TreeLister, Scan takes its listing in instead of calling
+// ReadDir and Readlink, with the same result; it hashes as before.
 func Scan(ctx context.Context, r Replica, opt ScanOptions) (*ScanResult, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("scan %s: %w", r, err)
+	}
+	if tl, ok := r.(TreeLister); ok {
+		res, err := scanListed(ctx, r, tl, opt)
+		if !errors.Is(err, ErrUnsupported) {
+			return res, err
+		}
 	}
 	root, err := r.ReadDir("")
 	if err != nil {
@@ -99,6 +108,51 @@ func Scan(ctx context.Context, r Replica, opt ScanOptions) (*ScanResult, error) 
 		return nil, fmt.Errorf("scan %s: %w", r, err)
 	}
 	return s.finish(), nil
+}
+
+// scanListed is Scan through tl: it takes the listing in while the workers
+// hash what needs it. An error wrapping ErrUnsupported means tl listed
+// nothing and r is to be walked instead.
+func scanListed(ctx context.Context, r Replica, tl TreeLister, opt ScanOptions) (*ScanResult, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	s := newScanner(ctx, r, opt)
+	s.pending = 1 // the listing itself, so that no worker stops before it ends
+	var lerr error
+	listed := make(chan struct{})
+	go func() {
+		defer close(listed)
+		lerr = s.feed(tl)
+		if lerr != nil {
+			cancel()
+		}
+		s.done()
+	}()
+	err := s.run()
+	<-listed
+	switch {
+	case errors.Is(lerr, ErrUnsupported):
+		return nil, lerr
+	case lerr != nil:
+		return nil, fmt.Errorf("scan %s: list the tree: %w", r, lerr)
+	case err != nil:
+		return nil, fmt.Errorf("scan %s: %w", r, err)
+	}
+	res := s.finish()
+	if p, dup := firstDuplicate(res.Entries); dup {
+		return nil, fmt.Errorf("scan %s: list the tree: %q listed twice", r, p)
+	}
+	return res, nil
+}
+
+// firstDuplicate returns the first path that sorted entries hold twice.
+func firstDuplicate(entries []tree.Scanned) (string, bool) {
+	for i := 1; i < len(entries); i++ {
+		if entries[i].Path == entries[i-1].Path {
+			return entries[i].Path, true
+		}
+	}
+	return "", false
 }
 
 // scanner is the state of one Scan.
@@ -285,40 +339,117 @@ func (s *scanner) filesToReuse(infos []Info) int {
 
 // takeChild takes one child of dir into b.
 func (s *scanner) takeChild(b *batch, dir string, info *Info) {
+	sc, ok := s.admit(b, dir, info)
+	if !ok {
+		return
+	}
+	switch info.Kind {
+	case tree.Dir:
+		b.dirs = append(b.dirs, sc)
+	case tree.Symlink:
+		b.leaves = append(b.leaves, sc)
+	case tree.File:
+		s.takeFile(b, sc)
+	}
+}
+
+// admit decides whether child info of dir is to be taken in, and returns
+// its entry (without hash or target) when it is. A child it leaves out may
+// leave a note in b: a Warning problem for an invalid name or a special
+// file, a temporary for an internal name that is one. An ignored child
+// leaves none.
+func (s *scanner) admit(b *batch, dir string, info *Info) (tree.Scanned, bool) {
 	p := tree.Join(dir, info.Name)
 	if err := tree.ValidName(info.Name); err != nil {
 		b.problems = append(b.problems, Problem{Path: p, Err: fmt.Errorf("%q: %w", info.Name, err), Warning: true})
-		return
+		return tree.Scanned{}, false
 	}
 	if tree.Internal(p) {
 		if strings.HasPrefix(info.Name, tree.TempPrefix) {
 			b.temps = append(b.temps, p)
 		}
-		return
+		return tree.Scanned{}, false
 	}
 	if s.opt.Ignore != nil && s.opt.Ignore(p, info.Kind == tree.Dir) {
-		return
+		return tree.Scanned{}, false
+	}
+	if info.Kind == tree.Absent {
+		b.problems = append(b.problems, Problem{Path: p, Err: errNotHandled, Warning: true})
+		return tree.Scanned{}, false
 	}
 	sc := tree.Scanned{
 		Path:  p,
 		Entry: tree.Entry{Kind: info.Kind, Perm: info.Perm},
 		FP:    info.FP,
 	}
-	switch info.Kind {
-	case tree.Absent:
-		b.problems = append(b.problems, Problem{Path: p, Err: errNotHandled, Warning: true})
-	case tree.Dir:
-		b.dirs = append(b.dirs, sc)
-	case tree.Symlink:
-		b.leaves = append(b.leaves, sc)
-	case tree.File:
+	if info.Kind == tree.File {
 		sc.Entry.Size, sc.Entry.MtimeNs = info.Size, info.MtimeNs
-		if s.reuse(&sc) || s.opt.LazyHash {
-			b.entries = append(b.entries, sc)
-		} else {
-			b.leaves = append(b.leaves, sc)
-		}
 	}
+	return sc, true
+}
+
+// takeFile takes file sc into b as an entry when its hash is known (or
+// left unknown: LazyHash), else as a job to hash it.
+func (s *scanner) takeFile(b *batch, sc tree.Scanned) {
+	if s.reuse(&sc) || s.opt.LazyHash {
+		b.entries = append(b.entries, sc)
+	} else {
+		b.leaves = append(b.leaves, sc)
+	}
+}
+
+// feedBatch is how many listed entries the feeder takes in at a time.
+const feedBatch = 1024
+
+// feeder takes a TreeLister's entries in, a batch at a time, as the walk
+// takes in listings. It runs on one goroutine.
+type feeder struct {
+	s    *scanner
+	dirs map[string]bool // directories taken in: only their children are wanted
+	b    batch
+	n    int // entries seen since the last flush
+}
+
+// feed takes in everything tl lists and returns ListTree's error.
+func (s *scanner) feed(tl TreeLister) error {
+	f := &feeder{s: s, dirs: map[string]bool{"": true}}
+	err := tl.ListTree(s.ctx, f.take)
+	f.flush()
+	return err
+}
+
+// take takes one listed entry in; one under a directory that was not taken
+// in (ignored, internal, unlistable, or never listed) is dropped.
+func (f *feeder) take(l Listed) error {
+	if !f.dirs[l.Dir] {
+		return nil
+	}
+	sc, ok := f.s.admit(&f.b, l.Dir, &l.Info)
+	switch {
+	case !ok:
+	case l.Err != nil:
+		f.b.problems = append(f.b.problems, Problem{Path: sc.Path, Err: l.Err})
+	case l.Info.Kind == tree.Dir:
+		f.dirs[sc.Path] = true
+		f.b.entries = append(f.b.entries, sc)
+	case l.Info.Kind == tree.Symlink:
+		sc.Entry.Target = l.Target
+		f.b.entries = append(f.b.entries, sc)
+	case l.Info.Kind == tree.File:
+		f.s.takeFile(&f.b, sc)
+	}
+	if f.n++; f.n == feedBatch {
+		f.flush()
+	}
+	return nil
+}
+
+// flush hands the batch to the result and the workers.
+func (f *feeder) flush() {
+	f.s.add(f.b.entries, f.b.temps, f.b.problems)
+	f.s.push(f.b.leaves, nil)
+	f.b = batch{entries: make([]tree.Scanned, 0, feedBatch)}
+	f.n = 0
 }
 
 // reuse sets sc's hash from Known when the recorded fingerprint is sc's own.

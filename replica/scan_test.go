@@ -435,3 +435,240 @@ func randomKnown(rng *rand.Rand, m *memReplica) (Known, int) {
 		return fp, hashes[p], ok
 	}, stale
 }
+
+// listerMem is a memReplica that is also a TreeLister: it walks itself
+// through ReadDir and Readlink in a random order that keeps every directory
+// before its subtree, as a remote agent would.
+type listerMem struct {
+	*memReplica
+	seed   uint64
+	lists  atomic.Int32 // ListTree calls
+	before func(fn func(Listed) error) error
+}
+
+func (l *listerMem) ListTree(ctx context.Context, fn func(Listed) error) error {
+	l.lists.Add(1)
+	if l.before != nil {
+		if err := l.before(fn); err != nil {
+			return err
+		}
+	}
+	root, err := l.ReadDir("")
+	if err != nil {
+		return err
+	}
+	rng := rand.New(rand.NewPCG(l.seed, 1))
+	var todo []Listed
+	add := func(dir string, infos []Info) {
+		for _, info := range infos {
+			todo = append(todo, Listed{Dir: dir, Info: info})
+		}
+	}
+	add("", root)
+	for len(todo) > 0 {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		i := rng.IntN(len(todo))
+		e := todo[i]
+		todo[i] = todo[len(todo)-1]
+		todo = todo[:len(todo)-1]
+		p := tree.Join(e.Dir, e.Info.Name)
+		var children []Info
+		switch e.Info.Kind {
+		case tree.Dir:
+			children, e.Err = l.ReadDir(p)
+		case tree.Symlink:
+			e.Target, e.Err = l.Readlink(p)
+		}
+		if err := fn(e); err != nil {
+			return err
+		}
+		add(p, children)
+	}
+	return nil
+}
+
+// sameScan fails t unless both results are the same.
+func sameScan(t *testing.T, walked, listed *ScanResult) {
+	t.Helper()
+	if !slices.Equal(walked.Entries, listed.Entries) {
+		t.Errorf("listed entries differ from walked ones:\n listed %v\n walked %v", listed.Entries, walked.Entries)
+	}
+	if !slices.Equal(walked.Temps, listed.Temps) {
+		t.Errorf("temps: listed %q, walked %q", listed.Temps, walked.Temps)
+	}
+	for _, w := range []bool{false, true} {
+		if a, b := problemPaths(walked, w), problemPaths(listed, w); !slices.Equal(a, b) {
+			t.Errorf("problems (warning %v): listed %q, walked %q", w, b, a)
+		}
+	}
+	if walked.Hashed != listed.Hashed || walked.HashedBytes != listed.HashedBytes {
+		t.Errorf("hashed: listed %d files, %d bytes; walked %d, %d", listed.Hashed, listed.HashedBytes, walked.Hashed, walked.HashedBytes)
+	}
+}
+
+// scanBoth scans m by walking it, then through a TreeLister over the same
+// tree, and checks that the results are the same.
+func scanBoth(t *testing.T, m *memReplica, seed uint64, opt ScanOptions) *ScanResult {
+	t.Helper()
+	walked, err := Scan(context.Background(), m, opt)
+	if err != nil {
+		t.Fatalf("walk: %v", err)
+	}
+	l := &listerMem{memReplica: m, seed: seed}
+	listed, err := Scan(context.Background(), l, opt)
+	if err != nil {
+		t.Fatalf("listing: %v", err)
+	}
+	if l.lists.Load() != 1 {
+		t.Fatalf("ListTree called %d times, want once", l.lists.Load())
+	}
+	sameScan(t, walked, listed)
+	return listed
+}
+
+// addInternal adds temporaries and internal directories to m.
+func addInternal(m *memReplica, dirs []string) {
+	for i, dir := range dirs {
+		m.add(tree.Join(dir, fmt.Sprint(tree.TempPrefix, i)), memNode{kind: tree.File, perm: 0o600, content: "tmp"})
+		backup := tree.Join(dir, tree.BackupDir)
+		m.add(backup, memNode{kind: tree.Dir, perm: 0o700})
+		m.add(tree.Join(backup, "old"), memNode{kind: tree.File, perm: 0o644, content: "old"})
+		m.add(tree.Join(backup, tree.TempPrefix+"in-backup"), memNode{kind: tree.File, perm: 0o644})
+	}
+}
+
+// TestScanListedProblems runs the cases of TestScanProblems through a
+// TreeLister too.
+func TestScanListedProblems(t *testing.T) {
+	faults := map[string]func(m *memReplica){
+		"unlistable dir":  func(m *memReplica) { m.failList["d"] = true },
+		"unreadable file": func(m *memReplica) { m.failOpen["d/g"] = true },
+		"invalid names and specials": func(m *memReplica) {
+			m.extra["e"] = []Info{{Name: ".."}, {Name: "s/lash", Kind: tree.File}, {Name: ""}, {Name: "sock", Kind: tree.Absent}}
+		},
+		"internal names": func(m *memReplica) { addInternal(m, []string{"", "d"}) },
+	}
+	for name, fault := range faults {
+		t.Run(name, func(t *testing.T) {
+			m := faultTree()
+			fault(m)
+			res := scanBoth(t, m, 1, ScanOptions{Workers: 2})
+			if len(res.Problems)+len(res.Temps) == 0 {
+				t.Errorf("no problem and no temporary found")
+			}
+		})
+	}
+}
+
+// TestScanListedRandom compares walked and listed scans of random trees
+// with faults, ignored paths, internal names and recorded hashes.
+func TestScanListedRandom(t *testing.T) {
+	for seed := range uint64(40) {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(seed, 11))
+			m, paths := randomMem(rng, 10+rng.IntN(300))
+			var dirs []string
+			for _, p := range paths {
+				switch n := m.nodes[p]; {
+				case n.kind == tree.Dir && rng.IntN(6) == 0:
+					m.failList[p] = true
+				case n.kind == tree.Dir:
+					dirs = append(dirs, p)
+				case n.kind == tree.File && rng.IntN(10) == 0:
+					m.failOpen[p] = true
+				}
+			}
+			addInternal(m, dirs[:min(len(dirs), 3)])
+			known, _ := randomKnown(rng, m)
+			opt := ScanOptions{Known: known, Workers: 1 + rng.IntN(8), LazyHash: rng.IntN(4) == 0}
+			if rng.IntN(2) == 0 {
+				opt.Ignore = func(p string, isDir bool) bool { return strings.HasPrefix(tree.Base(p), "b") == isDir }
+			}
+			scanBoth(t, m, seed, opt)
+		})
+	}
+}
+
+// unsupported is a TreeLister that cannot list after all.
+type unsupported struct{ *memReplica }
+
+func (unsupported) ListTree(context.Context, func(Listed) error) error {
+	return fmt.Errorf("list: %w", ErrUnsupported)
+}
+
+func TestScanListerUnsupportedWalks(t *testing.T) {
+	m := faultTree()
+	res, err := Scan(context.Background(), unsupported{m}, ScanOptions{})
+	if err != nil || !slices.Equal(scanPaths(res), []string{"a", "d", "d/f", "d/g", "e", "e/x", "l"}) {
+		t.Errorf("Scan = %v, %v; want the walk's result", res, err)
+	}
+}
+
+func TestScanListerFailures(t *testing.T) {
+	errBroken := errors.New("stream broken")
+	cases := map[string]struct {
+		fault  func(l *listerMem)
+		wantIs error
+		want   string
+	}{
+		"root unlistable": {func(l *listerMem) { l.failList[""] = true }, fs.ErrPermission, "list the tree"},
+		"stream breaks": {func(l *listerMem) {
+			l.before = func(fn func(Listed) error) error {
+				fn(Listed{Info: Info{Name: "x", Kind: tree.File}})
+				return errBroken
+			}
+		}, errBroken, "mem:"},
+		"entry listed twice": {func(l *listerMem) {
+			l.before = func(fn func(Listed) error) error {
+				m := l.memReplica
+				return fn(Listed{Info: m.info("a", m.nodes["a"])})
+			}
+		}, nil, `"a" listed twice`},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			l := &listerMem{memReplica: faultTree()}
+			c.fault(l)
+			_, err := Scan(context.Background(), l, ScanOptions{Known: func(string) (tree.Fingerprint, tree.Hash, bool) {
+				return tree.Fingerprint{}, tree.Hash{}, false
+			}})
+			if err == nil || (c.wantIs != nil && !errors.Is(err, c.wantIs)) || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("Scan: %v; want an error wrapping %v, saying %q", err, c.wantIs, c.want)
+			}
+		})
+	}
+}
+
+// TestScanListerOrphansDropped: entries under a directory not (yet) listed
+// are left out, as the contract of TreeLister allows no other order.
+func TestScanListerOrphansDropped(t *testing.T) {
+	l := &listerMem{memReplica: faultTree()}
+	l.before = func(fn func(Listed) error) error {
+		return fn(Listed{Dir: "nowhere", Info: Info{Name: "x", Kind: tree.File}})
+	}
+	res, err := Scan(context.Background(), l, ScanOptions{})
+	if err != nil || !slices.Equal(scanPaths(res), []string{"a", "d", "d/f", "d/g", "e", "e/x", "l"}) {
+		t.Errorf("Scan = %v, %v; want the tree without the orphan", scanPaths(res), err)
+	}
+}
+
+func TestScanListedCancelMidway(t *testing.T) {
+	m := wideTree(50, 3)
+	m.latency = time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	var lists atomic.Int32
+	m.onList = func(string) {
+		if lists.Add(1) == 5 {
+			cancel()
+		}
+	}
+	_, err := Scan(ctx, &listerMem{memReplica: m}, ScanOptions{Workers: 2})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v; want context.Canceled", err)
+	}
+	if n := lists.Load(); n > 10 {
+		t.Errorf("%d directories listed after cancel at the 5th", n)
+	}
+}
