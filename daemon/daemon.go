@@ -156,6 +156,7 @@ func (d *Daemon) Unmount() error {
 // Close releases the pair once the view is unmounted.
 func (d *Daemon) Close() error {
 	d.cancel()
+	d.view.Close()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.pair.Close()

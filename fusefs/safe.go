@@ -20,11 +20,7 @@ func (v *View) at(real string, fn func(p string) error) error {
 	if real == "" {
 		return fn(v.root)
 	}
-	fd, err := unix.Openat2(unix.AT_FDCWD, v.root, &unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC})
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
+	fd := v.rootFd
 	dir := tree.Parent(real)
 	if dir != "" {
 		pfd, err := unix.Openat2(fd, dir, &unix.OpenHow{

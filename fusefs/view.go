@@ -19,6 +19,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"github.com/myrrorfs/myrrorfs/reconcile"
 	"github.com/myrrorfs/myrrorfs/tree"
+	"golang.org/x/sys/unix"
 )
 
 // Backend is what the view needs from the pair it shows. Its methods are
@@ -50,11 +51,12 @@ type View struct {
 	mu sync.RWMutex
 	m  *model
 
-	gmu  sync.Mutex // serializes gestures and reloads
-	uid  uint32
-	gid  uint32
-	dev  uint64
-	node *node // the root node, once mounted
+	gmu    sync.Mutex // serializes gestures and reloads
+	rootFd int        // the local root, open for the view's lifetime
+	uid    uint32
+	gid    uint32
+	dev    uint64
+	node   *node // the root node, once mounted
 }
 
 // New makes a view of the local tree at localRoot with the decisions ds.
@@ -63,7 +65,11 @@ func New(localRoot string, b Backend, ds []reconcile.Decision) (*View, error) {
 	if err := syscall.Stat(localRoot, &st); err != nil {
 		return nil, &os.PathError{Op: "stat", Path: localRoot, Err: err}
 	}
-	v := &View{b: b, root: localRoot, uid: st.Uid, gid: st.Gid, dev: st.Dev}
+	fd, err := unix.Open(localRoot, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: localRoot, Err: err}
+	}
+	v := &View{b: b, root: localRoot, uid: st.Uid, gid: st.Gid, dev: st.Dev, rootFd: fd}
 	v.m = buildModel(ds, v.localNames)
 	return v, nil
 }
@@ -103,6 +109,10 @@ func (v *View) Mount(mountpoint string, o MountOptions) (*fuse.Server, error) {
 	}
 	return fs.Mount(mountpoint, v.node, opts)
 }
+
+// Close releases the view's descriptor of the local root; call it once the
+// view is unmounted.
+func (v *View) Close() error { return unix.Close(v.rootFd) }
 
 func (v *View) model() *model {
 	v.mu.RLock()
