@@ -154,6 +154,19 @@ func openRemote(ctx context.Context, rs Spec, opt Options) (replica.Replica, err
 func dialAgent(ctx context.Context, rs Spec, opt Options) (replica.Replica, error) {
 	cmd := opt.RemoteMyrrorfs
 	if cmd == "" {
+		// most often this binary was uploaded by an earlier run: one
+		// connection, no probe
+		if cached, err := agent.CachedCommand(); err == nil {
+			ao := agent.Options{SSHCommand: opt.SSHCommand, Host: rs.Host, Path: rs.Path, RemoteCommand: cached, Stderr: io.Discard}
+			r, err := agent.Dial(ctx, ao)
+			var ve *agent.VersionError
+			switch {
+			case err == nil:
+				return r, nil
+			case !errors.Is(err, agent.ErrNoAgent) && !errors.As(err, &ve):
+				return nil, err
+			}
+		}
 		var err error
 		if cmd, err = agent.EnsureRemote(ctx, opt.SSHCommand, rs.Host); err != nil {
 			return nil, err

@@ -280,3 +280,27 @@ func firstNonEmpty(a, b string) string {
 	}
 	return b
 }
+
+// CachedCommand returns the remote command that runs this very binary from
+// the remote cache where an upload puts it (relative to the remote home),
+// without contacting the remote: trying it first costs one connection when
+// an earlier run uploaded it. A test binary has none (ErrNoAgent).
+func CachedCommand() (string, error) {
+	if testing.Testing() {
+		return "", fmt.Errorf("%w: this program is a test binary, not myrrorfs", ErrNoAgent)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("%w: find this binary: %w", ErrNoAgent, err)
+	}
+	f, err := os.Open(exe)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrNoAgent, err)
+	}
+	defer f.Close()
+	sum, _, err := hashFile(f)
+	if err != nil {
+		return "", fmt.Errorf("%w: read %s: %w", ErrNoAgent, exe, err)
+	}
+	return path.Join(".cache/myrrorfs", sum[:16], "myrrorfs"), nil
+}
