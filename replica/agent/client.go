@@ -76,9 +76,10 @@ type Replica struct {
 }
 
 var (
-	_ replica.Replica = (*Replica)(nil)
-	_ replica.Hasher  = (*Replica)(nil)
-	_ replica.Copier  = (*Replica)(nil)
+	_ replica.Replica    = (*Replica)(nil)
+	_ replica.Hasher     = (*Replica)(nil)
+	_ replica.Copier     = (*Replica)(nil)
+	_ replica.TreeLister = (*Replica)(nil)
 )
 
 // Dial runs the agent on o.Host over ssh, checks its protocol and opens
@@ -250,11 +251,68 @@ func (r *Replica) Hash(p string) (tree.Hash, tree.Fingerprint, error) {
 
 // sftpFingerprint is fp as SFTP version 3 reports it.
 func sftpFingerprint(fp tree.Fingerprint) tree.Fingerprint {
-	sec := fp.MtimeNs / int64(time.Second)
-	if fp.MtimeNs < 0 && fp.MtimeNs%int64(time.Second) != 0 {
+	return tree.Fingerprint{Size: fp.Size, MtimeNs: sftpMtime(fp.MtimeNs), Mode: fp.Mode}
+}
+
+// sftpMtime is a modification time as SFTP version 3 reports it: whole
+// seconds, rounded down, in 32 unsigned bits (as the agent's SFTP server
+// sends it).
+func sftpMtime(ns int64) int64 {
+	sec := ns / int64(time.Second)
+	if ns < 0 && ns%int64(time.Second) != 0 {
 		sec-- // round down before 1970 too
 	}
-	return tree.Fingerprint{Size: fp.Size, MtimeNs: sec * int64(time.Second), Mode: fp.Mode}
+	return int64(uint32(sec)) * int64(time.Second)
+}
+
+// ListTree lists the whole remote tree in one request: the agent walks it
+// in place and streams it back (see replica.TreeLister), symlink targets
+// included. Infos have the form ReadDir gives over SFTP (mtime in whole
+// seconds, no inode or ctime). An agent without the request gives an error
+// wrapping replica.ErrUnsupported; a malformed listing stops the
+// connection.
+func (r *Replica) ListTree(ctx context.Context, fn func(replica.Listed) error) error {
+	st, err := r.c.stream(request{Op: opList})
+	if err != nil {
+		return err
+	}
+	defer st.drop()
+	for {
+		batch, end, err := st.next(ctx)
+		switch {
+		case err != nil:
+			return err
+		case end != nil && end.Err != nil:
+			return fmt.Errorf("agent on %s: %w", r.c.host, end.Err)
+		case end != nil:
+			return nil
+		}
+		var fnErr error
+		err = decodeListing(batch, func(dir string, rec *listRecord) error {
+			fnErr = fn(r.listed(dir, rec))
+			return fnErr
+		})
+		if fnErr != nil {
+			return fnErr
+		}
+		if err != nil {
+			r.c.fail(err)
+			return fmt.Errorf("agent on %s: %w", r.c.host, err)
+		}
+	}
+}
+
+// listed is rec, a child of dir, as ReadDir over SFTP would report it.
+func (r *Replica) listed(dir string, rec *listRecord) replica.Listed {
+	mtime := sftpMtime(rec.MtimeNs)
+	l := replica.Listed{Dir: dir, Target: rec.Target, Info: replica.Info{
+		Name: rec.Name, Kind: rec.Kind, Perm: rec.Mode & 0o7777, Size: rec.Size, MtimeNs: mtime,
+		FP: tree.Fingerprint{Size: rec.Size, MtimeNs: mtime, Mode: rec.Mode},
+	}}
+	if rec.Err != nil {
+		l.Err = fmt.Errorf("agent on %s: %w", r.c.host, rec.Err)
+	}
+	return l
 }
 
 // Rename moves oldp to newp atomically, as replica.Replica says; the agent

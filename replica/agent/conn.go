@@ -2,6 +2,7 @@ package agent
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -26,6 +27,7 @@ type conn struct {
 
 	mu      sync.Mutex
 	pending map[uint32]chan response
+	streams map[uint32]*stream // list requests not answered yet
 	nextID  uint32
 	err     error         // why the stream stopped; set before done is closed
 	done    chan struct{} // closed when the stream stopped
@@ -43,6 +45,7 @@ func newConn(host string, ep endpoint, wr io.WriteCloser) *conn {
 		sftpIn: pw, sftpOut: pr,
 		hello:   make(chan response, 1),
 		pending: make(map[uint32]chan response),
+		streams: make(map[uint32]*stream),
 		done:    make(chan struct{}),
 	}
 }
@@ -78,21 +81,38 @@ func (c *conn) dispatch(ch byte, payload []byte, helloSeen *bool) error {
 		return err
 	}
 	if !*helloSeen {
-		if resp.ID != helloID {
+		if resp.ID != helloID || resp.Batch != nil {
 			return fmt.Errorf("%w: response %d before the hello", errBadMessage, resp.ID)
 		}
 		*helloSeen = true
 		c.hello <- resp
 		return nil
 	}
+	return c.deliver(resp)
+}
+
+// deliver hands resp to the call or stream waiting for it.
+func (c *conn) deliver(resp response) error {
 	c.mu.Lock()
+	st, isStream := c.streams[resp.ID]
+	if isStream && resp.Batch == nil {
+		delete(c.streams, resp.ID)
+	}
 	waiter, ok := c.pending[resp.ID]
-	delete(c.pending, resp.ID)
+	if !isStream && resp.Batch == nil {
+		delete(c.pending, resp.ID)
+	}
 	c.mu.Unlock()
-	if !ok {
+	switch {
+	case isStream:
+		st.deliver(resp)
+	case ok && resp.Batch == nil:
+		waiter <- resp
+	case ok:
+		return fmt.Errorf("%w: listing batch for request %d, which lists nothing", errBadMessage, resp.ID)
+	default:
 		return fmt.Errorf("%w: response to unknown request %d", errBadMessage, resp.ID)
 	}
-	waiter <- resp
 	return nil
 }
 
@@ -134,22 +154,8 @@ func (c *conn) waitHello() (string, error) {
 // be in flight at once.
 func (c *conn) call(q request) (response, error) {
 	waiter := make(chan response, 1)
-	c.mu.Lock()
-	if c.err != nil {
-		c.mu.Unlock()
-		return response{}, c.lost()
-	}
-	c.nextID++
-	if c.nextID == helloID {
-		c.nextID++
-	}
-	q.ID = c.nextID
-	c.pending[q.ID] = waiter
-	c.mu.Unlock()
-	c.requests.Add(1)
-	if err := c.fw.write(chanAgent, q.marshal()); err != nil {
-		c.fail(fmt.Errorf("send request: %w", err))
-		return response{}, c.lost()
+	if err := c.send(q, func(id uint32) { c.pending[id] = waiter }); err != nil {
+		return response{}, err
 	}
 	select {
 	case resp := <-waiter:
@@ -160,6 +166,111 @@ func (c *conn) call(q request) (response, error) {
 	case <-c.done:
 		return response{}, c.lost()
 	}
+}
+
+// send gives q a fresh id, calls register with it (holding c.mu) to
+// record who waits for the answer, and sends q.
+func (c *conn) send(q request, register func(id uint32)) error {
+	c.mu.Lock()
+	if c.err != nil {
+		c.mu.Unlock()
+		return c.lost()
+	}
+	c.nextID++
+	if c.nextID == helloID {
+		c.nextID++
+	}
+	q.ID = c.nextID
+	register(q.ID)
+	c.mu.Unlock()
+	c.requests.Add(1)
+	if err := c.fw.write(chanAgent, q.marshal()); err != nil {
+		c.fail(fmt.Errorf("send request: %w", err))
+		return c.lost()
+	}
+	return nil
+}
+
+// stream sends q, a request answered by batches before its response, and
+// returns what receives them. The caller reads it with next until the end,
+// or drops it.
+func (c *conn) stream(q request) (*stream, error) {
+	st := &stream{c: c, wake: make(chan struct{}, 1)}
+	if err := c.send(q, func(id uint32) { c.streams[id] = st }); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// stream gathers the batches and the response of one request as they come,
+// so that the stream reader never waits for the caller.
+type stream struct {
+	c    *conn
+	wake chan struct{} // signalled when something came
+
+	mu      sync.Mutex
+	batches [][]byte
+	end     *response // the response, once it came
+	dropped bool      // the caller stopped reading: batches are thrown away
+}
+
+// deliver takes a batch or the response in.
+func (st *stream) deliver(resp response) {
+	st.mu.Lock()
+	switch {
+	case resp.Batch == nil:
+		st.end = &resp
+	case !st.dropped:
+		st.batches = append(st.batches, resp.Batch)
+	}
+	st.mu.Unlock()
+	select {
+	case st.wake <- struct{}{}:
+	default:
+	}
+}
+
+// next waits for the next batch, or for the response once every batch was
+// taken (batch nil, end set). It fails when ctx ends or the connection
+// stops.
+func (st *stream) next(ctx context.Context) (batch []byte, end *response, err error) {
+	for stopped := false; ; {
+		if batch, end, ok := st.take(); ok {
+			return batch, end, nil
+		}
+		if stopped {
+			return nil, nil, st.c.lost()
+		}
+		select {
+		case <-st.wake:
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		case <-st.c.done:
+			stopped = true // take what came before the end
+		}
+	}
+}
+
+// take returns the first batch, else the response, if either came.
+func (st *stream) take() (batch []byte, end *response, ok bool) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if len(st.batches) > 0 {
+		batch = st.batches[0]
+		st.batches[0] = nil
+		st.batches = st.batches[1:]
+		return batch, nil, true
+	}
+	return nil, st.end, st.end != nil
+}
+
+// drop stops gathering batches: the rest of the stream is thrown away as it
+// comes.
+func (st *stream) drop() {
+	st.mu.Lock()
+	st.dropped = true
+	st.batches = nil
+	st.mu.Unlock()
 }
 
 // lost is the error of a call made over a stopped stream.

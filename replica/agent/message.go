@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ const (
 	opHash   byte = 1 // hash file Path in place
 	opCopy   byte = 2 // copy file Path into a new temporary in directory Dir
 	opRename byte = 3 // rename Path to Dir (the new path)
+	opList   byte = 4 // list the tree below directory Path: batches, then a response
 )
 
 // helloID is the id of the agent's first message, sent unasked: its Path is
@@ -30,14 +32,23 @@ type request struct {
 	Perm uint32 // copy: permission bits of the new temporary
 }
 
-// response answers the request with the same ID.
+// response answers the request with the same ID. A list request gets any
+// number of batches (Batch set) before its one response proper.
 type response struct {
-	ID   uint32
-	Err  *remoteError // nil on success
-	Hash tree.Hash
-	FP   tree.Fingerprint
-	Path string // copy: the temporary; hello: the root
+	ID    uint32
+	Err   *remoteError // nil on success
+	Hash  tree.Hash
+	FP    tree.Fingerprint
+	Path  string // copy: the temporary; hello: the root
+	Batch []byte // list: a batch of the listing (see listing.go); nil otherwise
 }
+
+// Statuses of a response on the wire.
+const (
+	statusOK    byte = 0
+	statusError byte = 1
+	statusBatch byte = 2
+)
 
 // Classes of errors carried over the wire, so errors.Is works on the client.
 const (
@@ -175,18 +186,24 @@ func unmarshalRequest(b []byte) (request, error) {
 	return q, d.end()
 }
 
-// marshal encodes r as: id, status (0 ok, 1 error), then either hash,
-// fingerprint and path, or error class and message.
+// marshal encodes r as: id, status, then for statusOK hash, fingerprint
+// and path; for statusError error class and message; for statusBatch the
+// batch's bytes.
 func (r *response) marshal() []byte {
-	e := encoder{b: make([]byte, 0, 96+len(r.Path))}
+	e := encoder{b: make([]byte, 0, 96+len(r.Path)+len(r.Batch))}
 	e.u32(r.ID)
-	if r.Err != nil {
-		e.u8(1)
+	switch {
+	case r.Batch != nil:
+		e.u8(statusBatch)
+		e.b = append(e.b, r.Batch...)
+		return e.b
+	case r.Err != nil:
+		e.u8(statusError)
 		e.u8(r.Err.Class)
 		e.str(r.Err.Msg)
 		return e.b
 	}
-	e.u8(0)
+	e.u8(statusOK)
 	e.b = append(e.b, r.Hash[:]...)
 	e.u64(uint64(r.FP.Size))
 	e.u64(uint64(r.FP.MtimeNs))
@@ -198,18 +215,23 @@ func (r *response) marshal() []byte {
 }
 
 // unmarshalResponse decodes a response made by marshal; anything else is
-// an error wrapping errBadMessage.
+// an error wrapping errBadMessage. A batch is copied out of b.
 func unmarshalResponse(b []byte) (response, error) {
 	d := decoder{b: b}
 	r := response{ID: d.u32()}
 	switch status := d.u8(); status {
-	case 0:
+	case statusOK:
 		copy(r.Hash[:], d.take(len(r.Hash)))
 		r.FP = tree.Fingerprint{Size: int64(d.u64()), MtimeNs: int64(d.u64()),
 			CtimeNs: int64(d.u64()), Ino: d.u64(), Mode: d.u32()}
 		r.Path = d.str()
-	case 1:
+	case statusError:
 		r.Err = &remoteError{Class: d.u8(), Msg: d.str()}
+	case statusBatch:
+		r.Batch = bytes.Clone(d.take(len(d.b)))
+		if r.Batch == nil {
+			r.Batch = []byte{}
+		}
 	default:
 		if d.err == nil {
 			d.err = fmt.Errorf("%w: status %d", errBadMessage, status)

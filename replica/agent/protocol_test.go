@@ -222,6 +222,7 @@ func FuzzUnmarshalRequest(f *testing.F) {
 func FuzzUnmarshalResponse(f *testing.F) {
 	f.Add((&response{ID: 3, Hash: tree.Hash{1}, FP: tree.Fingerprint{Size: 5, Ino: 9}, Path: "x"}).marshal())
 	f.Add((&response{ID: 4, Err: &remoteError{Class: errNotExist, Msg: "gone"}}).marshal())
+	f.Add((&response{ID: 5, Batch: encodeOne(listRecord{Name: "f", Kind: tree.File})}).marshal())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := unmarshalResponse(b)
 		if err != nil {

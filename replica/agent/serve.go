@@ -172,8 +172,10 @@ func (s *server) answer(q request) response {
 			return response{Err: toRemote(err)}
 		}
 		return response{}
+	case opList:
+		return s.list(q)
 	}
-	return response{Err: &remoteError{Msg: fmt.Sprintf("unknown agent operation %d", q.Op)}}
+	return response{Err: &remoteError{Class: errUnsupported, Msg: fmt.Sprintf("unknown agent operation %d", q.Op)}}
 }
 
 // checkPaths refuses a request whose paths are not valid relative paths.
