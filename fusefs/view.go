@@ -6,7 +6,6 @@
 package fusefs
 
 import (
-	"context"
 	"hash/fnv"
 	"os"
 	"path/filepath"
@@ -289,4 +288,3 @@ func kindMode(k tree.Kind) uint32 {
 	return syscall.S_IFREG
 }
 
-var _ = context.Background
