@@ -82,6 +82,9 @@ type Mount interface {
 	Commit(ctx context.Context, check func(*engine.Plan) error, opt engine.ApplyOptions) (*engine.Plan, *engine.Result, error)
 	Unmount() error
 	Mountpoint() string
+	// Siblings returns the names under which the view shows a conflict's
+	// two versions ("" for a side that has none).
+	Siblings(path string) (local, remote string)
 }
 
 // SplitProblems returns the texts of the problems that are warnings and of
@@ -152,7 +155,7 @@ func HandleConflicts(ctx context.Context, m Mount, req Request) Response {
 	if req.JSON {
 		err = plan.WriteJSON(&b, func(d reconcile.Decision) bool { return d.Action == reconcile.Conflict })
 	} else {
-		b.WriteString(strings.Join(conflictLines(plan.Conflicts()), ""))
+		b.WriteString(strings.Join(conflictLines(plan.Conflicts(), m.Siblings), ""))
 	}
 	if err != nil {
 		return errorResponse(err)
@@ -162,11 +165,22 @@ func HandleConflicts(ctx context.Context, m Mount, req Request) Response {
 }
 
 // conflictLines formats conflicts as `myrrorfs conflicts` prints them, each
-// line ending in a newline.
-func conflictLines(ds []reconcile.Decision) []string {
+// line ending in a newline, followed by the names the view shows them under.
+func conflictLines(ds []reconcile.Decision, siblings func(string) (string, string)) []string {
 	lines := make([]string, len(ds))
 	for i, d := range ds {
-		lines[i] = fmt.Sprintf("%-14s %s\n", d.Kind, d.Path)
+		var names []string
+		l, r := siblings(d.Path)
+		for _, n := range []string{l, r} {
+			if n != "" {
+				names = append(names, n)
+			}
+		}
+		lines[i] = fmt.Sprintf("%-14s %s", d.Kind, d.Path)
+		if len(names) > 0 {
+			lines[i] += "  (in the view: " + strings.Join(names, ", ") + ")"
+		}
+		lines[i] += "\n"
 	}
 	return lines
 }

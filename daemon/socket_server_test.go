@@ -45,6 +45,8 @@ func (f *fakeMount) Commit(ctx context.Context, check func(*engine.Plan) error, 
 func (f *fakeMount) Unmount() error     { f.unmounted = true; return nil }
 func (f *fakeMount) Mountpoint() string { return "/mnt/x" }
 
+func (f *fakeMount) Siblings(path string) (string, string) { return path + ".local", path + ".remote" }
+
 func file(content string) tree.Entry {
 	return tree.Entry{Kind: tree.File, Perm: 0o644, Size: int64(len(content)), Hash: tree.Hash{content[0]}}
 }
@@ -106,7 +108,7 @@ func TestHandleStatusJSON(t *testing.T) {
 func TestHandleConflicts(t *testing.T) {
 	m := &fakeMount{plan: samplePlan()}
 	r := Handle(context.Background(), m, Request{V: ProtocolVersion, Op: OpConflicts}, nil)
-	if got := strings.Fields(r.Text); strings.Join(got, " ") != "modify/modify c" {
+	if got := strings.Fields(r.Text); strings.Join(got, " ") != "modify/modify c (in the view: c.local, c.remote)" {
 		t.Fatalf("conflicts text %q", r.Text)
 	}
 	r = Handle(context.Background(), m, Request{V: ProtocolVersion, Op: OpConflicts, JSON: true}, nil)

@@ -224,3 +224,23 @@ func TestSymlinkRace(t *testing.T) {
 		}
 	}
 }
+
+// Sibling names never shadow a real entry, and the daemon reports them.
+func TestSiblingNamesDisambiguated(t *testing.T) {
+	f := newFixture(t, map[string]string{"x": "base", "x.local": "a real file"},
+		map[string]string{"x": "local x"}, map[string]string{"x": "remote x"})
+	if got := ls(t, f.mnt); got != "x.local x.local-2 x.remote" {
+		t.Fatalf("view = %s", got)
+	}
+	if cat(t, filepath.Join(f.mnt, "x.local")) != "a real file" || cat(t, filepath.Join(f.mnt, "x.local-2")) != "local x" {
+		t.Fatal("sibling content")
+	}
+	l, r := f.d.Siblings("x")
+	if l != "x.local-2" || r != "x.remote" {
+		t.Fatalf("Siblings = %q %q", l, r)
+	}
+	resp := HandleConflicts(t.Context(), f.d, Request{V: ProtocolVersion, Op: "conflicts"})
+	if !strings.Contains(resp.Text, "modify/modify  x  (in the view: x.local-2, x.remote)") {
+		t.Fatalf("conflicts = %q", resp.Text)
+	}
+}

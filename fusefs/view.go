@@ -109,6 +109,24 @@ func (v *View) Mount(mountpoint string, o MountOptions) (*fuse.Server, error) {
 	return fs.Mount(mountpoint, v.node, opts)
 }
 
+// Siblings returns the view paths under which the conflict at path shows
+// its local and remote versions ("" for a side that has none, or when path
+// is no conflict).
+func (v *View) Siblings(path string) (local, remote string) {
+	o := v.model().ov[path]
+	if o == nil || o.kind != ovConflict {
+		return "", ""
+	}
+	dir := tree.Parent(path)
+	if o.localName != "" {
+		local = tree.Join(dir, o.localName)
+	}
+	if o.remoteName != "" {
+		remote = tree.Join(dir, o.remoteName)
+	}
+	return local, remote
+}
+
 // Close releases the view's descriptor of the local root; call it once the
 // view is unmounted.
 func (v *View) Close() error { return unix.Close(v.rootFd) }
@@ -287,4 +305,3 @@ func kindMode(k tree.Kind) uint32 {
 	}
 	return syscall.S_IFREG
 }
-
