@@ -299,6 +299,9 @@ func (r *Replica) ListTree(ctx context.Context, fn func(replica.Listed) error) e
 			r.c.fail(err)
 			return fmt.Errorf("agent on %s: %w", r.c.host, err)
 		}
+		if err := ctx.Err(); err != nil {
+			return err // cancelled while the batch was taken in
+		}
 	}
 }
 
