@@ -74,11 +74,13 @@ type Plan struct {
 
 // reconcile decides every row.
 func (pl *Plan) reconcile() {
-	items := make([]reconcile.Item, len(pl.Rows))
-	for i, r := range pl.Rows {
-		items[i] = reconcile.Item{Path: r.Path, Base: r.Rec.Base, Local: r.Local.Entry, Remote: r.Remote.Entry}
+	if len(pl.Decisions) != len(pl.Rows) {
+		pl.Decisions = make([]reconcile.Decision, len(pl.Rows))
 	}
-	pl.Decisions = reconcile.Reconcile(items)
+	for i, r := range pl.Rows {
+		pl.Decisions[i] = reconcile.Decision{Item: reconcile.Item{Path: r.Path, Base: r.Rec.Base, Local: r.Local.Entry, Remote: r.Remote.Entry}}
+	}
+	reconcile.Decide(pl.Decisions)
 }
 
 // Ways the remote side's files are hashed.
@@ -208,13 +210,13 @@ func (p *Pair) Refresh(ctx context.Context, remote bool) (*Plan, error) {
 			plan.Problems = append(plan.Problems, Problem{Side: Side(s), Path: pr.Path, Err: pr.Err, Warning: pr.Warning})
 		}
 	}
-	plan.Rows = mergeRows(recs, res[LocalSide].Entries, res[RemoteSide].Entries)
 	for _, pr := range recs {
 		if pr.rec.Base.Exists() {
 			plan.BaseCount++
 		}
 	}
 	plan.FirstSync = plan.BaseCount == 0
+	plan.Rows = mergeRows(recs, res[LocalSide].Entries, res[RemoteSide].Entries)
 	plan.Rows = dropProblemPaths(plan.Rows, plan.Problems)
 	plan.reconcile()
 	if p.hashWhereNeeded(ctx, plan) {

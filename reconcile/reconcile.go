@@ -102,10 +102,20 @@ type Decision struct {
 func Reconcile(items []Item) []Decision {
 	ds := make([]Decision, len(items))
 	for i, it := range items {
-		ds[i] = decide(it)
+		ds[i].Item = it
+	}
+	Decide(ds)
+	return ds
+}
+
+// Decide is Reconcile in place: ds holds the items (each Decision's Item
+// set, in the order Reconcile requires) and receives the decisions. It
+// spares a caller holding many paths a second copy of them.
+func Decide(ds []Decision) {
+	for i := range ds {
+		ds[i] = decide(ds[i].Item)
 	}
 	settle(ds, subtreeWrites(ds))
-	return ds
 }
 
 // Mirror returns the decision seen with local and remote swapped: Local and
