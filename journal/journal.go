@@ -79,12 +79,40 @@ func openLocked(dir, identity, holder string, lock *pairLock) (*DB, error) {
 	if err := writeFileAtomic(holderPath, []byte(holder+"\n")); err != nil {
 		return nil, err
 	}
+	if err := removeEmptyMemtables(dir); err != nil {
+		os.Remove(holderPath)
+		return nil, err
+	}
 	bdb, err := badger.Open(badgerOptions(dir))
 	if err != nil {
 		os.Remove(holderPath)
 		return nil, fmt.Errorf("badger: %w", err)
 	}
 	return &DB{dir: dir, bdb: bdb, lock: lock}, nil
+}
+
+// removeEmptyMemtables deletes memtable logs that a process killed while
+// creating them left empty: badger refuses to open a database holding one
+// ("Create a new file"), and an empty log holds no data.
+func removeEmptyMemtables(dir string) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil
+		}
+		return fmt.Errorf("journal %s: %w", dir, err)
+	}
+	for _, e := range ents {
+		if !strings.HasSuffix(e.Name(), ".mem") {
+			continue
+		}
+		if fi, err := e.Info(); err == nil && fi.Mode().IsRegular() && fi.Size() == 0 {
+			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
+				return fmt.Errorf("journal: remove empty memtable log: %w", err)
+			}
+		}
+	}
+	return nil
 }
 
 // Dir returns the pair's directory (see PairDir).

@@ -508,3 +508,32 @@ func TestOpenRefusesForeignPairDir(t *testing.T) {
 	}
 	db.Close()
 }
+
+// A process killed right after badger created a memtable log leaves it
+// empty, and badger then refuses to open ("Create a new file"): Open
+// removes such logs, which hold nothing.
+func TestOpenAfterKillDuringMemtableCreation(t *testing.T) {
+	state := t.TempDir()
+	db, err := Open(state, "pair", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := db.NewBatch()
+	b.Put("a", Record{Base: tree.Entry{Kind: tree.Dir, Perm: 0o755}})
+	if err := b.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	dir := db.Dir()
+	db.Close()
+	if err := os.WriteFile(filepath.Join(dir, "00099.mem"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	db, err = Open(state, "pair", "test")
+	if err != nil {
+		t.Fatalf("reopen with an empty memtable log: %v", err)
+	}
+	defer db.Close()
+	if rec, ok, err := db.Get("a"); err != nil || !ok || rec.Base.Kind != tree.Dir {
+		t.Fatalf("record after reopen: %+v %v %v", rec, ok, err)
+	}
+}
