@@ -91,9 +91,9 @@ func openLocked(dir, identity, holder string, lock *pairLock) (*DB, error) {
 	return &DB{dir: dir, bdb: bdb, lock: lock}, nil
 }
 
-// removeEmptyMemtables deletes memtable logs that a process killed while
-// creating them left empty: badger refuses to open a database holding one
-// ("Create a new file"), and an empty log holds no data.
+// removeEmptyMemtables deletes memtable and value logs that a process
+// killed while creating them left empty: badger refuses to open a database
+// holding one ("Create a new file"), and an empty log holds no data.
 func removeEmptyMemtables(dir string) error {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
@@ -103,7 +103,7 @@ func removeEmptyMemtables(dir string) error {
 		return fmt.Errorf("journal %s: %w", dir, err)
 	}
 	for _, e := range ents {
-		if !strings.HasSuffix(e.Name(), ".mem") {
+		if !strings.HasSuffix(e.Name(), ".mem") && !strings.HasSuffix(e.Name(), ".vlog") {
 			continue
 		}
 		if fi, err := e.Info(); err == nil && fi.Mode().IsRegular() && fi.Size() == 0 {

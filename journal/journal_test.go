@@ -525,8 +525,10 @@ func TestOpenAfterKillDuringMemtableCreation(t *testing.T) {
 	}
 	dir := db.Dir()
 	db.Close()
-	if err := os.WriteFile(filepath.Join(dir, "00099.mem"), nil, 0o644); err != nil {
-		t.Fatal(err)
+	for _, name := range []string{"00099.mem", "000099.vlog"} {
+		if err := os.WriteFile(filepath.Join(dir, name), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	db, err = Open(state, "pair", "test")
 	if err != nil {
