@@ -132,7 +132,7 @@ func HandleStatus(ctx context.Context, m Mount, req Request) Response {
 	r := planResponse(plan)
 	var b strings.Builder
 	if req.JSON {
-		err = plan.WriteJSON(&b, func(d reconcile.Decision) bool { return req.All || d.Action != reconcile.Equal })
+		err = plan.WriteJSON(&b, req.All, func(d reconcile.Decision) bool { return req.All || d.Action != reconcile.Equal })
 	} else {
 		plan.WriteText(&b)
 	}
@@ -153,7 +153,7 @@ func HandleConflicts(ctx context.Context, m Mount, req Request) Response {
 	r := planResponse(plan)
 	var b strings.Builder
 	if req.JSON {
-		err = plan.WriteJSON(&b, func(d reconcile.Decision) bool { return d.Action == reconcile.Conflict })
+		err = plan.WriteJSON(&b, false, func(d reconcile.Decision) bool { return d.Action == reconcile.Conflict })
 	} else {
 		b.WriteString(strings.Join(conflictLines(plan.Conflicts(), m.Siblings), ""))
 	}

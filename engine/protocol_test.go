@@ -176,4 +176,14 @@ func TestDeletedDirConflict(t *testing.T) {
 	if got := readTree(t, r); got["d/a"] != "f:changed:-" || got["d/b"] != "f:2:-" {
 		t.Fatalf("remote = %v", got)
 	}
+	// JSON: the conflict stands for its subtree, which --all prints too
+	var top, all strings.Builder
+	plan.WriteJSON(&top, false, func(d reconcile.Decision) bool { return d.Action != reconcile.Equal })
+	plan.WriteJSON(&all, true, func(reconcile.Decision) bool { return true })
+	if strings.Count(top.String(), "\n") != 1 || !strings.Contains(top.String(), `"path":"d","action":"conflict","kind":"delete/modify"`) {
+		t.Fatalf("json = %s", top.String())
+	}
+	if !strings.Contains(all.String(), `"path":"d/a","action":"conflict","kind":"delete/modify","under":"d"`) {
+		t.Fatalf("json --all = %s", all.String())
+	}
 }

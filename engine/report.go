@@ -140,6 +140,7 @@ type DecisionJSON struct {
 	Action string     `json:"action"`
 	Op     string     `json:"op,omitempty"`
 	Kind   string     `json:"kind,omitempty"`
+	Under  string     `json:"under,omitempty"` // the conflicting directory this path lies in
 	Local  *EntryJSON `json:"local"`
 	Remote *EntryJSON `json:"remote"`
 }
@@ -163,7 +164,7 @@ func entryJSON(e tree.Entry) *EntryJSON {
 
 // ToJSON converts a decision for the JSON output.
 func ToJSON(d reconcile.Decision) DecisionJSON {
-	j := DecisionJSON{Path: d.Path, Action: d.Action.String(), Local: entryJSON(d.Local), Remote: entryJSON(d.Remote)}
+	j := DecisionJSON{Path: d.Path, Action: d.Action.String(), Under: d.Under, Local: entryJSON(d.Local), Remote: entryJSON(d.Remote)}
 	switch d.Action {
 	case reconcile.Conflict:
 		j.Kind = d.Kind.String()
@@ -173,12 +174,13 @@ func ToJSON(d reconcile.Decision) DecisionJSON {
 	return j
 }
 
-// WriteJSON prints one JSON object per line for each top-level decision
-// selected by keep.
-func (pl *Plan) WriteJSON(w io.Writer, keep func(reconcile.Decision) bool) error {
+// WriteJSON prints one JSON object per line for each decision selected by
+// keep. Paths inside a conflicting directory are printed only with all
+// (marked "under"); otherwise the conflict on the directory stands for them.
+func (pl *Plan) WriteJSON(w io.Writer, all bool, keep func(reconcile.Decision) bool) error {
 	enc := json.NewEncoder(w)
 	for _, d := range pl.Decisions {
-		if d.Under != "" || !keep(d) {
+		if (d.Under != "" && !all) || !keep(d) {
 			continue
 		}
 		if err := enc.Encode(ToJSON(d)); err != nil {

@@ -27,7 +27,8 @@ With a MOUNTPOINT, or no argument inside a mount, ask that mount's daemon
 With --json, print one JSON object per line:
   {"path":..., "action":"equal|to-remote|to-local|conflict", "op":..., "kind":...,
    "local":{...}|null, "remote":{...}|null}
-Equal paths are printed only with --all.`,
+Equal paths, and paths inside a conflicting directory (with "under":DIR),
+are printed only with --all.`,
 		Args: pairOrMountArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) < 2 {
@@ -45,7 +46,7 @@ Equal paths are printed only with --all.`,
 			}
 			printWarnings(plan.Problems)
 			if asJSON {
-				err = plan.WriteJSON(cmd.OutOrStdout(), func(d reconcile.Decision) bool {
+				err = plan.WriteJSON(cmd.OutOrStdout(), all, func(d reconcile.Decision) bool {
 					return all || d.Action != reconcile.Equal
 				})
 			} else {
@@ -91,7 +92,7 @@ With a MOUNTPOINT, or no argument inside a mount, ask that mount's daemon.`,
 			printWarnings(plan.Problems)
 			isConflict := func(d reconcile.Decision) bool { return d.Action == reconcile.Conflict }
 			if asJSON {
-				if err := plan.WriteJSON(cmd.OutOrStdout(), isConflict); err != nil {
+				if err := plan.WriteJSON(cmd.OutOrStdout(), false, isConflict); err != nil {
 					return err
 				}
 			} else {
