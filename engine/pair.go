@@ -28,6 +28,10 @@ type Options struct {
 	Holder     string    // describes this process in "pair in use" errors
 	Stderr     io.Writer // receives ssh's diagnostics; nil discards them
 	Workers    int       // concurrent scan and transfer operations; 0 means 16
+	// ScanProgress, if set, is called from time to time during scans with
+	// a side, the entries it took in and the bytes it hashed so far (from
+	// one goroutine per side).
+	ScanProgress func(side Side, entries int, hashedBytes int64)
 	// Resident says the pair stays open and is rescanned (a mount): the
 	// latest scans are kept, to skip hashing on the next one and to let
 	// Refresh rescan the local side alone.

@@ -243,9 +243,14 @@ func (p *Pair) scanOptions(recs []pathRec, idx map[string]int32, side Side) repl
 	if p.last[side] != nil {
 		prev = p.last[side].Entries
 	}
+	var progress func(int, int64)
+	if f := p.opt.ScanProgress; f != nil {
+		progress = func(n int, b int64) { f(side, n, b) }
+	}
 	return replica.ScanOptions{
-		Ignore:  p.ig.Ignored,
-		Workers: p.workers,
+		Ignore:   p.ig.Ignored,
+		Workers:  p.workers,
+		Progress: progress,
 		Known: func(path string) (tree.Fingerprint, tree.Hash, bool) {
 			if i := sort.Search(len(prev), func(i int) bool { return tree.Compare(prev[i].Path, path) >= 0 }); i < len(prev) && prev[i].Path == path && prev[i].Entry.Kind == tree.File {
 				return prev[i].FP, prev[i].Entry.Hash, true

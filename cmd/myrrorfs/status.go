@@ -41,6 +41,7 @@ are printed only with --all.`,
 			}
 			defer p.Close()
 			plan, err := p.Scan(ctx)
+			endScanProgress()
 			if err != nil {
 				return err
 			}
@@ -86,6 +87,7 @@ With a MOUNTPOINT, or no argument inside a mount, ask that mount's daemon.`,
 			}
 			defer p.Close()
 			plan, err := p.Scan(ctx)
+			endScanProgress()
 			if err != nil {
 				return err
 			}

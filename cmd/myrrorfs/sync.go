@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/myrrorfs/myrrorfs/daemon"
@@ -56,6 +57,7 @@ func openPair(ctx context.Context, c common, local, remote, holder string) (*eng
 		Ignore:         c.ignore,
 		Holder:         fmt.Sprintf("%s (pid %d)", holder, os.Getpid()),
 		RemoteMyrrorfs: c.remoteMyrrorfs,
+		ScanProgress:   scanProgress(),
 	})
 	if err != nil {
 		return nil, heldByMount(err, c, holder)
@@ -70,6 +72,7 @@ func runSync(ctx context.Context, c common, local, remote string, yes, dryRun, f
 	}
 	defer p.Close()
 	plan, err := p.Scan(ctx)
+	endScanProgress()
 	if err != nil {
 		return err
 	}
@@ -181,6 +184,31 @@ func confirm(q string) (bool, error) {
 	}
 	a := strings.ToLower(strings.TrimSpace(line))
 	return a == "y" || a == "yes", nil
+}
+
+// scanProgress returns a reporter of scan progress on a terminal (nil
+// elsewhere): one line, rewritten in place, on standard error.
+func scanProgress() func(engine.Side, int, int64) {
+	if !term.IsTerminal(int(os.Stderr.Fd())) {
+		return nil
+	}
+	var mu sync.Mutex
+	var entries [2]int
+	var hashed [2]int64
+	return func(s engine.Side, n int, b int64) {
+		mu.Lock()
+		defer mu.Unlock()
+		entries[s], hashed[s] = n, b
+		fmt.Fprintf(os.Stderr, "\rscanning: %d local, %d remote entries; %s hashed\x1b[K",
+			entries[0], entries[1], engine.HumanBytes(hashed[0]+hashed[1]))
+	}
+}
+
+// endScanProgress ends the scan progress line, if one was shown.
+func endScanProgress() {
+	if term.IsTerminal(int(os.Stderr.Fd())) {
+		fmt.Fprint(os.Stderr, "\r\x1b[K")
+	}
 }
 
 // bar is a progress bar on a terminal, and nothing elsewhere.
