@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"sort"
 
 	"github.com/myrrorfs/myrrorfs/reconcile"
 	"github.com/myrrorfs/myrrorfs/tree"
@@ -106,12 +105,7 @@ func findDirRenames(rows []Row, ds []reconcile.Decision) map[int]int {
 // moved them, before any directory is made; every path under both is then
 // done. A rename that cannot be made falls back to the per-file steps.
 func (a *applier) dirRenameStep(ctx context.Context) {
-	to := make([]int, 0, len(a.dirRenames))
-	for i := range a.dirRenames {
-		to = append(to, i)
-	}
-	sort.Ints(to)
-	for _, i := range to {
+	for _, i := range rowsInOrder(a.dirRenames) {
 		if ctx.Err() != nil {
 			return
 		}

@@ -143,6 +143,16 @@ func entryOf(r Row, dir reconcile.Action, source bool) tree.Entry {
 	return r.Remote.Entry
 }
 
+// rowsInOrder returns the keys of m in increasing order (tree order of rows).
+func rowsInOrder(m map[int]int) []int {
+	keys := make([]int, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Ints(keys)
+	return keys
+}
+
 func (a *applier) isRenameTarget(i int) bool {
 	_, ok := a.renames[i]
 	return ok
@@ -152,12 +162,7 @@ func (a *applier) isRenameTarget(i int) bool {
 // A rename that cannot be made (the file changed or the target appeared)
 // falls back to a deletion and a transfer in the later steps.
 func (a *applier) renameStep(ctx context.Context) {
-	to := make([]int, 0, len(a.renames))
-	for i := range a.renames {
-		to = append(to, i)
-	}
-	sort.Ints(to)
-	for _, i := range to {
+	for _, i := range rowsInOrder(a.renames) {
 		if ctx.Err() != nil {
 			return
 		}

@@ -34,18 +34,11 @@ are printed only with --all.`,
 			if len(args) < 2 {
 				return askMount(cmd.OutOrStdout(), c, args, daemon.Request{Op: daemon.OpStatus, JSON: asJSON, All: all})
 			}
-			ctx := context.Background()
-			p, err := openPair(ctx, c, args[0], args[1], "myrrorfs status")
+			p, plan, err := scanPair(context.Background(), c, args[0], args[1], "myrrorfs status")
 			if err != nil {
 				return err
 			}
 			defer p.Close()
-			plan, err := p.Scan(ctx)
-			endScanProgress()
-			if err != nil {
-				return err
-			}
-			printWarnings(plan.Problems)
 			if asJSON {
 				err = plan.WriteJSON(cmd.OutOrStdout(), all, func(d reconcile.Decision) bool {
 					return all || d.Action != reconcile.Equal
@@ -80,18 +73,11 @@ With a MOUNTPOINT, or no argument inside a mount, ask that mount's daemon.`,
 			if len(args) < 2 {
 				return askMount(cmd.OutOrStdout(), c, args, daemon.Request{Op: daemon.OpConflicts, JSON: asJSON})
 			}
-			ctx := context.Background()
-			p, err := openPair(ctx, c, args[0], args[1], "myrrorfs conflicts")
+			p, plan, err := scanPair(context.Background(), c, args[0], args[1], "myrrorfs conflicts")
 			if err != nil {
 				return err
 			}
 			defer p.Close()
-			plan, err := p.Scan(ctx)
-			endScanProgress()
-			if err != nil {
-				return err
-			}
-			printWarnings(plan.Problems)
 			isConflict := func(d reconcile.Decision) bool { return d.Action == reconcile.Conflict }
 			if asJSON {
 				if err := plan.WriteJSON(cmd.OutOrStdout(), false, isConflict); err != nil {

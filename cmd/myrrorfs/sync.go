@@ -65,18 +65,29 @@ func openPair(ctx context.Context, c common, local, remote, holder string) (*eng
 	return p, nil
 }
 
+// scanPair opens a pair and scans it, printing the scan's warnings; the
+// caller closes the pair.
+func scanPair(ctx context.Context, c common, local, remote, holder string) (*engine.Pair, *engine.Plan, error) {
+	p, err := openPair(ctx, c, local, remote, holder)
+	if err != nil {
+		return nil, nil, err
+	}
+	plan, err := p.Scan(ctx)
+	endScanProgress()
+	if err != nil {
+		p.Close()
+		return nil, nil, err
+	}
+	printWarnings(plan.Problems)
+	return p, plan, nil
+}
+
 func runSync(ctx context.Context, c common, local, remote string, yes, dryRun, force bool, out io.Writer) error {
-	p, err := openPair(ctx, c, local, remote, "myrrorfs sync")
+	p, plan, err := scanPair(ctx, c, local, remote, "myrrorfs sync")
 	if err != nil {
 		return err
 	}
 	defer p.Close()
-	plan, err := p.Scan(ctx)
-	endScanProgress()
-	if err != nil {
-		return err
-	}
-	printWarnings(plan.Problems)
 	if !force {
 		if err := plan.SafetyCheck(); err != nil {
 			return err
