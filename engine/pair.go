@@ -226,9 +226,6 @@ func (p *Pair) Reconnect(ctx context.Context) error {
 	return nil
 }
 
-// Journal returns the pair's journal.
-func (p *Pair) Journal() *journal.DB { return p.db }
-
 // Close closes both replicas and the journal.
 func (p *Pair) Close() error {
 	var errs []error

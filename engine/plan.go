@@ -146,14 +146,8 @@ func (p *Pair) hashWhereNeeded(ctx context.Context, pl *Plan) bool {
 // learnRemote records a hash in the latest remote scan, so the next scan
 // reuses it.
 func (p *Pair) learnRemote(path string, h tree.Hash) {
-	r := p.last[RemoteSide]
-	if r == nil {
-		return
-	}
-	es := r.Entries
-	i := sort.Search(len(es), func(i int) bool { return tree.Compare(es[i].Path, path) >= 0 })
-	if i < len(es) && es[i].Path == path {
-		es[i].Entry.Hash = h
+	if i := scanIndex(p.last[RemoteSide], path); i >= 0 {
+		p.last[RemoteSide].Entries[i].Entry.Hash = h
 	}
 }
 
@@ -239,10 +233,7 @@ func (p *Pair) loadJournal() ([]pathRec, error) {
 }
 
 func (p *Pair) scanOptions(recs []pathRec, idx map[string]int32, side Side) replica.ScanOptions {
-	var prev []tree.Scanned
-	if p.last[side] != nil {
-		prev = p.last[side].Entries
-	}
+	prev := p.last[side]
 	var progress func(int, int64)
 	if f := p.opt.ScanProgress; f != nil {
 		progress = func(n int, b int64) { f(side, n, b) }
@@ -252,8 +243,8 @@ func (p *Pair) scanOptions(recs []pathRec, idx map[string]int32, side Side) repl
 		Workers:  p.workers,
 		Progress: progress,
 		Known: func(path string) (tree.Fingerprint, tree.Hash, bool) {
-			if i := sort.Search(len(prev), func(i int) bool { return tree.Compare(prev[i].Path, path) >= 0 }); i < len(prev) && prev[i].Path == path && prev[i].Entry.Kind == tree.File {
-				return prev[i].FP, prev[i].Entry.Hash, true
+			if s, ok := lookupScan(prev, path); ok && s.Entry.Kind == tree.File {
+				return s.FP, s.Entry.Hash, true
 			}
 			i, ok := idx[path]
 			if !ok {
@@ -390,13 +381,21 @@ func (pl *Plan) Conflicts() []reconcile.Decision {
 
 // lookupScan finds path in a scan's sorted entries.
 func lookupScan(r *replica.ScanResult, path string) (tree.Scanned, bool) {
+	if i := scanIndex(r, path); i >= 0 {
+		return r.Entries[i], true
+	}
+	return tree.Scanned{}, false
+}
+
+// scanIndex returns the position of path in a scan's sorted entries, or -1.
+func scanIndex(r *replica.ScanResult, path string) int {
 	if r == nil {
-		return tree.Scanned{}, false
+		return -1
 	}
 	es := r.Entries
 	i := sort.Search(len(es), func(i int) bool { return tree.Compare(es[i].Path, path) >= 0 })
 	if i < len(es) && es[i].Path == path {
-		return es[i], true
+		return i
 	}
-	return tree.Scanned{}, false
+	return -1
 }

@@ -17,20 +17,16 @@ import (
 // keeping local versions in the backup area. Like the rest of Pair, these
 // methods are not safe for concurrent use; the caller serializes them.
 
-// SetBase records e as the base of path (tree.Absent clears it), keeping
-// what the journal caches about each side. A resolution made in the view is
-// nothing but such a move plus local operations, so it survives restarts.
-func (p *Pair) SetBase(path string, e tree.Entry) error {
-	return p.SetBases([]BaseChange{{path, e}})
-}
-
 // BaseChange is one move of a base.
 type BaseChange struct {
 	Path  string
 	Entry tree.Entry // tree.Absent clears the base
 }
 
-// SetBases moves several bases at once, durably.
+// SetBases moves the bases of paths at once, durably, keeping what the
+// journal caches about each side (an Entry of kind tree.Absent clears a
+// base). A resolution made in the view is nothing but such moves plus local
+// operations, so it survives restarts.
 func (p *Pair) SetBases(cs []BaseChange) error {
 	for i := range cs {
 		if err := p.hashRemoteEntry(&cs[i]); err != nil {
@@ -163,15 +159,4 @@ func (p *Pair) BackupLocal(path string) error {
 // LastRemote returns the remote entry the latest scan saw at path.
 func (p *Pair) LastRemote(path string) (tree.Scanned, bool) {
 	return lookupScan(p.last[RemoteSide], path)
-}
-
-// LastLocal returns the local entry the latest scan saw at path.
-func (p *Pair) LastLocal(path string) (tree.Scanned, bool) {
-	return lookupScan(p.last[LocalSide], path)
-}
-
-// Base returns the base recorded for path.
-func (p *Pair) Base(path string) (tree.Entry, error) {
-	rec, _, err := p.db.Get(path)
-	return rec.Base, err
 }

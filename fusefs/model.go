@@ -143,19 +143,9 @@ type target struct {
 	under bool
 }
 
-// isTrash reports whether p is in a .Trash folder at the root, which the
-// view keeps in the local tree (never synced).
-func isTrash(p string) bool {
-	top := p
-	if i := strings.IndexByte(p, '/'); i >= 0 {
-		top = p[:i]
-	}
-	return top == ".Trash" || strings.HasPrefix(top, ".Trash-")
-}
-
 // hiddenName reports whether a local path is never shown.
 func hiddenName(p string) bool {
-	return tree.Internal(p) && !isTrash(p)
+	return tree.Internal(p) && !tree.InTrash(p)
 }
 
 // resolve maps a view path to what backs it. ok is false when the view has

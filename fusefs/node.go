@@ -120,20 +120,20 @@ func (n *node) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) 
 			return fga.Getattr(ctx, out)
 		}
 	}
-	t, ok := n.v.model().resolve(n.vpath())
+	m, vp := n.v.model(), n.vpath()
+	t, ok := m.resolve(vp)
 	if !ok {
 		return syscall.ENOENT
 	}
 	if t.side == remote {
-		e := n.v.model().remote[t.real]
-		n.v.remoteAttr(e, n.StableAttr().Ino, &out.Attr)
+		n.v.remoteAttr(m.remote[t.real], n.StableAttr().Ino, &out.Attr)
 		return 0
 	}
 	var st syscall.Stat_t
 	if err := n.v.at(t.real, func(p string) error { return syscall.Lstat(p, &st) }); err != nil {
 		return errnoOf(err)
 	}
-	if want := n.StableAttr().Mode; n.vpath() != "" && want != 0 && st.Mode&syscall.S_IFMT != want {
+	if want := n.StableAttr().Mode; vp != "" && want != 0 && st.Mode&syscall.S_IFMT != want {
 		// the path now holds another kind of entry than this inode (say a
 		// symlink swapped in for a file): its attributes are not this
 		// inode's

@@ -104,11 +104,11 @@ func (v *View) moveSibling(m *model, st target, dst string) (bool, syscall.Errno
 		mine = o.d.Remote
 	}
 	switch {
-	case dst == viewPathOf(p):
+	case dst == p: // outside conflicts, view and tree paths are the same
 		// to the bare name: as rm of the other sibling (a lone sibling is
 		// kept: its bases are cleared, since the other side has nothing)
 		return true, errnoOf(v.b.SetBases(o.subtreeBases(st.side)))
-	case isTrash(dst):
+	case tree.InTrash(dst):
 		// into the trash: as rm of this sibling; a copy lands in the trash
 		if err := v.trashCopy(m, st, dst, mine); err != nil {
 			return false, errnoOf(err)
@@ -146,10 +146,6 @@ func (v *View) rename(from, to string, flags uint32) error {
 		return unix.Renameat2(unix.AT_FDCWD, a, unix.AT_FDCWD, b, uint(flags&unix.RENAME_NOREPLACE))
 	})
 }
-
-// viewPathOf returns the view path of a plain tree path (outside conflicts,
-// view and tree paths are the same).
-func viewPathOf(p string) string { return p }
 
 // trashCopy puts a copy of a sibling at dst in the trash folder (kept in
 // the local tree, never synced). Directories are not copied: the version

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -241,28 +242,12 @@ func (v *View) inodeAt(dir string) *fs.Inode {
 	if dir == "" {
 		return in
 	}
-	for _, c := range splitPath(dir) {
+	for _, c := range strings.Split(dir, "/") {
 		if in = in.GetChild(c); in == nil {
 			return nil
 		}
 	}
 	return in
-}
-
-func splitPath(p string) []string {
-	var out []string
-	for p != "" {
-		i := 0
-		for i < len(p) && p[i] != '/' {
-			i++
-		}
-		out = append(out, p[:i])
-		if i == len(p) {
-			break
-		}
-		p = p[i+1:]
-	}
-	return out
 }
 
 // remoteIno numbers remote-backed entries, away from local inode numbers.

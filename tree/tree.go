@@ -255,18 +255,22 @@ const TempPrefix = ".myrrorfs-tmp-"
 // overwritten and deleted versions.
 const BackupDir = ".myrrorfs-backup"
 
+// InTrash reports whether p is, or lies in, a .Trash or .Trash-* folder at
+// the root (where file managers put what they delete).
+func InTrash(p string) bool {
+	top := p
+	if i := strings.IndexByte(p, '/'); i >= 0 {
+		top = p[:i]
+	}
+	return top == ".Trash" || strings.HasPrefix(top, ".Trash-")
+}
+
 // Internal reports whether p is something myrrorfs keeps to itself and never
 // syncs, shows or reports: any component named .myrrorfs*, or a .Trash-*
 // folder at the root.
 func Internal(p string) bool {
-	if strings.HasPrefix(p, ".Trash-") || strings.HasPrefix(p, ".Trash/") || p == ".Trash" {
-		top := p
-		if i := strings.IndexByte(p, '/'); i >= 0 {
-			top = p[:i]
-		}
-		if top == ".Trash" || strings.HasPrefix(top, ".Trash-") {
-			return true
-		}
+	if InTrash(p) {
+		return true
 	}
 	for p != "" {
 		name := p
