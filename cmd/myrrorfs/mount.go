@@ -167,6 +167,9 @@ func daemonCommand(m mountFlags, args []string) (*exec.Cmd, string, error) {
 	if m.debug {
 		a = append(a, "--debug")
 	}
+	if m.remoteMyrrorfs != "" {
+		a = append(a, "--remote-myrrorfs", m.remoteMyrrorfs)
+	}
 	for _, ig := range m.ignore {
 		a = append(a, "--ignore", ig)
 	}
