@@ -40,6 +40,8 @@ die() {
 
 # shellcheck source=scripts/lib/sshd.sh
 source "$repo_root/scripts/lib/sshd.sh"
+# shellcheck source=scripts/lib/apt.sh
+source "$repo_root/scripts/lib/apt.sh"
 
 runs=5
 n_files=100000
@@ -97,19 +99,7 @@ install_missing() {
 	command -v sshfs >/dev/null 2>&1 || missing+=(sshfs)
 	command -v hyperfine >/dev/null 2>&1 || missing+=(hyperfine)
 	[[ -x /usr/bin/time ]] || missing+=(time)
-	if ((${#missing[@]} == 0)); then
-		return
-	fi
-	log "installing ${missing[*]}"
-	export DEBIAN_FRONTEND=noninteractive
-	local p
-	for p in "${missing[@]}"; do
-		if ! apt-cache policy "$p" 2>/dev/null | grep -q 'Candidate: [^(]'; then
-			apt-get update
-			break
-		fi
-	done
-	apt-get install -y "${missing[@]}"
+	install_packages "${missing[@]}"
 }
 
 # ---------------------------------------------------------------- helpers

@@ -24,6 +24,8 @@ log() { printf 'test.sh: %s\n' "$*" >&2; }
 
 # shellcheck source=scripts/lib/sshd.sh
 source "$repo_root/scripts/lib/sshd.sh"
+# shellcheck source=scripts/lib/apt.sh
+source "$repo_root/scripts/lib/apt.sh"
 
 # install_missing installs the packages providing any missing tool.
 install_missing() {
@@ -34,13 +36,7 @@ install_missing() {
 	command -v fusermount3 >/dev/null 2>&1 || missing+=(fuse3)
 	command -v rsync >/dev/null 2>&1 || missing+=(rsync)
 	command -v gio >/dev/null 2>&1 || missing+=(libglib2.0-bin)
-	if ((${#missing[@]} == 0)); then
-		return
-	fi
-	log "installing ${missing[*]}"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update
-	apt-get install -y openssh-server openssh-client fuse3 rsync libglib2.0-bin
+	install_packages "${missing[@]}"
 }
 
 cleanup() {
