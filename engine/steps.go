@@ -291,7 +291,7 @@ func (a *applier) installTemp(m move, tmp string, want tree.Scanned) error {
 
 // symlinkTemp creates the symlink under a temporary name next to its target.
 func (a *applier) symlinkTemp(m move) (string, error) {
-	tmp := tree.Join(tree.Parent(m.path), tree.TempPrefix+randomHex())
+	tmp := tree.Join(tree.Parent(m.path), replica.TempName())
 	if err := m.dst.Symlink(m.srcS.Entry.Target, tmp); err != nil {
 		return "", err
 	}

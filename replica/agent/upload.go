@@ -3,7 +3,6 @@ package agent
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -13,13 +12,14 @@ import (
 	"path"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 
 	pkgsftp "github.com/pkg/sftp"
 	"lukechampine.com/blake3"
 
+	"github.com/myrrorfs/myrrorfs/replica"
 	"github.com/myrrorfs/myrrorfs/replica/sftp"
-	"github.com/myrrorfs/myrrorfs/tree"
 )
 
 // uploadOptions tune EnsureRemote; tests change where the binary goes.
@@ -158,7 +158,7 @@ func upload(ctx context.Context, o uploadOptions) (string, error) {
 		return "", fmt.Errorf("upload myrrorfs to %s: %w", o.host, err)
 	}
 	defer f.Close()
-	sum, size, err := hashFile(f)
+	sum, size, err := binaryHash(bin, f)
 	if err != nil {
 		return "", fmt.Errorf("upload myrrorfs to %s: read %s: %w", o.host, bin, err)
 	}
@@ -205,7 +205,7 @@ func cacheDir(client *pkgsftp.Client, dir string) (string, error) {
 		return "", fmt.Errorf("remote home: %w", err)
 	}
 	if dir == "" {
-		dir = ".cache/myrrorfs"
+		dir = remoteCacheDir
 	}
 	return path.Join(home, dir), nil
 }
@@ -216,9 +216,7 @@ func putFile(client *pkgsftp.Client, src io.Reader, dst string, size int64) erro
 	if err := client.MkdirAll(path.Dir(dst)); err != nil {
 		return fmt.Errorf("mkdir: %w", err)
 	}
-	var rnd [8]byte
-	rand.Read(rnd[:])
-	tmp := path.Join(path.Dir(dst), tree.TempPrefix+hex.EncodeToString(rnd[:]))
+	tmp := path.Join(path.Dir(dst), replica.TempName())
 	err := writeRemote(client, src, tmp, size)
 	if err == nil {
 		err = client.PosixRename(tmp, dst)
@@ -281,6 +279,43 @@ func firstNonEmpty(a, b string) string {
 	return b
 }
 
+// remoteCacheDir is where uploads go, relative to the remote home.
+const remoteCacheDir = ".cache/myrrorfs"
+
+// selfHash hashes this very binary once per process: a dial may look for
+// its cached upload, probe the remote and upload, each needing the hash.
+var selfHash = sync.OnceValues(func() (selfSum, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return selfSum{}, fmt.Errorf("find this binary: %w", err)
+	}
+	f, err := os.Open(exe)
+	if err != nil {
+		return selfSum{}, err
+	}
+	defer f.Close()
+	sum, size, err := hashFile(f)
+	if err != nil {
+		return selfSum{}, fmt.Errorf("read %s: %w", exe, err)
+	}
+	return selfSum{exe, sum, size}, nil
+})
+
+// selfSum is this binary's path, content hash and size.
+type selfSum struct {
+	path, sum string
+	size      int64
+}
+
+// binaryHash returns the hash and size of binary bin, open as f; for this
+// very binary it reuses selfHash.
+func binaryHash(bin string, f *os.File) (string, int64, error) {
+	if s, err := selfHash(); err == nil && s.path == bin {
+		return s.sum, s.size, nil
+	}
+	return hashFile(f)
+}
+
 // CachedCommand returns the remote command that runs this very binary from
 // the remote cache where an upload puts it (relative to the remote home),
 // without contacting the remote: trying it first costs one connection when
@@ -289,18 +324,9 @@ func CachedCommand() (string, error) {
 	if testing.Testing() {
 		return "", fmt.Errorf("%w: this program is a test binary, not myrrorfs", ErrNoAgent)
 	}
-	exe, err := os.Executable()
-	if err != nil {
-		return "", fmt.Errorf("%w: find this binary: %w", ErrNoAgent, err)
-	}
-	f, err := os.Open(exe)
+	s, err := selfHash()
 	if err != nil {
 		return "", fmt.Errorf("%w: %w", ErrNoAgent, err)
 	}
-	defer f.Close()
-	sum, _, err := hashFile(f)
-	if err != nil {
-		return "", fmt.Errorf("%w: read %s: %w", ErrNoAgent, exe, err)
-	}
-	return path.Join(".cache/myrrorfs", sum[:16], "myrrorfs"), nil
+	return path.Join(remoteCacheDir, s.sum[:16], "myrrorfs"), nil
 }

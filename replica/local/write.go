@@ -1,8 +1,6 @@
 package local
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"io"
 	"os"
@@ -33,13 +31,6 @@ func (t *tempFile) Close() error {
 	return cerr
 }
 
-// tempName returns a fresh temporary name.
-func tempName() string {
-	var b [8]byte
-	rand.Read(b[:])
-	return tree.TempPrefix + hex.EncodeToString(b[:])
-}
-
 // permOf keeps the permission bits of perm.
 func permOf(perm uint32) uint32 { return perm & 0o7777 }
 
@@ -64,7 +55,7 @@ func (r *Replica) createTemp(dir string, perm uint32) (*os.File, string, error) 
 	}
 	defer unix.Close(dfd)
 	for {
-		name := tempName()
+		name := replica.TempName()
 		p := tree.Join(dir, name)
 		fd, err := unix.Openat(dfd, name, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 		if err == unix.EEXIST || err == unix.EINTR {

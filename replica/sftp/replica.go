@@ -1,8 +1,6 @@
 package sftp
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -233,13 +231,6 @@ func (r *Replica) Open(p string) (io.ReadCloser, error) {
 	return &readFile{r: r, p: p, f: f}, nil
 }
 
-// randomName returns a fresh temporary file name.
-func randomName() string {
-	var b [8]byte
-	rand.Read(b[:])
-	return tree.TempPrefix + hex.EncodeToString(b[:])
-}
-
 // CreateTemp creates a new empty file with permission perm (exactly, no
 // umask) in directory dir under a fresh tree.TempPrefix name.
 func (r *Replica) CreateTemp(dir string, perm uint32) (string, replica.WriteFile, error) {
@@ -248,7 +239,7 @@ func (r *Replica) CreateTemp(dir string, perm uint32) (string, replica.WriteFile
 	}
 	var lastErr error
 	for range 10 {
-		p := tree.Join(dir, randomName())
+		p := tree.Join(dir, replica.TempName())
 		f, err := r.client.OpenFile(r.abs(p), os.O_WRONLY|os.O_CREATE|os.O_EXCL)
 		if err != nil {
 			lastErr = r.pathErr("create", p, err)
@@ -316,8 +307,8 @@ func (r *Replica) Remove(p string) error {
 	if err != nil {
 		return r.pathErr("remove", p, err)
 	}
-	r.dirs.forget(p)
 	if modeKind(st.Mode) == tree.Dir {
+		r.dirs.forget(p) // only directories are cached
 		err = r.client.RemoveDirectory(r.abs(p))
 	} else {
 		err = r.client.Remove(r.abs(p))
