@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/myrrorfs/myrrorfs/tree"
 	"io"
 	"net"
 	"os"
@@ -203,8 +204,5 @@ func Holding(mounts []MountInfo, dir string) (MountInfo, bool) {
 
 // within reports whether p is dir or under it.
 func within(p, dir string) bool {
-	if dir == "/" || p == dir {
-		return true
-	}
-	return strings.HasPrefix(p, dir+"/")
+	return dir == "/" || p == dir || tree.IsUnder(p, dir)
 }

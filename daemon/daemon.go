@@ -135,9 +135,6 @@ func prepareMountpoint(p string) (string, error) {
 // Mountpoint returns the absolute mountpoint.
 func (d *Daemon) Mountpoint() string { return d.mnt }
 
-// Pair returns the pair (callers must not use it concurrently with the daemon).
-func (d *Daemon) Pair() *engine.Pair { return d.pair }
-
 // Siblings returns the view paths of a conflict's two versions.
 func (d *Daemon) Siblings(path string) (local, remote string) {
 	return d.view.Siblings(path)

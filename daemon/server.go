@@ -91,7 +91,7 @@ type Mount interface {
 // those that are failures, each on one line.
 func SplitProblems(probs []engine.Problem) (warnings, failures []string) {
 	for _, p := range probs {
-		s := oneLine(p.Error())
+		s := OneLine(p.Error())
 		if p.Warning {
 			warnings = append(warnings, s)
 		} else {
@@ -101,14 +101,14 @@ func SplitProblems(probs []engine.Problem) (warnings, failures []string) {
 	return warnings, failures
 }
 
-// oneLine joins the lines of s and squeezes its blanks.
-func oneLine(s string) string {
+// OneLine joins the lines of s and squeezes its blanks (a message on one line).
+func OneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
 
 // errorResponse is the response to a failed request.
 func errorResponse(err error) Response {
-	return Response{V: ProtocolVersion, Code: 1, Error: oneLine(err.Error())}
+	return Response{V: ProtocolVersion, Code: 1, Error: OneLine(err.Error())}
 }
 
 // planResponse fills the parts every plan-based response shares: the
@@ -236,7 +236,7 @@ func HandleCommit(ctx context.Context, m Mount, req Request, send func(Response)
 	}
 	switch {
 	case err != nil:
-		r.Code, r.Error = 1, oneLine(err.Error())
+		r.Code, r.Error = 1, OneLine(err.Error())
 	case len(r.Failures) > 0:
 		r.Code = 1
 	case len(r.Conflicts) > 0:

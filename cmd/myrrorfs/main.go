@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 
+	"github.com/myrrorfs/myrrorfs/daemon"
 	"github.com/spf13/cobra"
 )
 
@@ -37,13 +37,8 @@ func run(args []string) int {
 		}
 		return ee.code
 	}
-	fmt.Fprintln(os.Stderr, "myrrorfs: "+oneLine(err.Error()))
+	fmt.Fprintln(os.Stderr, "myrrorfs: "+daemon.OneLine(err.Error()))
 	return 1
-}
-
-// oneLine keeps an error message on one line.
-func oneLine(s string) string {
-	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", " ")), " ")
 }
 
 // common holds the flags every pair-opening command takes.

@@ -231,7 +231,7 @@ func report(ready *os.File, err error) {
 	}
 	msg := "ok"
 	if err != nil {
-		msg = oneLine(err.Error())
+		msg = daemon.OneLine(err.Error())
 	}
 	fmt.Fprintln(ready, msg)
 	ready.Close()

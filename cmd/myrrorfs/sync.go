@@ -160,7 +160,7 @@ func printWarnings(probs []engine.Problem) {
 // warn prints warnings, one line each.
 func warn(warnings []string) {
 	for _, w := range warnings {
-		fmt.Fprintf(os.Stderr, "myrrorfs: warning: %s (left alone)\n", oneLine(w))
+		fmt.Fprintf(os.Stderr, "myrrorfs: warning: %s (left alone)\n", daemon.OneLine(w))
 	}
 }
 
@@ -178,7 +178,7 @@ func failLines(failures []string) error {
 		return nil
 	}
 	for _, f := range failures[:len(failures)-1] {
-		fmt.Fprintln(os.Stderr, "myrrorfs: "+oneLine(f))
+		fmt.Fprintln(os.Stderr, "myrrorfs: "+daemon.OneLine(f))
 	}
 	return fmt.Errorf("%s", failures[len(failures)-1])
 }
