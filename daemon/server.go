@@ -122,67 +122,72 @@ func planResponse(plan *engine.Plan) Response {
 	return r
 }
 
-// HandleStatus rescans both sides and returns the plan as text, or as JSON
-// lines (equal paths only with req.All), like `myrrorfs status`.
-func HandleStatus(ctx context.Context, m Mount, req Request) Response {
-	plan, err := m.Rescan(ctx)
-	if err != nil {
-		return errorResponse(err)
+// WriteStatus prints a plan as `myrrorfs status` does: grouped text, or
+// JSON lines (equal paths and paths inside a conflict only with all).
+func WriteStatus(w io.Writer, plan *engine.Plan, asJSON, all bool) error {
+	if !asJSON {
+		plan.WriteText(w)
+		return nil
 	}
-	r := planResponse(plan)
-	var b strings.Builder
-	if req.JSON {
-		err = plan.WriteJSON(&b, req.All, func(d reconcile.Decision) bool { return req.All || d.Action != reconcile.Equal })
-	} else {
-		plan.WriteText(&b)
-	}
-	if err != nil {
-		return errorResponse(err)
-	}
-	r.Text = b.String()
-	return r
+	return plan.WriteJSON(w, all, func(d reconcile.Decision) bool { return all || d.Action != reconcile.Equal })
 }
 
-// HandleConflicts rescans both sides and returns the conflicts, one
-// "KIND PATH" line each, or as JSON lines, like `myrrorfs conflicts`.
-func HandleConflicts(ctx context.Context, m Mount, req Request) Response {
-	plan, err := m.Rescan(ctx)
-	if err != nil {
-		return errorResponse(err)
+// WriteConflicts prints a plan's conflicts as `myrrorfs conflicts` does:
+// "KIND PATH" lines, followed on a mount by the names the view shows the
+// two versions under (siblings may be nil), or JSON lines.
+func WriteConflicts(w io.Writer, plan *engine.Plan, asJSON bool, siblings func(string) (string, string)) error {
+	if asJSON {
+		return plan.WriteJSON(w, false, func(d reconcile.Decision) bool { return d.Action == reconcile.Conflict })
 	}
-	r := planResponse(plan)
-	var b strings.Builder
-	if req.JSON {
-		err = plan.WriteJSON(&b, false, func(d reconcile.Decision) bool { return d.Action == reconcile.Conflict })
-	} else {
-		b.WriteString(strings.Join(conflictLines(plan.Conflicts(), m.Siblings), ""))
-	}
-	if err != nil {
-		return errorResponse(err)
-	}
-	r.Text = b.String()
-	return r
-}
-
-// conflictLines formats conflicts as `myrrorfs conflicts` prints them, each
-// line ending in a newline, followed by the names the view shows them under.
-func conflictLines(ds []reconcile.Decision, siblings func(string) (string, string)) []string {
-	lines := make([]string, len(ds))
-	for i, d := range ds {
-		var names []string
-		l, r := siblings(d.Path)
-		for _, n := range []string{l, r} {
-			if n != "" {
-				names = append(names, n)
+	for _, d := range plan.Conflicts() {
+		line := fmt.Sprintf("%-14s %s", d.Kind, d.Path)
+		if siblings != nil {
+			var names []string
+			l, r := siblings(d.Path)
+			for _, n := range []string{l, r} {
+				if n != "" {
+					names = append(names, n)
+				}
+			}
+			if len(names) > 0 {
+				line += "  (in the view: " + strings.Join(names, ", ") + ")"
 			}
 		}
-		lines[i] = fmt.Sprintf("%-14s %s", d.Kind, d.Path)
-		if len(names) > 0 {
-			lines[i] += "  (in the view: " + strings.Join(names, ", ") + ")"
+		if _, err := fmt.Fprintln(w, line); err != nil {
+			return err
 		}
-		lines[i] += "\n"
 	}
-	return lines
+	return nil
+}
+
+// HandleStatus rescans both sides and returns what WriteStatus prints.
+func HandleStatus(ctx context.Context, m Mount, req Request) Response {
+	return textResponse(ctx, m, func(w io.Writer, plan *engine.Plan) error {
+		return WriteStatus(w, plan, req.JSON, req.All)
+	})
+}
+
+// HandleConflicts rescans both sides and returns what WriteConflicts prints.
+func HandleConflicts(ctx context.Context, m Mount, req Request) Response {
+	return textResponse(ctx, m, func(w io.Writer, plan *engine.Plan) error {
+		return WriteConflicts(w, plan, req.JSON, m.Siblings)
+	})
+}
+
+// textResponse rescans both sides and answers with the plan's counts and
+// the text write prints.
+func textResponse(ctx context.Context, m Mount, write func(io.Writer, *engine.Plan) error) Response {
+	plan, err := m.Rescan(ctx)
+	if err != nil {
+		return errorResponse(err)
+	}
+	r := planResponse(plan)
+	var b strings.Builder
+	if err := write(&b, plan); err != nil {
+		return errorResponse(err)
+	}
+	r.Text = b.String()
+	return r
 }
 
 // HandlePlan rescans both sides and returns the plan text and counts, for

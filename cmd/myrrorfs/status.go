@@ -8,7 +8,6 @@ import (
 
 	"github.com/myrrorfs/myrrorfs/daemon"
 
-	"github.com/myrrorfs/myrrorfs/reconcile"
 	"github.com/spf13/cobra"
 )
 
@@ -39,14 +38,7 @@ are printed only with --all.`,
 				return err
 			}
 			defer p.Close()
-			if asJSON {
-				err = plan.WriteJSON(cmd.OutOrStdout(), all, func(d reconcile.Decision) bool {
-					return all || d.Action != reconcile.Equal
-				})
-			} else {
-				plan.WriteText(cmd.OutOrStdout())
-			}
-			if err != nil {
+			if err := daemon.WriteStatus(cmd.OutOrStdout(), plan, asJSON, all); err != nil {
 				return err
 			}
 			return failure(plan.Problems)
@@ -78,15 +70,8 @@ With a MOUNTPOINT, or no argument inside a mount, ask that mount's daemon.`,
 				return err
 			}
 			defer p.Close()
-			isConflict := func(d reconcile.Decision) bool { return d.Action == reconcile.Conflict }
-			if asJSON {
-				if err := plan.WriteJSON(cmd.OutOrStdout(), false, isConflict); err != nil {
-					return err
-				}
-			} else {
-				for _, d := range plan.Conflicts() {
-					fmt.Fprintf(cmd.OutOrStdout(), "%-14s %s\n", d.Kind, d.Path)
-				}
+			if err := daemon.WriteConflicts(cmd.OutOrStdout(), plan, asJSON, nil); err != nil {
+				return err
 			}
 			return failure(plan.Problems)
 		},
