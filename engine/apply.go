@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/myrrorfs/myrrorfs/journal"
+	"github.com/myrrorfs/myrrorfs/ops"
 	"github.com/myrrorfs/myrrorfs/reconcile"
 	"github.com/myrrorfs/myrrorfs/replica"
 	"github.com/myrrorfs/myrrorfs/tree"
@@ -30,8 +31,9 @@ type ApplyOptions struct {
 type Result struct {
 	Applied   int                  // paths brought in step
 	Bytes     int64                // file bytes copied between sides
-	Renamed   int                  // files renamed on the target side instead of transferred
+	Renamed   int                  // files and directories renamed on the target side instead of transferred
 	Copied    int                  // files copied on the target side instead of transferred
+	Skipped   int                  // operations not run because one they depend on did not complete
 	Conflicts []reconcile.Decision // conflicts left untouched
 	Problems  []Problem            // paths that could not be brought in step
 }
@@ -50,85 +52,284 @@ func (r *Result) Failed() int {
 	return n
 }
 
-// applier carries one Apply run.
-type applier struct {
+// State of an operation during a run.
+type opState uint8
+
+const (
+	opPending opState = iota
+	opDone
+	opFailed  // it ran and failed: nothing changed
+	opSkipped // a dependency did not complete, so it did not run
+)
+
+// executor carries out one plan's operations (see package ops): in waves,
+// each running every ready operation of the lowest class, skipping every
+// operation whose dependency did not complete.
+type executor struct {
 	p       *Pair
 	plan    *Plan
 	opt     ApplyOptions
+	reps    [2]replica.Replica
+	backups [2]*backupArea
 	batch   *journal.Batch
-	done    []bool // per row: the journal already has its new record
-	removed []bool // per row: phase 1 removed the target's old entry
 
-	mu         sync.Mutex
-	res        Result
-	failed     map[string]bool // directories that could not be made or removed
-	pending    map[string]bool // directories waiting for the removal of what holds their place
-	backups    [2]*backupArea
-	renames    map[int]int                   // creation row -> deletion row made by a rename
-	dirRenames map[int]int                   // the same for whole directories
-	handled    []bool                        // per row: a step took it on
-	staged     map[int]string                // row -> temporary holding its new content
-	learned    map[int]tree.Hash             // row -> hash computed while copying a file the scan did not hash
-	content    [2]map[tree.Hash]tree.Scanned // per side: a file for each content, built on demand
+	mu      sync.Mutex
+	res     Result
+	state   []opState
+	temps   map[int]string    // Stage op -> its temporary
+	learned map[int]tree.Hash // Stage op -> hash computed while copying a file the scan did not hash
+	rowDone []bool            // rows brought in step
+	touched []bool            // rows whose path an op changed without bringing it in step
+	written [2]map[string]bool
+	content [2]map[tree.Hash]tree.Scanned // per side: a file for each content, built on demand
 }
 
-// Apply carries out the plan's decisions with the commit protocol. Conflicts
-// and paths under them are left untouched. Per-path failures are collected
-// in Result.Problems; the error is for failures of the run as a whole.
+// Apply carries out the plan's operations with the commit protocol.
+// Conflicts and paths under them are left untouched. Per-path failures are
+// collected in Result.Problems; the error is for failures of the run as a
+// whole.
 func (p *Pair) Apply(ctx context.Context, plan *Plan, opt ApplyOptions) (*Result, error) {
 	if opt.Now.IsZero() {
 		opt.Now = time.Now()
 	}
-	a := &applier{
+	e := &executor{
 		p: p, plan: plan, opt: opt,
-		batch:      p.db.NewBatch(),
-		done:       make([]bool, len(plan.Rows)),
-		removed:    make([]bool, len(plan.Rows)),
-		failed:     map[string]bool{},
-		pending:    map[string]bool{},
-		renames:    findRenames(plan.Rows, plan.Decisions),
-		dirRenames: findDirRenames(plan.Rows, plan.Decisions),
-		handled:    make([]bool, len(plan.Rows)),
-		staged:     map[int]string{},
-		learned:    map[int]tree.Hash{},
+		reps:    [2]replica.Replica{p.Local, p.Remote},
+		batch:   p.db.NewBatch(),
+		state:   make([]opState, len(plan.Ops)),
+		temps:   map[int]string{},
+		learned: map[int]tree.Hash{},
+		rowDone: make([]bool, len(plan.Rows)),
+		touched: make([]bool, len(plan.Rows)),
+		written: [2]map[string]bool{{}, {}},
 	}
-	for to, from := range plan.Edits {
-		a.renames[to] = from
-	}
-	a.backups = [2]*backupArea{newBackupArea(p.Local, opt.Now), newBackupArea(p.Remote, opt.Now)}
-	for _, pr := range plan.Problems {
-		a.res.Problems = append(a.res.Problems, pr)
-	}
-	a.res.Conflicts = plan.Conflicts()
-	a.removeTemps()
-	// Directories first; then every new content is staged in temporaries
-	// before anything is renamed, replaced or removed, so that a copy made
-	// on the target side never reads a file a later step changes, and
-	// chains and cycles of renames never overwrite a file still needed.
-	steps := []func(context.Context){a.dirRenameStep, a.mkdirs, a.stage, a.renameStep, a.install, a.removals, a.mkdirs, a.files}
-	for _, step := range steps {
-		if err := ctx.Err(); err != nil {
+	e.backups = [2]*backupArea{newBackupArea(p.Local, opt.Now), newBackupArea(p.Remote, opt.Now)}
+	e.res.Problems = append(e.res.Problems, plan.Problems...)
+	e.res.Conflicts = plan.Conflicts()
+	e.removeTemps()
+	var err error
+	for ctx.Err() == nil {
+		wave := e.next()
+		if len(wave) == 0 {
 			break
 		}
-		step(ctx)
-		if err := a.batch.Flush(); err != nil {
-			return &a.res, fmt.Errorf("write journal: %w", err)
+		e.parallel(ctx, wave, e.run)
+		if err = e.commitWave(); err != nil {
+			break
 		}
-		a.batch = p.db.NewBatch()
 	}
-	a.removeStaleStaged()
-	a.recordRest()
-	if err := a.batch.Flush(); err != nil {
-		return &a.res, fmt.Errorf("write journal: %w", err)
+	e.removeStaleTemps()
+	if err == nil {
+		e.recordRest()
+		err = e.commitWave()
 	}
-	if err := p.db.Sync(); err != nil {
-		return &a.res, fmt.Errorf("write journal: %w", err)
+	if err == nil {
+		if serr := p.db.Sync(); serr != nil {
+			err = fmt.Errorf("write journal: %w", serr)
+		}
 	}
 	// What Apply wrote may keep a fingerprint the last scans saw with other
 	// content (SFTP has whole-second mtimes and no inode numbers): the next
 	// scan trusts the journal, which Apply kept up to date, instead.
 	p.last = [2]*replica.ScanResult{}
-	return &a.res, ctx.Err()
+	if err != nil {
+		return &e.res, err
+	}
+	return &e.res, ctx.Err()
+}
+
+// next marks the operations whose dependencies failed as skipped, and
+// returns the ready operations (every dependency done) of the lowest class.
+func (e *executor) next() []int {
+	ops := e.plan.Ops
+	for changed := true; changed; {
+		changed = false
+		for k := range ops {
+			if e.state[k] != opPending {
+				continue
+			}
+			for _, d := range ops[k].Deps {
+				if e.state[d] == opFailed || e.state[d] == opSkipped {
+					e.skip(k, d)
+					changed = true
+					break
+				}
+			}
+		}
+	}
+	var ready []int
+	class := -1
+	for k := range ops {
+		if e.state[k] != opPending || !e.depsDone(k) {
+			continue
+		}
+		c := ops[k].Kind.Class()
+		switch {
+		case class < 0 || c < class:
+			class, ready = c, append(ready[:0], k)
+		case c == class:
+			ready = append(ready, k)
+		}
+	}
+	return ready
+}
+
+func (e *executor) depsDone(k int) bool {
+	for _, d := range e.plan.Ops[k].Deps {
+		if e.state[d] != opDone {
+			return false
+		}
+	}
+	return true
+}
+
+// skip marks op k skipped because of op d; a skipped op that would have
+// brought a path in step is reported, unless what it waited for is on the
+// same path (that failure is reported already).
+func (e *executor) skip(k, d int) {
+	e.state[k] = opSkipped
+	e.res.Skipped++
+	op, dep := &e.plan.Ops[k], &e.plan.Ops[d]
+	if len(op.Done) > 0 && (dep.Path != op.Path || dep.Side != op.Side) {
+		e.res.Problems = append(e.res.Problems, Problem{Side: op.Side, Path: op.Path,
+			Err: fmt.Errorf("left as it was: it waits for the %s of %s on the %s side, which did not complete", dep.Kind, orRoot(dep.Path), dep.Side)})
+	}
+}
+
+func orRoot(p string) string {
+	if p == "" {
+		return "."
+	}
+	return p
+}
+
+// run runs op k and records its outcome.
+func (e *executor) run(k int) {
+	op := &e.plan.Ops[k]
+	err := e.do(k, op)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err != nil {
+		e.state[k] = opFailed
+		e.res.Problems = append(e.res.Problems, Problem{Side: op.Side, Path: op.Path, Err: err})
+		return
+	}
+	e.state[k] = opDone
+	if op.Kind == ops.Stage {
+		return
+	}
+	e.written[op.Side][tree.Parent(op.Path)] = true
+	if op.Kind == ops.Rename {
+		e.written[op.Side][tree.Parent(op.From)] = true
+		e.res.Renamed++
+	}
+	rowDone := false
+	for _, d := range op.Done {
+		e.record(k, op, d)
+		rowDone = rowDone || d.Row == op.Row
+	}
+	if !rowDone && !e.rowDone[op.Row] {
+		// The path changed but is not in step yet (an old entry of
+		// another kind was removed): should the run stop here, the next
+		// one must not take the old base for agreed.
+		e.touched[op.Row] = true
+		rec := e.plan.Rows[op.Row].Rec
+		rec.Base = tree.Entry{}
+		e.put(op.Row, rec)
+	}
+}
+
+// record writes the journal record of a row an op brought in step. The
+// caller holds e.mu.
+func (e *executor) record(k int, op *ops.Op, d ops.Done) {
+	r := &e.plan.Rows[d.Row]
+	e.rowDone[d.Row] = true
+	e.res.Applied++
+	if !d.Base.Exists() {
+		if err := e.batch.Delete(r.Path); err != nil {
+			e.res.Problems = append(e.res.Problems, Problem{Path: r.Path, Err: fmt.Errorf("journal: %w", err)})
+		}
+		return
+	}
+	base := d.Base
+	if base.Kind == tree.File && base.Hash.IsZero() && op.Kind == ops.Install {
+		base.Hash = e.learned[op.Deps[0]]
+	}
+	rec := tree.Record{Base: base}
+	for s := range e.reps {
+		fp := r.On(Side(s)).FP
+		switch {
+		case d.Stat[s]:
+			info, err := e.reps[s].Lstat(r.Path)
+			if err != nil {
+				info = replica.Info{} // not known: the next scan hashes it again
+			}
+			fp = info.FP
+		case d.Moved >= 0 && !r.On(Side(s)).Entry.Exists():
+			fp = e.plan.Rows[d.Moved].On(Side(s)).FP
+		}
+		c := tree.Cached{FP: fp, Hash: fileHash(base)}
+		if s == int(LocalSide) {
+			rec.Local = c
+		} else {
+			rec.Remote = c
+		}
+	}
+	e.put(d.Row, rec)
+}
+
+// put writes a row's record into the batch. The caller holds e.mu.
+func (e *executor) put(row int, rec tree.Record) {
+	if err := e.batch.Put(e.plan.Rows[row].Path, rec); err != nil {
+		e.res.Problems = append(e.res.Problems, Problem{Path: e.plan.Rows[row].Path, Err: fmt.Errorf("journal: %w", err)})
+	}
+}
+
+// commitWave makes what the wave wrote durable on both sides, then writes
+// its journal records: the journal never records as synced a path whose
+// content or directory entry could still be lost.
+func (e *executor) commitWave() error {
+	for s, dirs := range e.written {
+		if len(dirs) == 0 {
+			continue
+		}
+		if err := syncDirs(e.reps[s], dirs); err != nil {
+			return fmt.Errorf("%s side: make durable: %w", Side(s), err)
+		}
+		e.written[s] = map[string]bool{}
+	}
+	if err := e.batch.Flush(); err != nil {
+		return fmt.Errorf("write journal: %w", err)
+	}
+	e.batch = e.p.db.NewBatch()
+	return nil
+}
+
+// dirSyncer is implemented by replicas that can make directory entries
+// durable (fsync of the directories).
+type dirSyncer interface {
+	SyncDirs(dirs []string) error
+}
+
+// syncDirs makes the directory entries of dirs durable, where the replica
+// can.
+func syncDirs(r replica.Replica, dirs map[string]bool) error {
+	s, ok := r.(dirSyncer)
+	if !ok {
+		return nil
+	}
+	list := make([]string, 0, len(dirs))
+	for d := range dirs {
+		list = append(list, d)
+	}
+	return s.SyncDirs(list)
+}
+
+func fileHash(e tree.Entry) tree.Hash {
+	if e.Kind == tree.File {
+		return e.Hash
+	}
+	return tree.Hash{}
 }
 
 func backupStamp(t time.Time) string {
@@ -142,169 +343,69 @@ func randomHex() string {
 	return hex.EncodeToString(b[:])
 }
 
-// move describes one decision that copies or deletes: from src to dst.
-type move struct {
-	i          int
-	path       string
-	src, dst   replica.Replica
-	srcS, dstS tree.Scanned
-	dstSide    Side
-}
-
-func (a *applier) move(i int) (move, bool) {
-	d := a.plan.Decisions[i]
-	if d.Under != "" || (d.Action != reconcile.ToRemote && d.Action != reconcile.ToLocal) {
-		return move{}, false
-	}
-	r := a.plan.Rows[i]
-	m := move{i: i, path: r.Path}
-	if d.Action == reconcile.ToRemote {
-		m.src, m.dst, m.srcS, m.dstS, m.dstSide = a.p.Local, a.p.Remote, r.Local, r.Remote, RemoteSide
-	} else {
-		m.src, m.dst, m.srcS, m.dstS, m.dstSide = a.p.Remote, a.p.Local, r.Remote, r.Local, LocalSide
-	}
-	return m, true
-}
-
-// moves returns the moves selected by keep, in tree order.
-func (a *applier) moves(keep func(m move) bool) []move {
-	var out []move
-	for i := range a.plan.Rows {
-		if m, ok := a.move(i); ok && keep(m) {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
-func (a *applier) problem(m move, err error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.res.Problems = append(a.res.Problems, Problem{Side: m.dstSide, Path: m.path, Err: err})
-}
-
-func (a *applier) failDir(m move, err error) {
-	a.problem(m, err)
-	a.mu.Lock()
-	a.failed[m.path] = true
-	a.mu.Unlock()
-}
-
-// blocked reports whether a directory above m failed, so m is skipped.
-func (a *applier) blocked(m move) bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	parent := tree.Parent(m.path)
-	return m.path != "" && (len(a.failed) > 0 && coveredBy(a.failed, parent) || len(a.pending) > 0 && coveredBy(a.pending, parent))
-}
-
-// completed records that m's path is now the same on both sides.
-func (a *applier) completed(m move, dstFP tree.Fingerprint) {
-	if m.srcS.Entry.Kind == tree.File && m.srcS.Entry.Hash.IsZero() {
-		a.mu.Lock()
-		m.srcS.Entry.Hash = a.learned[m.i]
-		a.mu.Unlock()
-	}
-	rec := journal.Record{Base: m.srcS.Entry}
-	srcSide := journal.Side{FP: m.srcS.FP, Hash: fileHash(m.srcS.Entry)}
-	dstSide := journal.Side{FP: dstFP, Hash: fileHash(m.srcS.Entry)}
-	if m.dstSide == RemoteSide {
-		rec.Local, rec.Remote = srcSide, dstSide
-	} else {
-		rec.Local, rec.Remote = dstSide, srcSide
-	}
-	if !m.srcS.Entry.Exists() {
-		a.journalDelete(m.path)
-	} else {
-		a.journalPut(m.path, rec)
-	}
-	a.mu.Lock()
-	a.done[m.i] = true
-	a.res.Applied++
-	a.mu.Unlock()
-}
-
-func fileHash(e tree.Entry) tree.Hash {
-	if e.Kind == tree.File {
-		return e.Hash
-	}
-	return tree.Hash{}
-}
-
-func (a *applier) journalPut(path string, rec journal.Record) {
-	if err := a.batch.Put(path, rec); err != nil {
-		a.mu.Lock()
-		a.res.Problems = append(a.res.Problems, Problem{Path: path, Err: fmt.Errorf("journal: %w", err)})
-		a.mu.Unlock()
-	}
-}
-
-func (a *applier) journalDelete(path string) {
-	if err := a.batch.Delete(path); err != nil {
-		a.mu.Lock()
-		a.res.Problems = append(a.res.Problems, Problem{Path: path, Err: fmt.Errorf("journal: %w", err)})
-		a.mu.Unlock()
-	}
-}
-
 // removeTemps deletes temporaries a crashed run left behind.
-func (a *applier) removeTemps() {
-	reps := [2]replica.Replica{a.p.Local, a.p.Remote}
-	for s, temps := range a.plan.Temps {
+func (e *executor) removeTemps() {
+	for s, temps := range e.plan.Temps {
 		for _, t := range temps {
-			reps[s].Remove(t)
+			e.reps[s].Remove(t)
 		}
 	}
 }
 
-// removeStaleStaged removes temporaries that were staged but never
-// installed (their install was refused).
-func (a *applier) removeStaleStaged() {
-	for i, tmp := range a.staged {
-		if !a.done[i] {
-			m, _ := a.move(i)
-			m.dst.Remove(tmp)
+// removeStaleTemps removes the temporaries staged but never installed.
+func (e *executor) removeStaleTemps() {
+	installed := map[int]bool{}
+	for k, op := range e.plan.Ops {
+		if op.Kind == ops.Install && e.state[k] == opDone {
+			installed[op.Deps[0]] = true
+		}
+	}
+	for k, tmp := range e.temps {
+		if !installed[k] {
+			e.reps[e.plan.Ops[k].Side].Remove(tmp)
 		}
 	}
 }
 
-// parallel runs fn over ms with the pair's number of workers.
-func (a *applier) parallel(ctx context.Context, ms []move, fn func(move)) {
-	ch := make(chan move)
+// parallel runs fn over ks with the pair's number of workers.
+func (e *executor) parallel(ctx context.Context, ks []int, fn func(int)) {
+	ch := make(chan int)
 	var wg sync.WaitGroup
-	for w := 0; w < a.p.workers && w < len(ms); w++ {
+	for w := 0; w < e.p.workers && w < len(ks); w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for m := range ch {
-				fn(m)
+			for k := range ch {
+				fn(k)
 			}
 		}()
 	}
-	for _, m := range ms {
+	for _, k := range ks {
 		if ctx.Err() != nil {
 			break
 		}
-		ch <- m
+		ch <- k
 	}
 	close(ch)
 	wg.Wait()
 }
 
-// recordRest updates the journal for rows no step completed: equal paths
-// get their agreed base, every path gets the fingerprints and hashes just
-// seen so they are not hashed again.
-func (a *applier) recordRest() {
-	for i, r := range a.plan.Rows {
-		if a.done[i] {
+// recordRest updates the journal for rows no op brought in step: equal
+// paths get their agreed base, every path gets the fingerprints and hashes
+// just seen so they are not hashed again.
+func (e *executor) recordRest() {
+	for i, r := range e.plan.Rows {
+		if e.rowDone[i] {
 			continue
 		}
 		rec := r.Rec
-		d := a.plan.Decisions[i]
+		d := e.plan.Decisions[i]
 		if d.Action == reconcile.Equal {
 			if !r.Local.Entry.Exists() {
-				if r.Rec != (journal.Record{}) {
-					a.journalDelete(r.Path)
+				if r.Rec != (tree.Record{}) {
+					if err := e.batch.Delete(r.Path); err != nil {
+						e.res.Problems = append(e.res.Problems, Problem{Path: r.Path, Err: fmt.Errorf("journal: %w", err)})
+					}
 				}
 				continue
 			}
@@ -312,19 +413,19 @@ func (a *applier) recordRest() {
 				rec.Base = r.Local.Entry
 			}
 		}
-		if a.removed[i] {
+		if e.touched[i] {
 			rec.Base = tree.Entry{}
 		}
-		rec.Local = journal.Side{FP: r.Local.FP, Hash: fileHash(r.Local.Entry)}
-		rec.Remote = journal.Side{FP: r.Remote.FP, Hash: fileHash(r.Remote.Entry)}
+		rec.Local = tree.Cached{FP: r.Local.FP, Hash: fileHash(r.Local.Entry)}
+		rec.Remote = tree.Cached{FP: r.Remote.FP, Hash: fileHash(r.Remote.Entry)}
 		if !r.Local.Entry.Exists() {
-			rec.Local = journal.Side{}
+			rec.Local = tree.Cached{}
 		}
 		if !r.Remote.Entry.Exists() {
-			rec.Remote = journal.Side{}
+			rec.Remote = tree.Cached{}
 		}
 		if rec != r.Rec {
-			a.journalPut(r.Path, rec)
+			e.put(i, rec)
 		}
 	}
 }

@@ -7,25 +7,19 @@ import (
 	"sync"
 
 	"github.com/myrrorfs/myrrorfs/journal"
+	"github.com/myrrorfs/myrrorfs/ops"
 	"github.com/myrrorfs/myrrorfs/reconcile"
 	"github.com/myrrorfs/myrrorfs/replica"
 	"github.com/myrrorfs/myrrorfs/tree"
 )
 
 // Side names one side of a pair.
-type Side uint8
+type Side = ops.Side
 
 const (
-	LocalSide Side = iota
-	RemoteSide
+	LocalSide  = ops.Local
+	RemoteSide = ops.Remote
 )
-
-func (s Side) String() string {
-	if s == LocalSide {
-		return "local"
-	}
-	return "remote"
-}
 
 // Problem is a path that was left alone, with the reason. Warnings (special
 // files, invalid names) do not make a run fail; other problems do.
@@ -46,11 +40,7 @@ func (p Problem) Error() string {
 
 // Row is everything known about one path: the journal's record and what
 // each side's scan found (Entry.Kind Absent when the side has nothing there).
-type Row struct {
-	Path          string
-	Rec           journal.Record
-	Local, Remote tree.Scanned
-}
+type Row = ops.Row
 
 // Plan is the result of scanning and reconciling a pair: one decision per
 // path, in tree order, plus what the scans could not take in.
@@ -66,10 +56,10 @@ type Plan struct {
 	// RemoteHashing tells how remote files were hashed (HashInPlace or
 	// HashByDownload).
 	RemoteHashing string
-	// Edits pairs a file one side renamed (creation row) with its old path
-	// (deletion row) that the other side edited meanwhile: the other side
-	// renames its edited file, which then comes back to the new path.
-	Edits map[int]int
+	// Moves are the renames carried out as renames (see ops.Moves).
+	Moves ops.Moves
+	// Ops carry out the one-sided decisions, renames included.
+	Ops []ops.Op
 }
 
 // reconcile decides every row.
@@ -216,7 +206,8 @@ func (p *Pair) Refresh(ctx context.Context, remote bool) (*Plan, error) {
 	if p.hashWhereNeeded(ctx, plan) {
 		plan.reconcile()
 	}
-	plan.Edits = findRenameEdits(plan.Rows, plan.Decisions)
+	plan.Moves = ops.FindMoves(plan.Rows, plan.Decisions)
+	plan.Ops = ops.Build(plan.Rows, plan.Decisions, plan.Moves)
 	return plan, nil
 }
 

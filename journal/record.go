@@ -9,19 +9,11 @@ import (
 	"github.com/myrrorfs/myrrorfs/tree"
 )
 
-// Side is what was last seen of a path on one side: its stat fingerprint and
-// the content hash computed for it. It is a hash cache: a file whose
-// fingerprint still matches FP is not hashed again.
-type Side struct {
-	FP   tree.Fingerprint
-	Hash tree.Hash
-}
+// Side is what was last seen of a path on one side (see tree.Cached).
+type Side = tree.Cached
 
-// Record is everything the journal knows about one path.
-type Record struct {
-	Base          tree.Entry // Kind tree.Absent: no base (never synced / not agreed)
-	Local, Remote Side       // zero: nothing cached
-}
+// Record is everything the journal knows about one path (see tree.Record).
+type Record = tree.Record
 
 // recordVersion is the first byte of every encoded record.
 const recordVersion = 1

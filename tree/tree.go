@@ -129,6 +129,21 @@ type Scanned struct {
 	FP    Fingerprint
 }
 
+// Cached is what was last seen of a path on one side: its stat fingerprint
+// and the content hash computed for it. It is a hash cache: a file whose
+// fingerprint still matches FP is not hashed again.
+type Cached struct {
+	FP   Fingerprint
+	Hash Hash
+}
+
+// Record is everything the journal knows about one path: the base both
+// sides agreed on, and what was last seen on each side.
+type Record struct {
+	Base          Entry  // Kind Absent: no base (never synced / not agreed)
+	Local, Remote Cached // zero: nothing cached
+}
+
 // ---- paths ----
 //
 // A path is relative to a tree's root, uses '/' as separator, has no empty,
