@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-
 	"github.com/myrrorfs/myrrorfs/internal/testenv"
 	"github.com/myrrorfs/myrrorfs/replica/sftp"
 )

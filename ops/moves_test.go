@@ -48,4 +48,3 @@ func TestFindRenamesTieBreak(t *testing.T) {
 		})
 	}
 }
-
