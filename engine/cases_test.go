@@ -1,0 +1,209 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/myrrorfs/myrrorfs/replica"
+)
+
+// backedUp returns the contents of every file in root's backup area.
+func backedUp(t *testing.T, root string) []string {
+	var out []string
+	filepath.Walk(filepath.Join(root, ".myrrorfs-backup"), func(p string, fi os.FileInfo, err error) error {
+		if err == nil && fi.Mode().IsRegular() {
+			b, _ := os.ReadFile(p)
+			out = append(out, string(b))
+		}
+		return nil
+	})
+	return out
+}
+
+// Issue 7 case 1: one side renames a to x/b, turning its file x into a
+// directory, while the other edits a. The edit is carried to x/b on both
+// sides; the other side's x goes to its backup area.
+func TestRenameIntoReplacedDirPlusEdit(t *testing.T) {
+	l, r, state := newPairDirs(t, snapshot{"a": "f:original:-", "x": "f:xfile:-"})
+	os.Remove(filepath.Join(l, "x"))
+	os.Mkdir(filepath.Join(l, "x"), 0o755)
+	os.Rename(filepath.Join(l, "a"), filepath.Join(l, "x/b"))
+	os.WriteFile(filepath.Join(r, "a"), []byte("edited"), 0o644)
+	_, res := syncPair(t, l, r, state)
+	if !res.InSync() {
+		t.Fatalf("problems %v, conflicts %v", res.Problems, res.Conflicts)
+	}
+	want := snapshot{"x": "d", "x/b": "f:edited:-"}
+	for _, root := range []string{l, r} {
+		if got := readTree(t, root); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("%s = %v, want %v", root, got, want)
+		}
+	}
+	if fmt.Sprint(backedUp(t, r)) != "[xfile]" {
+		t.Fatalf("remote backups %v", backedUp(t, r))
+	}
+	_, res = syncPair(t, l, r, state)
+	if res.Applied != 0 || !res.InSync() {
+		t.Fatalf("second run %+v", res)
+	}
+}
+
+// Issue 7 case 1: when the rename's target directory cannot be made (a
+// file appeared there after the scan), the edited file stays where it is,
+// nothing replaces it, and the run does not report the pair in sync.
+func TestRenamePlusEditTargetBlocked(t *testing.T) {
+	l, r, state := newPairDirs(t, snapshot{"a": "f:original:-"})
+	os.Mkdir(filepath.Join(l, "x"), 0o755)
+	os.Rename(filepath.Join(l, "a"), filepath.Join(l, "x/b"))
+	os.WriteFile(filepath.Join(r, "a"), []byte("edited"), 0o644)
+	p := openTest(t, l, r, state)
+	plan, err := p.Scan(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(r, "x"), []byte("appeared"), 0o644)
+	res, err := p.Apply(context.Background(), plan, ApplyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.InSync() || res.Failed() == 0 {
+		t.Fatalf("reported in sync: %+v", res)
+	}
+	got := readTree(t, r)
+	if got["a"] != "f:edited:-" || got["x"] != "f:appeared:-" {
+		t.Fatalf("remote = %v", got)
+	}
+	if b := backedUp(t, r); len(b) != 0 {
+		t.Fatalf("remote backups %v", b)
+	}
+	if got := readTree(t, l); got["x/b"] != "f:original:-" {
+		t.Fatalf("local = %v", got)
+	}
+}
+
+// Issue 7 case 7: `mv d e; chmod +x e/s.sh` on one side renames d on the
+// other side and carries the executable bit; the next run changes nothing.
+func TestDirRenameKeepsChmod(t *testing.T) {
+	l, r, state := newPairDirs(t, snapshot{"d": "d", "d/s.sh": "f:echo:-", "d/t": "f:" + strings.Repeat("t", 100) + ":-"})
+	os.Rename(filepath.Join(l, "d"), filepath.Join(l, "e"))
+	os.Chmod(filepath.Join(l, "e/s.sh"), 0o755)
+	_, res := syncPair(t, l, r, state)
+	if !res.InSync() || res.Renamed != 1 || res.Bytes != 0 {
+		t.Fatalf("result %+v", res)
+	}
+	want := snapshot{"e": "d", "e/s.sh": "f:echo:x", "e/t": "f:" + strings.Repeat("t", 100) + ":-"}
+	for _, root := range []string{l, r} {
+		if got := readTree(t, root); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("%s = %v", root, got)
+		}
+	}
+	_, res = syncPair(t, l, r, state)
+	if res.Applied != 0 {
+		t.Fatalf("second run applied %d", res.Applied)
+	}
+	for _, root := range []string{l, r} {
+		if got := readTree(t, root); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("after second run %s = %v", root, got)
+		}
+	}
+}
+
+// Issue 7 case 7: a rename plus chmod +x on one side and an edit on the
+// other end with both: the edit and the executable bit.
+func TestRenameChmodPlusEdit(t *testing.T) {
+	for _, localRenames := range []bool{true, false} {
+		t.Run(fmt.Sprint("localRenames=", localRenames), func(t *testing.T) {
+			l, r, state := newPairDirs(t, snapshot{"a": "f:original:-"})
+			renamer, editor := l, r
+			if !localRenames {
+				renamer, editor = r, l
+			}
+			os.Rename(filepath.Join(renamer, "a"), filepath.Join(renamer, "b"))
+			os.Chmod(filepath.Join(renamer, "b"), 0o755)
+			os.WriteFile(filepath.Join(editor, "a"), []byte("edited"), 0o644)
+			_, res := syncPair(t, l, r, state)
+			if !res.InSync() {
+				t.Fatalf("problems %v, conflicts %v", res.Problems, res.Conflicts)
+			}
+			want := snapshot{"b": "f:edited:x"}
+			for _, root := range []string{l, r} {
+				if got := readTree(t, root); fmt.Sprint(got) != fmt.Sprint(want) {
+					t.Fatalf("%s = %v", root, got)
+				}
+			}
+			if _, res = syncPair(t, l, r, state); res.Applied != 0 {
+				t.Fatalf("second run applied %d", res.Applied)
+			}
+		})
+	}
+}
+
+// lazyReplica hides a replica's in-place hashing and copying, so the pair
+// hashes its files by download, as over plain SFTP; onOpen runs when a
+// file is opened.
+type lazyReplica struct {
+	replica.Replica
+	onRead func(p string)
+}
+
+func (z lazyReplica) Open(p string) (io.ReadCloser, error) {
+	rc, err := z.Replica.Open(p)
+	if err != nil || z.onRead == nil {
+		return rc, err
+	}
+	return &hookReader{ReadCloser: rc, fn: func() { z.onRead(p) }}, nil
+}
+
+type hookReader struct {
+	io.ReadCloser
+	fn   func()
+	done bool
+}
+
+func (h *hookReader) Read(b []byte) (int, error) {
+	if len(b) > 2 {
+		b = b[:2]
+	}
+	n, err := h.ReadCloser.Read(b)
+	if !h.done && n > 0 {
+		h.done = true
+		h.fn()
+	}
+	return n, err
+}
+
+// Issue 7 case 9: with remote files hashed by download, a remote file
+// rewritten (same size) while it is copied is never installed.
+func TestTornDownloadRefused(t *testing.T) {
+	l, r, state := newPairDirs(t, snapshot{"f": "f:old-content:-"})
+	os.WriteFile(filepath.Join(r, "f"), []byte("new-content"), 0o644)
+	p := openTest(t, l, r, state)
+	p.Remote = lazyReplica{Replica: p.Remote, onRead: func(string) {
+		os.WriteFile(filepath.Join(r, "f"), []byte("NEW-CONTENT"), 0o644)
+	}}
+	if p.RemoteHashing() != HashByDownload {
+		t.Fatal("remote still hashes in place")
+	}
+	plan, err := p.Scan(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := p.Apply(context.Background(), plan, ApplyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := readTree(t, l)["f"]; got != "f:old-content:-" {
+		t.Fatalf("local f = %q (problems %v)", got, res.Problems)
+	}
+	if res.InSync() {
+		t.Fatalf("reported in sync: %+v", res)
+	}
+	if temps := findTemps(t, l); len(temps) != 0 {
+		t.Fatalf("temporaries left: %v", temps)
+	}
+}
