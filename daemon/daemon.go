@@ -42,7 +42,8 @@ type Daemon struct {
 	view   *fusefs.View
 	server *fuse.Server
 
-	mu     sync.Mutex // guards pair
+	mu     sync.Mutex // guards pair and bases
+	bases  uint64     // counts the gestures' moves of bases
 	ctx    context.Context
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -185,40 +186,65 @@ func (d *Daemon) rescanLoop() {
 // rescanned all the same and the error is returned.
 func (d *Daemon) Rescan(ctx context.Context) (*engine.Plan, error) {
 	d.mu.Lock()
-	plan, err := d.pair.Refresh(ctx, true)
+	plan, view, err := d.rescanLocked(ctx)
+	gen := d.bases
+	d.mu.Unlock()
+	if view != nil {
+		d.show(view, gen)
+	}
+	return plan, err
+}
+
+// show installs a plan's decisions in the view unless a gesture moved a
+// base since they were computed (when bases was gen): then the view
+// reloads instead, so a resolution never disappears from it.
+func (d *Daemon) show(plan *engine.Plan, gen uint64) {
+	d.view.UpdateIf(plan.Decisions, func() bool {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		return d.bases == gen
+	})
+}
+
+// rescanLocked is Rescan's scan, under d.mu; view is the plan the view
+// should show (the local-only rescan when the remote is out of reach).
+func (d *Daemon) rescanLocked(ctx context.Context) (plan, view *engine.Plan, err error) {
+	plan, err = d.pair.Refresh(ctx, true)
 	if err != nil {
 		if rerr := d.pair.Reconnect(ctx); rerr == nil {
 			plan, err = d.pair.Refresh(ctx, true)
 		}
 	}
-	var local *engine.Plan
 	if err != nil {
-		local, _ = d.pair.Refresh(ctx, false)
+		view, _ = d.pair.Refresh(ctx, false)
+		return nil, view, err
 	}
-	d.mu.Unlock()
-	if plan != nil {
-		d.view.Update(plan.Decisions)
-	} else if local != nil {
-		d.view.Update(local.Decisions)
-	}
-	return plan, err
+	return plan, plan, nil
 }
 
 // Commit rescans both sides and applies the plan, unless check refuses it
-// (it sees the plan first; nil accepts). It then refreshes the view.
+// (it sees the plan first; nil accepts). It holds the pair from the scan to
+// the end of the apply, so a resolution made in the view meanwhile (which
+// moves bases through the pair) waits and is never overwritten by what
+// the commit scanned. It then refreshes the view.
 func (d *Daemon) Commit(ctx context.Context, check func(*engine.Plan) error, opt engine.ApplyOptions) (*engine.Plan, *engine.Result, error) {
-	plan, err := d.Rescan(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	if check != nil {
-		if err := check(plan); err != nil {
-			return plan, nil, err
-		}
-	}
 	d.mu.Lock()
-	res, err := d.pair.Apply(ctx, plan, opt)
+	plan, view, err := d.rescanLocked(ctx)
+	gen := d.bases
+	if err == nil && check != nil {
+		err = check(plan)
+	}
+	var res *engine.Result
+	if err == nil {
+		res, err = d.pair.Apply(ctx, plan, opt)
+	}
 	d.mu.Unlock()
+	if view != nil && res == nil {
+		d.show(view, gen)
+	}
+	if res == nil {
+		return plan, nil, err
+	}
 	if err != nil {
 		return plan, res, err
 	}
@@ -252,6 +278,7 @@ func (b *backend) SetBases(cs []fusefs.BaseChange) error {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.bases++
 	return b.pair.SetBases(ecs)
 }
 

@@ -39,7 +39,13 @@ type Request struct {
 	Op    string `json:"op"`
 	JSON  bool   `json:"json,omitempty"`  // status, conflicts: JSON lines instead of text
 	All   bool   `json:"all,omitempty"`   // status with JSON: equal paths too
-	Force bool   `json:"force,omitempty"` // plan, commit: skip the emptied-side safety check
+	Force bool   `json:"force,omitempty"` // plan, commit: skip the deletion safety checks
+	// MaxDelete: plan, commit: the share (percent) of a side's synced
+	// files a commit may delete; 0 means engine.DefaultMaxDelete.
+	MaxDelete int `json:"max_delete,omitempty"`
+	// Digest: commit: the digest of the plan the user approved (from a
+	// plan response); the commit is refused if the plan differs now.
+	Digest string `json:"digest,omitempty"`
 }
 
 // Progress is a commit's progress, streamed before the final response:
@@ -67,6 +73,10 @@ type Response struct {
 	Warnings []string        `json:"warnings,omitempty"` // paths left alone that do not fail the run
 	Failures []string        `json:"failures,omitempty"` // paths that could not be scanned or brought in step
 	Summary  *engine.Summary `json:"summary,omitempty"`  // plan, commit: the plan in numbers
+	Digest   string          `json:"digest,omitempty"`   // plan: the plan's digest, for the commit request
+	// Changed: commit: nothing was applied because the plan is no longer
+	// the one approved (a side changed after it was shown).
+	Changed bool `json:"changed,omitempty"`
 	// Commit's outcome.
 	Applied   int      `json:"applied,omitempty"`
 	Bytes     int64    `json:"bytes,omitempty"`
@@ -198,10 +208,8 @@ func HandlePlan(ctx context.Context, m Mount, req Request) Response {
 	if err != nil {
 		return errorResponse(err)
 	}
-	if !req.Force {
-		if err := plan.SafetyCheck(); err != nil {
-			return errorResponse(err)
-		}
+	if err := req.checkDeletes(plan); err != nil {
+		return errorResponse(err)
 	}
 	r := planResponse(plan)
 	var b strings.Builder
@@ -209,20 +217,39 @@ func HandlePlan(ctx context.Context, m Mount, req Request) Response {
 	r.Text = b.String()
 	sum := plan.Summarize()
 	r.Summary = &sum
+	r.Digest = plan.Digest()
 	return r
 }
 
-// HandleCommit rescans both sides and applies what it finds then (not what
-// an earlier plan request showed), sending progress frames through send.
+// checkDeletes runs the plan's deletion safety checks, unless req.Force.
+func (req Request) checkDeletes(plan *engine.Plan) error {
+	if req.Force {
+		return nil
+	}
+	max := req.MaxDelete
+	if max == 0 {
+		max = engine.DefaultMaxDelete
+	}
+	return plan.CheckDeletes(max)
+}
+
+// errChanged refuses a commit whose plan is not the one approved.
+var errChanged = errors.New("the plan changed since it was shown (a side changed meanwhile); nothing was applied")
+
+// HandleCommit rescans both sides and applies the plan, sending progress
+// frames through send. With req.Digest, the plan must be the one approved
+// (the digest of an earlier plan response): otherwise nothing is applied
+// and the response says Changed.
 // The response's Code follows sync: 0 both sides identical, 3 conflicts
 // remain, 1 a path failed (Failures names them) or the commit failed.
 func HandleCommit(ctx context.Context, m Mount, req Request, send func(Response) error) Response {
 	pr := newProgressSender(send)
 	check := func(plan *engine.Plan) error {
-		if !req.Force {
-			if err := plan.SafetyCheck(); err != nil {
-				return err
-			}
+		if err := req.checkDeletes(plan); err != nil {
+			return err
+		}
+		if req.Digest != "" && plan.Digest() != req.Digest {
+			return errChanged
 		}
 		pr.total(plan.Summarize().Bytes)
 		return nil
@@ -230,7 +257,9 @@ func HandleCommit(ctx context.Context, m Mount, req Request, send func(Response)
 	plan, res, err := m.Commit(ctx, check, engine.ApplyOptions{Progress: pr.add})
 	pr.flush()
 	if err != nil && res == nil {
-		return errorResponse(err)
+		r := errorResponse(err)
+		r.Changed = errors.Is(err, errChanged)
+		return r
 	}
 	r := Response{V: ProtocolVersion, Applied: res.Applied, Bytes: res.Bytes}
 	sum := plan.Summarize()

@@ -207,3 +207,37 @@ func TestTornDownloadRefused(t *testing.T) {
 		t.Fatalf("temporaries left: %v", temps)
 	}
 }
+
+// Issue 7 case 5: a run that would delete more than the threshold of a
+// side's synced files stops, saying how many and where; renames are not
+// deletions.
+func TestMassDeletionRefused(t *testing.T) {
+	base := snapshot{"keep": "f:k:-", "sub": "d"}
+	for i := 0; i < 9; i++ {
+		base[fmt.Sprintf("sub/f%d", i)] = fmt.Sprintf("f:%d:-", i)
+	}
+	l, r, state := newPairDirs(t, base)
+	// a subdirectory emptied (as by a mount point that went away)
+	for i := 0; i < 9; i++ {
+		os.Remove(filepath.Join(r, fmt.Sprintf("sub/f%d", i)))
+	}
+	plan := planOf(t, l, r, state)
+	err := plan.SafetyCheck()
+	if err == nil || !strings.Contains(err.Error(), "delete 9 of the 10 synced files on the local side") || !strings.Contains(err.Error(), "in sub") {
+		t.Fatalf("SafetyCheck = %v", err)
+	}
+	if err := plan.CheckDeletes(95); err != nil {
+		t.Fatalf("CheckDeletes(95) = %v", err)
+	}
+	// renaming everything is no deletion
+	l2, r2, state2 := newPairDirs(t, base)
+	os.Rename(filepath.Join(l2, "sub"), filepath.Join(l2, "moved"))
+	if err := planOf(t, l2, r2, state2).SafetyCheck(); err != nil {
+		t.Fatalf("rename refused: %v", err)
+	}
+	// deleting half is allowed
+	os.Remove(filepath.Join(r2, "keep"))
+	if err := planOf(t, l2, r2, state2).SafetyCheck(); err != nil {
+		t.Fatalf("small deletion refused: %v", err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/myrrorfs/myrrorfs/journal"
@@ -333,9 +334,18 @@ func coveredBy(set map[string]bool, p string) bool {
 	}
 }
 
-// SafetyCheck refuses a run that would mirror a vanished or emptied root:
-// a side that now holds nothing while the pair had synced entries.
-func (pl *Plan) SafetyCheck() error {
+// DefaultMaxDelete is the share (in percent) of a side's synced files a
+// run may delete without --force.
+const DefaultMaxDelete = 50
+
+// SafetyCheck is CheckDeletes with DefaultMaxDelete.
+func (pl *Plan) SafetyCheck() error { return pl.CheckDeletes(DefaultMaxDelete) }
+
+// CheckDeletes refuses a run that would mirror a vanished or emptied root
+// (a side that now holds nothing while the pair had synced entries), or
+// delete more than maxPercent of a side's synced files (renames do not
+// count). The error says how many and where.
+func (pl *Plan) CheckDeletes(maxPercent int) error {
 	if pl.BaseCount == 0 {
 		return nil
 	}
@@ -343,6 +353,58 @@ func (pl *Plan) SafetyCheck() error {
 		if n == 0 {
 			return fmt.Errorf("%s side is empty but %d entries were synced before: refusing to delete them on the other side (pass --force if this is what you want)", Side(s), pl.BaseCount)
 		}
+	}
+	moved := map[int]bool{}
+	for _, m := range []map[int]int{pl.Moves.Files, pl.Moves.Edits} {
+		for _, from := range m {
+			moved[from] = true
+		}
+	}
+	for _, from := range pl.Moves.Dirs {
+		for k := from; k < len(pl.Rows) && (k == from || tree.IsUnder(pl.Rows[k].Path, pl.Rows[from].Path)); k++ {
+			moved[k] = true
+		}
+	}
+	synced := 0
+	var deleted [2]int
+	var where [2][]string
+	for i, r := range pl.Rows {
+		if r.Rec.Base.Exists() && r.Rec.Base.Kind != tree.Dir {
+			synced++
+		}
+		d := pl.Decisions[i]
+		if d.Under != "" || moved[i] || (d.Action != reconcile.ToRemote && d.Action != reconcile.ToLocal) {
+			continue
+		}
+		t := RemoteSide
+		if d.Action == reconcile.ToLocal {
+			t = LocalSide
+		}
+		src, dst := r.On(t.Other()).Entry, r.On(t).Entry
+		if src.Exists() || !dst.Exists() || dst.Kind == tree.Dir {
+			continue
+		}
+		deleted[t]++
+		dir := tree.Parent(r.Path)
+		if n := len(where[t]); n == 0 || where[t][n-1] != dir {
+			where[t] = append(where[t], dir)
+		}
+	}
+	for s, n := range deleted {
+		if n == 0 || n*100 <= maxPercent*synced {
+			continue
+		}
+		dirs := where[s]
+		more := ""
+		if len(dirs) > 3 {
+			more = fmt.Sprintf(" and %d more", len(dirs)-3)
+			dirs = dirs[:3]
+		}
+		for k, d := range dirs {
+			dirs[k] = orRoot(d)
+		}
+		return fmt.Errorf("this run would delete %d of the %d synced files on the %s side (more than %d%%), in %s%s: refusing (pass --force, or a larger --max-delete, if this is what you want)",
+			n, synced, Side(s), maxPercent, strings.Join(dirs, ", "), more)
 	}
 	return nil
 }

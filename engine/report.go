@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/myrrorfs/myrrorfs/reconcile"
 	"github.com/myrrorfs/myrrorfs/tree"
+	"lukechampine.com/blake3"
 )
 
 // Op names what a one-sided decision does to its target.
@@ -188,4 +191,40 @@ func (pl *Plan) WriteJSON(w io.Writer, all bool, keep func(reconcile.Decision) b
 		}
 	}
 	return nil
+}
+
+// Digest identifies what Apply would do with this plan: it changes when
+// any operation does (its kind, side, paths, the state it expects and the
+// version it makes). A plan shown to a user travels as its digest, so that
+// what runs is what was approved.
+func (pl *Plan) Digest() string {
+	h := blake3.New(32, nil)
+	var buf []byte
+	entry := func(e tree.Entry) {
+		buf = append(buf, byte(e.Kind))
+		buf = binary.AppendUvarint(buf, uint64(e.Perm))
+		buf = binary.AppendVarint(buf, e.Size)
+		buf = append(buf, e.Hash[:]...)
+		buf = append(buf, e.Target...)
+		buf = append(buf, 0)
+	}
+	scanned := func(s tree.Scanned) {
+		entry(s.Entry)
+		fp := s.FP
+		for _, v := range []int64{fp.Size, fp.MtimeNs, fp.CtimeNs, int64(fp.Ino), int64(fp.Mode)} {
+			buf = binary.AppendVarint(buf, v)
+		}
+	}
+	for _, op := range pl.Ops {
+		buf = append(buf[:0], byte(op.Kind), byte(op.Side))
+		buf = append(buf, op.Path...)
+		buf = append(buf, 0)
+		buf = append(buf, op.From...)
+		buf = append(buf, 0)
+		scanned(op.Want)
+		scanned(op.Src)
+		entry(op.Entry)
+		h.Write(buf)
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }

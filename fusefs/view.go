@@ -160,6 +160,20 @@ func (v *View) Update(ds []reconcile.Decision) {
 	v.install(ds)
 }
 
+// UpdateIf is Update for decisions that may have been overtaken by a
+// gesture made since they were computed: under the gesture lock, it
+// installs ds if current() still says they are current, and otherwise
+// reloads the view from the backend.
+func (v *View) UpdateIf(ds []reconcile.Decision, current func() bool) {
+	v.gmu.Lock()
+	defer v.gmu.Unlock()
+	if current() {
+		v.install(ds)
+		return
+	}
+	v.reload()
+}
+
 // reload rescans the local side after a gesture; called with gmu held.
 func (v *View) reload() syscall.Errno {
 	ds, err := v.b.Refresh()

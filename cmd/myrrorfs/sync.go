@@ -21,6 +21,7 @@ import (
 func newSync() *cobra.Command {
 	var c common
 	var yes, dryRun, force bool
+	var maxDelete int
 	cmd := &cobra.Command{
 		Use:   "sync [flags] LOCAL REMOTE",
 		Short: "Bring LOCAL and REMOTE in step, without a mount",
@@ -37,14 +38,21 @@ Exit status: 0 both sides are identical; 3 conflicts remain (untouched);
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return runSync(ctx, c, args[0], args[1], yes, dryRun, force, cmd.OutOrStdout())
+			if maxDelete < 0 || maxDelete > 100 {
+				return fmt.Errorf("--max-delete %d: not a percentage (0 to 100)", maxDelete)
+			}
+			if force {
+				maxDelete = -1
+			}
+			return runSync(ctx, c, args[0], args[1], yes, dryRun, maxDelete, cmd.OutOrStdout())
 		},
 	}
 	c.register(cmd)
 	f := cmd.Flags()
 	f.BoolVarP(&yes, "yes", "y", false, "do not ask before acting (needed when not on a terminal)")
 	f.BoolVar(&dryRun, "dry-run", false, "print the plan and change nothing")
-	f.BoolVar(&force, "force", false, "sync even when a side is empty that was not before (it would delete everything on the other side)")
+	f.BoolVar(&force, "force", false, "sync even when a side was emptied or the run would delete more than --max-delete")
+	f.IntVar(&maxDelete, "max-delete", engine.DefaultMaxDelete, "stop (without --force) when the run would delete more than this `PERCENT` of a side's synced files")
 	return cmd
 }
 
@@ -82,14 +90,15 @@ func scanPair(ctx context.Context, c common, local, remote, holder string) (*eng
 	return p, plan, nil
 }
 
-func runSync(ctx context.Context, c common, local, remote string, yes, dryRun, force bool, out io.Writer) error {
+// runSync syncs a pair; maxDelete < 0 (--force) skips the deletion checks.
+func runSync(ctx context.Context, c common, local, remote string, yes, dryRun bool, maxDelete int, out io.Writer) error {
 	p, plan, err := scanPair(ctx, c, local, remote, "myrrorfs sync")
 	if err != nil {
 		return err
 	}
 	defer p.Close()
-	if !force {
-		if err := plan.SafetyCheck(); err != nil {
+	if maxDelete >= 0 {
+		if err := plan.CheckDeletes(maxDelete); err != nil {
 			return err
 		}
 	}
