@@ -68,8 +68,10 @@ type Options struct {
 }
 
 // Replica is a remote tree served by an agent. File operations go over
-// SFTP exactly as in replica/sftp; Hash and CopyTemp are done by the agent
-// in place. It is safe for concurrent use.
+// SFTP exactly as in replica/sftp; Lstat, ReadDir, ListTree, Hash, CopyTemp,
+// Rename and the fsyncs that make writes durable (see replica.Replica) are
+// done by the agent in place, so fingerprints are whole (nanosecond mtime
+// and ctime, inode). It is safe for concurrent use.
 type Replica struct {
 	*sftp.Replica
 	c *conn
@@ -190,7 +192,9 @@ func open(rd io.Reader, wr io.WriteCloser, ep endpoint, host string) (*Replica, 
 		client.Close()
 		return nil, err
 	}
-	return &Replica{Replica: files, c: c}, nil
+	r := &Replica{Replica: files, c: c}
+	files.UseSyncer(r)
+	return r, nil
 }
 
 // maxGreeting is the longest greeting line accepted.
@@ -239,36 +243,109 @@ func readLine(br *bufio.Reader, max int) (string, error) {
 // Hash returns the BLAKE3-256 hash of regular file p and its fingerprint,
 // taken by the agent from the descriptor it read (see replica/local). No
 // content crosses the network. A symlink anywhere in p is refused. The
-// fingerprint has the form Lstat gives over SFTP (mtime in whole seconds,
-// no inode or ctime), so that it compares equal to a later Lstat's.
+// fingerprint is whole (nanosecond mtime and ctime, inode), as Lstat,
+// ReadDir and ListTree give it.
 func (r *Replica) Hash(p string) (tree.Hash, tree.Fingerprint, error) {
 	resp, err := r.c.call(request{Op: opHash, Path: p})
 	if err != nil {
 		return tree.Hash{}, tree.Fingerprint{}, err
 	}
-	return resp.Hash, sftpFingerprint(resp.FP), nil
+	return resp.Hash, resp.FP, nil
 }
 
-// sftpFingerprint is fp as SFTP version 3 reports it.
-func sftpFingerprint(fp tree.Fingerprint) tree.Fingerprint {
-	return tree.Fingerprint{Size: fp.Size, MtimeNs: sftpMtime(fp.MtimeNs), Mode: fp.Mode}
-}
-
-// sftpMtime is a modification time as SFTP version 3 reports it: whole
-// seconds, rounded down, in 32 unsigned bits (as the agent's SFTP server
-// sends it).
-func sftpMtime(ns int64) int64 {
-	sec := ns / int64(time.Second)
-	if ns < 0 && ns%int64(time.Second) != 0 {
-		sec-- // round down before 1970 too
+// Lstat reports the entry at p, stat'ed by the agent beneath its root
+// without following any symlink, with its whole fingerprint (nanosecond
+// mtime and ctime, inode), which SFTP cannot carry.
+func (r *Replica) Lstat(p string) (replica.Info, error) {
+	if err := tree.ValidPath(p); err != nil {
+		return replica.Info{}, fmt.Errorf("lstat %s:%s: %w", r.c.host, p, replica.ErrUnsafePath)
 	}
-	return int64(uint32(sec)) * int64(time.Second)
+	resp, err := r.c.call(request{Op: opStat, Path: p})
+	if err != nil {
+		return replica.Info{}, err
+	}
+	name := ""
+	if p != "" {
+		name = tree.Base(p)
+	}
+	return infoOf(name, resp.FP), nil
+}
+
+// infoOf is the Info of an entry named name with fingerprint fp.
+func infoOf(name string, fp tree.Fingerprint) replica.Info {
+	return replica.Info{Name: name, Kind: modeKind(fp.Mode), Perm: fp.Mode & 0o7777,
+		Size: fp.Size, MtimeNs: fp.MtimeNs, FP: fp}
+}
+
+// modeKind is the kind of an st_mode; Absent for special files.
+func modeKind(mode uint32) tree.Kind {
+	switch mode & 0o170000 {
+	case 0o100000:
+		return tree.File
+	case 0o040000:
+		return tree.Dir
+	case 0o120000:
+		return tree.Symlink
+	}
+	return tree.Absent
+}
+
+// ReadDir lists directory p through the agent (beneath its root, no
+// symlink followed), with whole fingerprints. Invalid and repeated names
+// are dropped.
+func (r *Replica) ReadDir(p string) ([]replica.Info, error) {
+	if err := tree.ValidPath(p); err != nil {
+		return nil, fmt.Errorf("readdir %s:%s: %w", r.c.host, p, replica.ErrUnsafePath)
+	}
+	st, err := r.c.stream(request{Op: opReadDir, Path: p})
+	if err != nil {
+		return nil, err
+	}
+	defer st.drop()
+	var out []replica.Info
+	seen := make(map[string]bool)
+	for {
+		batch, end, err := st.next(context.Background())
+		switch {
+		case err != nil:
+			return nil, err
+		case end != nil && end.Err != nil:
+			return nil, fmt.Errorf("agent on %s: %w", r.c.host, end.Err)
+		case end != nil:
+			return out, nil
+		}
+		err = decodeListing(batch, func(dir string, rec *listRecord) error {
+			if dir != p || rec.Err != nil || tree.ValidName(rec.Name) != nil || seen[rec.Name] {
+				return nil
+			}
+			seen[rec.Name] = true
+			out = append(out, infoOf(rec.Name, recordFP(rec)))
+			return nil
+		})
+		if err != nil {
+			r.c.fail(err)
+			return nil, fmt.Errorf("agent on %s: %w", r.c.host, err)
+		}
+	}
+}
+
+// recordFP is the fingerprint of a listing record.
+func recordFP(rec *listRecord) tree.Fingerprint {
+	return tree.Fingerprint{Size: rec.Size, MtimeNs: rec.MtimeNs, CtimeNs: rec.CtimeNs, Ino: rec.Ino, Mode: rec.Mode}
+}
+
+// Sync has the agent fsync the file or directory at p (see sftp.Syncer):
+// the agent's SFTP server has no fsync@openssh.com, and no SFTP server can
+// fsync a directory by protocol.
+func (r *Replica) Sync(p string) error {
+	_, err := r.c.call(request{Op: opSync, Path: p})
+	return err
 }
 
 // ListTree lists the whole remote tree in one request: the agent walks it
 // in place and streams it back (see replica.TreeLister), symlink targets
-// included. Infos have the form ReadDir gives over SFTP (mtime in whole
-// seconds, no inode or ctime). An agent without the request gives an error
+// included. Infos carry whole fingerprints, as Lstat and ReadDir give
+// them. An agent without the request gives an error
 // wrapping replica.ErrUnsupported; a malformed listing stops the
 // connection.
 func (r *Replica) ListTree(ctx context.Context, fn func(replica.Listed) error) error {
@@ -305,12 +382,11 @@ func (r *Replica) ListTree(ctx context.Context, fn func(replica.Listed) error) e
 	}
 }
 
-// listed is rec, a child of dir, as ReadDir over SFTP would report it.
+// listed is rec, a child of dir, as ReadDir reports it.
 func (r *Replica) listed(dir string, rec *listRecord) replica.Listed {
-	mtime := sftpMtime(rec.MtimeNs)
 	l := replica.Listed{Dir: dir, Target: rec.Target, Info: replica.Info{
-		Name: rec.Name, Kind: rec.Kind, Perm: rec.Mode & 0o7777, Size: rec.Size, MtimeNs: mtime,
-		FP: tree.Fingerprint{Size: rec.Size, MtimeNs: mtime, Mode: rec.Mode},
+		Name: rec.Name, Kind: rec.Kind, Perm: rec.Mode & 0o7777, Size: rec.Size, MtimeNs: rec.MtimeNs,
+		FP: recordFP(rec),
 	}}
 	if rec.Err != nil {
 		l.Err = fmt.Errorf("agent on %s: %w", r.c.host, rec.Err)

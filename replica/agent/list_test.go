@@ -129,7 +129,7 @@ func TestListTreeSameAsWalk(t *testing.T) {
 }
 
 // TestListTreeSameAsLocal scans the fixture through the agent and as a
-// local directory: the same entries, with mtimes as SFTP reports them.
+// local directory: the same entries, whole fingerprints included.
 func TestListTreeSameAsLocal(t *testing.T) {
 	r, dir := dialTest(t)
 	makeFixture(t, dir)
@@ -153,14 +153,9 @@ func TestListTreeSameAsLocal(t *testing.T) {
 }
 
 // comparable is what a local and a remote scan both know about each
-// entry: the entry with its mtime in SFTP's form, without fingerprint.
+// entry: everything, fingerprints included (the agent sends them whole).
 func comparable(res *replica.ScanResult) []tree.Scanned {
-	out := make([]tree.Scanned, len(res.Entries))
-	for i, sc := range res.Entries {
-		sc.Entry.MtimeNs = sftpMtime(sc.Entry.MtimeNs)
-		out[i] = tree.Scanned{Path: sc.Path, Entry: sc.Entry}
-	}
-	return out
+	return res.Entries
 }
 
 // TestListTreeStopped stops listings early (fn fails, ctx ends) and then

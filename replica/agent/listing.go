@@ -12,8 +12,9 @@ import (
 //
 //	group:  dir (str), count (u32), count records
 //	record: name (str), kind (u8), mode (u32: st_mode), size (u64),
-//	        mtime (u64: ns), then 0 and the symlink target (str, "" unless
-//	        a symlink), or 1, an error class (u8) and message (str)
+//	        mtime (u64: ns), ctime (u64: ns), inode (u64), then 0 and the
+//	        symlink target (str, "" unless a symlink), or 1, an error class
+//	        (u8) and message (str)
 //
 // Strings are a u32 length and bytes; numbers are big-endian. The agent
 // never sends an empty group, nor two groups of the same directory in a
@@ -26,6 +27,8 @@ type listRecord struct {
 	Mode    uint32 // st_mode
 	Size    int64
 	MtimeNs int64
+	CtimeNs int64
+	Ino     uint64
 	Target  string       // a symlink's target
 	Err     *remoteError // non-nil: the entry could not be taken in
 }
@@ -61,6 +64,8 @@ func (l *listEncoder) add(dir string, rec *listRecord) {
 	l.e.u32(rec.Mode)
 	l.e.u64(uint64(rec.Size))
 	l.e.u64(uint64(rec.MtimeNs))
+	l.e.u64(uint64(rec.CtimeNs))
+	l.e.u64(rec.Ino)
 	if rec.Err != nil {
 		l.e.u8(recordError)
 		l.e.u8(rec.Err.Class)
@@ -118,7 +123,7 @@ func decodeListing(b []byte, fn func(dir string, rec *listRecord) error) error {
 // decodeRecord takes one record from d.
 func decodeRecord(d *decoder) (listRecord, error) {
 	rec := listRecord{Name: d.str(), Kind: tree.Kind(d.u8()), Mode: d.u32(),
-		Size: int64(d.u64()), MtimeNs: int64(d.u64())}
+		Size: int64(d.u64()), MtimeNs: int64(d.u64()), CtimeNs: int64(d.u64()), Ino: d.u64()}
 	switch status := d.u8(); {
 	case d.err != nil:
 	case rec.Kind > tree.Symlink:

@@ -17,6 +17,10 @@ const (
 	opCopy   byte = 2 // copy file Path into a new temporary in directory Dir
 	opRename byte = 3 // rename Path to Dir (the new path)
 	opList   byte = 4 // list the tree below directory Path: batches, then a response
+	// Since protocol 2:
+	opSync    byte = 5 // fsync file or directory Path
+	opStat    byte = 6 // lstat Path: its fingerprint
+	opReadDir byte = 7 // list directory Path (one level, no symlink targets): batches, then a response
 )
 
 // helloID is the id of the agent's first message, sent unasked: its Path is
@@ -38,9 +42,9 @@ type response struct {
 	ID    uint32
 	Err   *remoteError // nil on success
 	Hash  tree.Hash
-	FP    tree.Fingerprint
-	Path  string // copy: the temporary; hello: the root
-	Batch []byte // list: a batch of the listing (see listing.go); nil otherwise
+	FP    tree.Fingerprint // hash, stat: the full fingerprint (ns mtime and ctime, inode)
+	Path  string           // copy: the temporary; hello: the root
+	Batch []byte           // list: a batch of the listing (see listing.go); nil otherwise
 }
 
 // Statuses of a response on the wire.

@@ -19,7 +19,12 @@ import (
 
 // Protocol is the version of the agent protocol this package speaks. The
 // client refuses an agent that speaks another.
-const Protocol = 1
+//
+// Version 2: fingerprints are whole (listing records carry ctime and
+// inode; stat and one-level listing requests give them for Lstat and
+// ReadDir), and the agent makes what it writes durable (sync requests;
+// copies and renames fsync before answering).
+const Protocol = 2
 
 // greetingWord begins the line the agent writes first:
 // "myrrorfs-agent <protocol> <version>\n".
@@ -174,6 +179,19 @@ func (s *server) answer(q request) response {
 		return response{}
 	case opList:
 		return s.list(q)
+	case opSync:
+		if err := s.loc.Sync(q.Path); err != nil {
+			return response{Err: toRemote(err)}
+		}
+		return response{}
+	case opStat:
+		info, err := s.loc.Lstat(q.Path)
+		if err != nil {
+			return response{Err: toRemote(err)}
+		}
+		return response{FP: info.FP}
+	case opReadDir:
+		return s.readDir(q)
 	}
 	return response{Err: &remoteError{Class: errUnsupported, Msg: fmt.Sprintf("unknown agent operation %d", q.Op)}}
 }

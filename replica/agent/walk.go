@@ -87,7 +87,29 @@ func (w *walker) takeDir(dir string, infos []replica.Info) {
 
 // recordOf is the record of an entry as the local replica reports it.
 func recordOf(info *replica.Info) listRecord {
-	return listRecord{Name: info.Name, Kind: info.Kind, Mode: info.FP.Mode, Size: info.Size, MtimeNs: info.MtimeNs}
+	return listRecord{Name: info.Name, Kind: info.Kind, Mode: info.FP.Mode, Size: info.Size,
+		MtimeNs: info.FP.MtimeNs, CtimeNs: info.FP.CtimeNs, Ino: info.FP.Ino}
+}
+
+// readDir answers opReadDir: the entries of directory q.Path, one level,
+// in batches (see listing.go), without symlink targets.
+func (s *server) readDir(q request) response {
+	infos, err := s.loc.ReadDir(q.Path)
+	if err != nil {
+		return response{Err: toRemote(err)}
+	}
+	w := &walker{loc: s.loc, send: func(b []byte) error {
+		return s.fw.write(chanAgent, (&response{ID: q.ID, Batch: b}).marshal())
+	}}
+	for i := range infos {
+		rec := recordOf(&infos[i])
+		w.add(q.Path, &rec)
+	}
+	w.flush()
+	if w.err != nil {
+		return response{Err: toRemote(w.err)}
+	}
+	return response{}
 }
 
 // add queues rec, a child of dir, and sends the batch once it is big enough.

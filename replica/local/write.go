@@ -24,6 +24,9 @@ func (t *tempFile) Write(b []byte) (int, error) { return t.f.Write(b) }
 // once it is renamed into place a crash cannot leave it empty.
 func (t *tempFile) Close() error {
 	serr := t.f.Sync()
+	if serr == nil {
+		fsynced(t.f.Name())
+	}
 	cerr := t.f.Close()
 	if serr != nil {
 		return serr
@@ -101,11 +104,24 @@ func (r *Replica) CopyTemp(src, dstDir string, perm uint32) (string, error) {
 
 // Rename moves oldp to newp atomically, replacing a file or symlink at newp
 // (or an empty directory when oldp is a directory). Neither may be the root.
+// The directories of both are fsynced before it returns.
 func (r *Replica) Rename(oldp, newp string) error {
-	return r.atParents("rename", oldp, newp, unix.Renameat)
+	return r.atParents("rename", oldp, newp, func(odir int, oname string, ndir int, nname string) error {
+		if err := unix.Renameat(odir, oname, ndir, nname); err != nil {
+			return err
+		}
+		if err := r.syncDirFd(ndir, tree.Parent(newp)); err != nil {
+			return err
+		}
+		if tree.Parent(oldp) == tree.Parent(newp) {
+			return nil
+		}
+		return r.syncDirFd(odir, tree.Parent(oldp))
+	})
 }
 
-// Mkdir creates directory p with exactly permission perm.
+// Mkdir creates directory p with exactly permission perm. The new
+// directory and its parent are fsynced before it returns.
 func (r *Replica) Mkdir(p string, perm uint32) error {
 	return r.atParent("mkdir", p, func(dirfd int, name string) error {
 		if err := unix.Mkdirat(dirfd, name, 0o700); err != nil {
@@ -116,28 +132,42 @@ func (r *Replica) Mkdir(p string, perm uint32) error {
 			return err
 		}
 		defer unix.Close(fd)
-		return unix.Fchmod(fd, permOf(perm))
+		if err := unix.Fchmod(fd, permOf(perm)); err != nil {
+			return err
+		}
+		if err := fsyncFd(fd, r.diskPath(p)); err != nil {
+			return err
+		}
+		return r.syncDirFd(dirfd, tree.Parent(p))
 	})
 }
 
-// Symlink creates symlink p pointing to target, stored verbatim.
+// Symlink creates symlink p pointing to target, stored verbatim. Its
+// directory is fsynced before it returns.
 func (r *Replica) Symlink(target, p string) error {
 	return r.atParent("symlink", p, func(dirfd int, name string) error {
 		if target == "" {
 			return errors.New("empty symlink target")
 		}
-		return unix.Symlinkat(target, dirfd, name)
+		if err := unix.Symlinkat(target, dirfd, name); err != nil {
+			return err
+		}
+		return r.syncDirFd(dirfd, tree.Parent(p))
 	})
 }
 
-// Remove removes file, symlink or empty directory p.
+// Remove removes file, symlink or empty directory p. Its directory is
+// fsynced before it returns.
 func (r *Replica) Remove(p string) error {
 	return r.atParent("remove", p, func(dirfd int, name string) error {
 		err := unix.Unlinkat(dirfd, name, 0)
 		if err == unix.EISDIR {
 			err = unix.Unlinkat(dirfd, name, unix.AT_REMOVEDIR)
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		return r.syncDirFd(dirfd, tree.Parent(p))
 	})
 }
 
@@ -188,9 +218,13 @@ func (r *Replica) Chtimes(p string, mtimeNs int64) error {
 	})
 }
 
-// Link makes newp a hard link to file oldp.
+// Link makes newp a hard link to file oldp. The directory of newp is
+// fsynced before it returns.
 func (r *Replica) Link(oldp, newp string) error {
 	return r.atParents("link", oldp, newp, func(odir int, oname string, ndir int, nname string) error {
-		return unix.Linkat(odir, oname, ndir, nname, 0)
+		if err := unix.Linkat(odir, oname, ndir, nname, 0); err != nil {
+			return err
+		}
+		return r.syncDirFd(ndir, tree.Parent(newp))
 	})
 }

@@ -62,9 +62,21 @@ func (wf *writeFile) ReadFrom(src io.Reader) (int64, error) {
 	return n, wf.err("write", err)
 }
 
-// Close closes the remote handle; an error means the content is not trustworthy.
+// Close makes the content durable and closes the remote handle: it sends
+// fsync@openssh.com on the handle first when the server has it, or has the
+// replica's Syncer fsync the file once closed. An error means the content
+// is not trustworthy.
 func (wf *writeFile) Close() error {
-	return wf.err("close", wf.f.Close())
+	if wf.r.syncer == nil && wf.r.fsync {
+		if err := wf.f.Sync(); err != nil {
+			wf.f.Close()
+			return wf.err("fsync", err)
+		}
+	}
+	if err := wf.f.Close(); err != nil {
+		return wf.err("close", err)
+	}
+	return wf.r.syncFile(wf.p)
 }
 
 func (wf *writeFile) err(op string, err error) error {

@@ -20,6 +20,16 @@ import (
 // Replica is a remote directory tree reached over SFTP. It implements
 // replica.Replica; it is safe for concurrent use. Fingerprints carry size,
 // mtime (whole seconds: SFTP version 3) and mode; inode and ctime are 0.
+//
+// Durability (see replica.Replica) over plain SFTP rests on the server's
+// fsync@openssh.com extension: WriteFile.Close sends it on the temporary's
+// handle before closing it. SFTP has no way to fsync a directory; OpenSSH's
+// server lets a directory be opened like a file for reading and fsyncs that
+// handle, which is what Rename, Mkdir, Symlink, Remove and Link do with the
+// directories they change. A server without the extension, or one that
+// cannot open the directory (no read permission), gives no durability at
+// all: the operation still succeeds. With an agent (UseSyncer) the agent
+// fsyncs instead.
 type Replica struct {
 	host   string // as the user gave it
 	spec   string // host:path as the user gave it
@@ -27,6 +37,8 @@ type Replica struct {
 	client *pkgsftp.Client
 	proc   Transport
 	dirs   *dirCache
+	fsync  bool   // the server has fsync@openssh.com
+	syncer Syncer // when set, used instead of fsync@openssh.com
 
 	bytesRead    atomic.Int64
 	bytesWritten atomic.Int64
@@ -64,6 +76,8 @@ func FromClient(client *pkgsftp.Client, t Transport, host, root string) (*Replic
 		proc:   t,
 		dirs:   newDirCache(dirTTL),
 	}
+	ext, ok := client.HasExtension("fsync@openssh.com")
+	r.fsync = ok && ext == "1" // what pkg/sftp's File.Sync requires
 	fi, err := client.Stat(root)
 	if err != nil {
 		return nil, fmt.Errorf("remote root %s:%s: %w", host, root, r.mapErr(err))
@@ -72,6 +86,70 @@ func FromClient(client *pkgsftp.Client, t Transport, host, root string) (*Replic
 		return nil, fmt.Errorf("remote root %s:%s: not a directory", host, root)
 	}
 	return r, nil
+}
+
+// Syncer makes a file or directory on the remote host durable by a means
+// of its own (an agent running there).
+type Syncer interface {
+	// Sync fsyncs the file or directory at p (relative to the root, "" for
+	// the root) without following a symlink.
+	Sync(p string) error
+}
+
+// UseSyncer makes r make files and directories durable through s instead
+// of fsync@openssh.com. It must be called before r is used.
+func (r *Replica) UseSyncer(s Syncer) { r.syncer = s }
+
+// syncFile makes the content of file p, just written through an SFTP
+// handle and closed, durable through the syncer (fsync@openssh.com is sent
+// on the handle before it is closed: see writeFile.Close).
+func (r *Replica) syncFile(p string) error {
+	if r.syncer == nil {
+		return nil
+	}
+	return r.syncer.Sync(p)
+}
+
+// syncDir makes the entries of directory dir durable: through the syncer,
+// else by opening dir for reading and sending fsync@openssh.com on that
+// handle, which OpenSSH's server honours. When the server lacks the
+// extension, cannot open dir, or answers the fsync with "unsupported" or
+// a generic failure, nothing is done (SFTP defines no directory fsync, and
+// a server may refuse it on a directory; OpenSSH reports EIO as the same
+// generic failure, so that too goes unseen); any other failure is an error.
+func (r *Replica) syncDir(dir string) error {
+	if r.syncer != nil {
+		return r.syncer.Sync(dir)
+	}
+	if !r.fsync {
+		return nil
+	}
+	f, err := r.client.Open(r.abs(dir))
+	if err != nil {
+		if r.isConnLost(err) {
+			return r.pathErr("fsync", dir, err)
+		}
+		return nil
+	}
+	defer f.Close()
+	err = f.Sync()
+	var se *pkgsftp.StatusError
+	if errors.As(err, &se) && (se.FxCode() == pkgsftp.ErrSSHFxOpUnsupported || se.FxCode() == pkgsftp.ErrSSHFxFailure) {
+		return nil
+	}
+	return r.pathErr("fsync", dir, err)
+}
+
+// syncDirs makes the directories of oldp and newp durable (once when they
+// are the same).
+func (r *Replica) syncDirs(oldp, newp string) error {
+	if err := r.syncDir(tree.Parent(newp)); err != nil {
+		return err
+	}
+	if tree.Parent(oldp) == tree.Parent(newp) {
+		return nil
+	}
+	return r.syncDir(tree.Parent(oldp))
 }
 
 // String returns host:path as the user gave them.
@@ -272,8 +350,10 @@ func (r *Replica) Rename(oldp, newp string) error {
 	}
 	r.dirs.forget(oldp)
 	r.dirs.forget(newp)
-	err := r.client.PosixRename(r.abs(oldp), r.abs(newp))
-	return r.linkErr("rename", oldp, newp, err)
+	if err := r.client.PosixRename(r.abs(oldp), r.abs(newp)); err != nil {
+		return r.linkErr("rename", oldp, newp, err)
+	}
+	return r.syncDirs(oldp, newp)
 }
 
 // Mkdir creates directory p with permission perm (exactly, no umask).
@@ -284,7 +364,13 @@ func (r *Replica) Mkdir(p string, perm uint32) error {
 	if err := r.client.Mkdir(r.abs(p)); err != nil {
 		return r.pathErr("mkdir", p, err)
 	}
-	return r.pathErr("chmod", p, r.client.Chmod(r.abs(p), fs.FileMode(perm&0o7777)))
+	if err := r.client.Chmod(r.abs(p), fs.FileMode(perm&0o7777)); err != nil {
+		return r.pathErr("chmod", p, err)
+	}
+	if err := r.syncDir(p); err != nil {
+		return err
+	}
+	return r.syncDir(tree.Parent(p))
 }
 
 // Symlink creates a symbolic link at p pointing to target, stored as given.
@@ -292,7 +378,10 @@ func (r *Replica) Symlink(target, p string) error {
 	if err := r.check("symlink", p); err != nil {
 		return err
 	}
-	return r.pathErr("symlink", p, r.client.Symlink(target, r.abs(p)))
+	if err := r.client.Symlink(target, r.abs(p)); err != nil {
+		return r.pathErr("symlink", p, err)
+	}
+	return r.syncDir(tree.Parent(p))
 }
 
 // Remove removes a file, a symlink or an empty directory.
@@ -313,7 +402,10 @@ func (r *Replica) Remove(p string) error {
 	} else {
 		err = r.client.Remove(r.abs(p))
 	}
-	return r.pathErr("remove", p, err)
+	if err != nil {
+		return r.pathErr("remove", p, err)
+	}
+	return r.syncDir(tree.Parent(p))
 }
 
 // Chmod sets the permission bits of p; a symlink at p is refused.
@@ -367,5 +459,8 @@ func (r *Replica) Link(oldp, newp string) error {
 	if _, ok := r.client.HasExtension("hardlink@openssh.com"); !ok {
 		return r.linkErr("link", oldp, newp, replica.ErrUnsupported)
 	}
-	return r.linkErr("link", oldp, newp, r.client.Link(r.abs(oldp), r.abs(newp)))
+	if err := r.client.Link(r.abs(oldp), r.abs(newp)); err != nil {
+		return r.linkErr("link", oldp, newp, err)
+	}
+	return r.syncDir(tree.Parent(newp))
 }
