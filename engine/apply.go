@@ -80,7 +80,6 @@ type executor struct {
 	learned map[int]tree.Hash // Stage op -> hash computed while copying a file the scan did not hash
 	rowDone []bool            // rows brought in step
 	touched []bool            // rows whose path an op changed without bringing it in step
-	written [2]map[string]bool
 	content [2]map[tree.Hash]tree.Scanned // per side: a file for each content, built on demand
 }
 
@@ -101,7 +100,6 @@ func (p *Pair) Apply(ctx context.Context, plan *Plan, opt ApplyOptions) (*Result
 		learned: map[int]tree.Hash{},
 		rowDone: make([]bool, len(plan.Rows)),
 		touched: make([]bool, len(plan.Rows)),
-		written: [2]map[string]bool{{}, {}},
 	}
 	e.backups = [2]*backupArea{newBackupArea(p.Local, opt.Now), newBackupArea(p.Remote, opt.Now)}
 	e.res.Problems = append(e.res.Problems, plan.Problems...)
@@ -218,9 +216,7 @@ func (e *executor) run(k int) {
 	if op.Kind == ops.Stage {
 		return
 	}
-	e.written[op.Side][tree.Parent(op.Path)] = true
 	if op.Kind == ops.Rename {
-		e.written[op.Side][tree.Parent(op.From)] = true
 		e.res.Renamed++
 	}
 	rowDone := false
@@ -285,44 +281,16 @@ func (e *executor) put(row int, rec tree.Record) {
 	}
 }
 
-// commitWave makes what the wave wrote durable on both sides, then writes
-// its journal records: the journal never records as synced a path whose
-// content or directory entry could still be lost.
+// commitWave writes the journal records of a wave. What the wave wrote is
+// durable already (every replica operation is, when it returns), so the
+// journal never records as synced a path whose content or directory entry
+// could still be lost.
 func (e *executor) commitWave() error {
-	for s, dirs := range e.written {
-		if len(dirs) == 0 {
-			continue
-		}
-		if err := syncDirs(e.reps[s], dirs); err != nil {
-			return fmt.Errorf("%s side: make durable: %w", Side(s), err)
-		}
-		e.written[s] = map[string]bool{}
-	}
 	if err := e.batch.Flush(); err != nil {
 		return fmt.Errorf("write journal: %w", err)
 	}
 	e.batch = e.p.db.NewBatch()
 	return nil
-}
-
-// dirSyncer is implemented by replicas that can make directory entries
-// durable (fsync of the directories).
-type dirSyncer interface {
-	SyncDirs(dirs []string) error
-}
-
-// syncDirs makes the directory entries of dirs durable, where the replica
-// can.
-func syncDirs(r replica.Replica, dirs map[string]bool) error {
-	s, ok := r.(dirSyncer)
-	if !ok {
-		return nil
-	}
-	list := make([]string, 0, len(dirs))
-	for d := range dirs {
-		list = append(list, d)
-	}
-	return s.SyncDirs(list)
 }
 
 func fileHash(e tree.Entry) tree.Hash {
