@@ -241,3 +241,40 @@ func TestMassDeletionRefused(t *testing.T) {
 		t.Fatalf("small deletion refused: %v", err)
 	}
 }
+
+// Issue 7 case 11: the cache of fetched remote versions stays within its
+// limit, dropping the least recently used first.
+func TestFetchCacheBounded(t *testing.T) {
+	base := snapshot{}
+	for i := 0; i < 4; i++ {
+		base[fmt.Sprintf("f%d", i)] = "f:" + strings.Repeat(fmt.Sprint(i), 100) + ":-"
+	}
+	l, r, state := newPairDirs(t, base)
+	p, err := Open(context.Background(), l, r, Options{StateDir: state, Holder: "test", CacheLimit: 250, Resident: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if _, err := p.Scan(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var last string
+	for i := 0; i < 4; i++ {
+		s, _ := p.LastRemote(fmt.Sprintf("f%d", i))
+		if last, err = p.Fetch(s.Path, s.Entry); err != nil {
+			t.Fatal(err)
+		}
+	}
+	des, _ := os.ReadDir(p.CacheDir())
+	var total int64
+	for _, de := range des {
+		fi, _ := de.Info()
+		total += fi.Size()
+	}
+	if total > 250 {
+		t.Fatalf("cache holds %d bytes in %d files", total, len(des))
+	}
+	if _, err := os.Stat(last); err != nil {
+		t.Fatalf("the file just fetched was pruned: %v", err)
+	}
+}

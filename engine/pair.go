@@ -36,6 +36,9 @@ type Options struct {
 	// latest scans are kept, to skip hashing on the next one and to let
 	// Refresh rescan the local side alone.
 	Resident bool
+	// CacheLimit bounds the local cache of remote versions a mount shows
+	// (bytes); 0 means DefaultCacheLimit.
+	CacheLimit int64
 	// RemoteMyrrorfs is the path of myrrorfs on the remote; empty: look on
 	// the remote PATH, or upload this binary when the remote's OS and
 	// architecture match; "none": never use an agent.

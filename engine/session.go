@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -112,6 +114,8 @@ func (p *Pair) Fetch(path string, e tree.Entry) (string, error) {
 	if !e.Hash.IsZero() {
 		dst := filepath.Join(p.CacheDir(), key)
 		if fi, err := os.Stat(dst); err == nil && fi.Size() == e.Size {
+			now := time.Now()
+			os.Chtimes(dst, now, now) // recently used: pruned last
 			return dst, nil
 		}
 	}
@@ -148,7 +152,53 @@ func (p *Pair) Fetch(path string, e tree.Entry) (string, error) {
 	if e.Hash.IsZero() {
 		p.learnRemote(path, h)
 	}
+	p.pruneCache(dst)
 	return dst, nil
+}
+
+// DefaultCacheLimit bounds the fetch cache of a pair (bytes).
+const DefaultCacheLimit = 1 << 30
+
+// pruneCache removes the least recently used files of the fetch cache
+// until it holds at most the pair's cache limit, keeping keep (the file
+// just fetched). A removed file that the view still has open stays
+// readable through its descriptor.
+func (p *Pair) pruneCache(keep string) {
+	limit := p.opt.CacheLimit
+	if limit == 0 {
+		limit = DefaultCacheLimit
+	}
+	des, err := os.ReadDir(p.CacheDir())
+	if err != nil {
+		return
+	}
+	type cached struct {
+		path  string
+		size  int64
+		mtime time.Time
+	}
+	var files []cached
+	var total int64
+	for _, de := range des {
+		fi, err := de.Info()
+		if err != nil || !fi.Mode().IsRegular() || strings.HasPrefix(de.Name(), tree.TempPrefix) {
+			continue
+		}
+		files = append(files, cached{filepath.Join(p.CacheDir(), de.Name()), fi.Size(), fi.ModTime()})
+		total += fi.Size()
+	}
+	sort.Slice(files, func(i, j int) bool { return files[i].mtime.Before(files[j].mtime) })
+	for _, f := range files {
+		if total <= limit {
+			return
+		}
+		if f.path == keep {
+			continue
+		}
+		if os.Remove(f.path) == nil {
+			total -= f.size
+		}
+	}
 }
 
 // BackupLocal moves a local path into the local backup area.
