@@ -22,7 +22,6 @@ import (
 // Key spaces: every badger key starts with one of these bytes.
 const (
 	prefixRecord byte = 'r' // 'r' + tree.SortKey(path) -> EncodeRecord
-	prefixMeta   byte = 'm' // 'm' + name -> raw value
 )
 
 // DB is the open journal of one pair. Its methods are safe for concurrent use.
@@ -155,30 +154,13 @@ func (db *DB) Sync() error {
 // recordKey returns the badger key of path's record, after checking that
 // path is a valid relative path ("" is the root).
 func recordKey(path string) ([]byte, error) {
-	if err := validPath(path); err != nil {
+	if err := tree.ValidPath(path); err != nil {
 		return nil, fmt.Errorf("journal: path %q: %w", path, err)
 	}
 	k := make([]byte, 1+len(path))
 	k[0] = prefixRecord
 	copy(k[1:], tree.SortKey(path))
 	return k, nil
-}
-
-// validPath is tree.ValidPath without allocating.
-func validPath(p string) error {
-	if p == "" {
-		return nil
-	}
-	for {
-		name, rest, more := strings.Cut(p, "/")
-		if err := tree.ValidName(name); err != nil {
-			return err
-		}
-		if !more {
-			return nil
-		}
-		p = rest
-	}
 }
 
 // Load calls fn for every record, in tree.Compare order of paths, from one
@@ -212,7 +194,7 @@ func (db *DB) scan(withPath bool, visit func(path string, val []byte) (bool, err
 			item := it.Item()
 			var path string
 			if withPath {
-				path = pathFromKey(item.Key()[1:])
+				path = tree.PathFromKey(item.Key()[1:])
 			}
 			var more bool
 			err := item.Value(func(val []byte) error {
@@ -226,19 +208,6 @@ func (db *DB) scan(withPath bool, visit func(path string, val []byte) (bool, err
 		}
 		return nil
 	})
-}
-
-// pathFromKey is tree.PathFromKey with a single allocation.
-func pathFromKey(k []byte) string {
-	var sb strings.Builder
-	sb.Grow(len(k))
-	for _, c := range k {
-		if c == 0 {
-			c = '/'
-		}
-		sb.WriteByte(c)
-	}
-	return sb.String()
 }
 
 // Get returns the record of path and whether there is one.
@@ -267,68 +236,3 @@ func (db *DB) Get(path string) (Record, bool, error) {
 	return rec, true, nil
 }
 
-// HasBase reports whether any record has a base, i.e. whether the pair was
-// synced before.
-func (db *DB) HasBase() (bool, error) {
-	found := false
-	err := db.scan(false, func(_ string, val []byte) (bool, error) {
-		// The base's kind is the byte after the version (see EncodeRecord).
-		found = len(val) > 1 && tree.Kind(val[1]) != tree.Absent
-		return !found, nil
-	})
-	if err != nil {
-		return false, fmt.Errorf("journal: look for a base: %w", err)
-	}
-	return found, nil
-}
-
-func metaKey(key string) []byte {
-	return append([]byte{prefixMeta}, key...)
-}
-
-// SetMeta stores val under key in the metadata key space, separate from the
-// records (e.g. "commit-in-progress", "last-sync").
-func (db *DB) SetMeta(key string, val []byte) error {
-	v := append([]byte(nil), val...)
-	err := db.bdb.Update(func(txn *badger.Txn) error {
-		return txn.Set(metaKey(key), v)
-	})
-	if err != nil {
-		return fmt.Errorf("journal: set meta %q: %w", key, err)
-	}
-	return nil
-}
-
-// GetMeta returns a copy of the value stored under key and whether there is one.
-func (db *DB) GetMeta(key string) ([]byte, bool, error) {
-	var val []byte
-	err := db.bdb.View(func(txn *badger.Txn) error {
-		item, err := txn.Get(metaKey(key))
-		if err != nil {
-			return err
-		}
-		val, err = item.ValueCopy(nil)
-		return err
-	})
-	if errors.Is(err, badger.ErrKeyNotFound) {
-		return nil, false, nil
-	}
-	if err != nil {
-		return nil, false, fmt.Errorf("journal: get meta %q: %w", key, err)
-	}
-	if val == nil {
-		val = []byte{}
-	}
-	return val, true, nil
-}
-
-// DeleteMeta removes key from the metadata; removing a missing key is not an error.
-func (db *DB) DeleteMeta(key string) error {
-	err := db.bdb.Update(func(txn *badger.Txn) error {
-		return txn.Delete(metaKey(key))
-	})
-	if err != nil {
-		return fmt.Errorf("journal: delete meta %q: %w", key, err)
-	}
-	return nil
-}

@@ -121,30 +121,6 @@ func TestLoadOrderMatchesCompare(t *testing.T) {
 	}
 }
 
-func TestPathFromKeyMatchesTree(t *testing.T) {
-	r := rand.New(rand.NewPCG(7, 8))
-	for i := 0; i < 1000; i++ {
-		p := randPath(r)
-		k := tree.SortKey(p)
-		if got, want := pathFromKey(k), tree.PathFromKey(k); got != want || got != p {
-			t.Fatalf("pathFromKey(%q) = %q, tree.PathFromKey = %q, path %q", k, got, want, p)
-		}
-	}
-}
-
-func TestValidPathMatchesTree(t *testing.T) {
-	paths := []string{"", "a", "a/b", "/a", "a/", "a//b", ".", "..", "a/./b", "a/../b", "a\x00b", "...", ".a/b.", " / "}
-	r := rand.New(rand.NewPCG(9, 10))
-	for i := 0; i < 1000; i++ {
-		paths = append(paths, randPath(r))
-	}
-	for _, p := range paths {
-		if got, want := validPath(p), tree.ValidPath(p); got != want {
-			t.Errorf("validPath(%q) = %v, tree.ValidPath = %v", p, got, want)
-		}
-	}
-}
-
 func TestLoadStopsAtFirstError(t *testing.T) {
 	db := openTest(t, t.TempDir())
 	putAll(t, db, map[string]Record{"a": fileRecord(1), "b": fileRecord(2), "c": fileRecord(3)})
@@ -283,9 +259,6 @@ func TestReopenKeepsData(t *testing.T) {
 	}
 	recs := map[string]Record{"x": fileRecord(1), "x/y": fileRecord(2), "": {Base: tree.Entry{Kind: tree.Dir}}}
 	putAll(t, db, recs)
-	if err := db.SetMeta("last-sync", []byte("yesterday")); err != nil {
-		t.Fatal(err)
-	}
 	if err := db.Sync(); err != nil {
 		t.Fatalf("Sync: %v", err)
 	}
@@ -302,9 +275,6 @@ func TestReopenKeepsData(t *testing.T) {
 		if g.rec != recs[g.path] {
 			t.Errorf("%q: got %+v, want %+v", g.path, g.rec, recs[g.path])
 		}
-	}
-	if v, ok, err := db.GetMeta("last-sync"); err != nil || !ok || string(v) != "yesterday" {
-		t.Errorf("GetMeta after reopen = %q, %v, %v", v, ok, err)
 	}
 }
 
@@ -426,59 +396,6 @@ func TestInvalidPaths(t *testing.T) {
 		if _, _, err := db.Get(p); !errors.Is(err, tree.ErrBadName) {
 			t.Errorf("Get(%q) = %v, want ErrBadName", p, err)
 		}
-	}
-}
-
-func TestHasBase(t *testing.T) {
-	db := openTest(t, t.TempDir())
-	check := func(want bool) {
-		t.Helper()
-		if got, err := db.HasBase(); err != nil || got != want {
-			t.Fatalf("HasBase = %v, %v; want %v", got, err, want)
-		}
-	}
-	check(false)
-	cacheOnly := Record{Local: Side{FP: tree.Fingerprint{Size: 1}}}
-	putAll(t, db, map[string]Record{"a": cacheOnly, "b": cacheOnly})
-	if err := db.SetMeta("zzz", []byte{1, byte(tree.File)}); err != nil {
-		t.Fatal(err)
-	}
-	check(false)
-	putAll(t, db, map[string]Record{"c": {Base: tree.Entry{Kind: tree.Dir}}})
-	check(true)
-}
-
-func TestMeta(t *testing.T) {
-	db := openTest(t, t.TempDir())
-	if _, ok, err := db.GetMeta("commit-in-progress"); ok || err != nil {
-		t.Fatalf("GetMeta(missing) = %v, %v", ok, err)
-	}
-	val := []byte("plan-1")
-	if err := db.SetMeta("commit-in-progress", val); err != nil {
-		t.Fatal(err)
-	}
-	val[0] = 'X' // the journal must have kept its own copy
-	if err := db.SetMeta("empty", nil); err != nil {
-		t.Fatal(err)
-	}
-	// A meta key must not show up as a record.
-	if recs := loadAll(t, db); len(recs) != 0 {
-		t.Errorf("meta keys loaded as records: %v", recs)
-	}
-	if v, ok, err := db.GetMeta("commit-in-progress"); string(v) != "plan-1" || !ok || err != nil {
-		t.Errorf("GetMeta = %q, %v, %v", v, ok, err)
-	}
-	if v, ok, err := db.GetMeta("empty"); v == nil || len(v) != 0 || !ok || err != nil {
-		t.Errorf("GetMeta(empty) = %q, %v, %v", v, ok, err)
-	}
-	if err := db.DeleteMeta("commit-in-progress"); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.DeleteMeta("never-set"); err != nil {
-		t.Errorf("DeleteMeta(missing) = %v", err)
-	}
-	if _, ok, err := db.GetMeta("commit-in-progress"); ok || err != nil {
-		t.Errorf("GetMeta after delete = %v, %v", ok, err)
 	}
 }
 

@@ -161,17 +161,21 @@ func ValidName(name string) error {
 	return nil
 }
 
-// ValidPath checks a relative path ("" is the root).
+// ValidPath checks a relative path ("" is the root), without allocating.
 func ValidPath(p string) error {
 	if p == "" {
 		return nil
 	}
-	for _, c := range strings.Split(p, "/") {
-		if err := ValidName(c); err != nil {
+	for {
+		name, rest, more := strings.Cut(p, "/")
+		if err := ValidName(name); err != nil {
 			return err
 		}
+		if !more {
+			return nil
+		}
+		p = rest
 	}
-	return nil
 }
 
 // Join joins a directory path and a name.
@@ -248,16 +252,17 @@ func SortKey(p string) []byte {
 	return k
 }
 
-// PathFromKey inverts SortKey.
+// PathFromKey inverts SortKey, with a single allocation.
 func PathFromKey(k []byte) string {
-	b := make([]byte, len(k))
-	for i, c := range k {
+	var sb strings.Builder
+	sb.Grow(len(k))
+	for _, c := range k {
 		if c == 0 {
 			c = '/'
 		}
-		b[i] = c
+		sb.WriteByte(c)
 	}
-	return string(b)
+	return sb.String()
 }
 
 // Prefix of every name myrrorfs keeps inside a tree (temporaries, backups).
