@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/myrrorfs/myrrorfs/internal/shell"
 	"io"
 	"os"
 	"os/exec"
@@ -473,15 +474,7 @@ func heldByMount(err error, c common, holder string) error {
 	}
 	state := ""
 	if c.state != "" {
-		state = " --state " + shellQuote(c.state)
+		state = " --state " + shell.Quote(c.state)
 	}
-	return fmt.Errorf("%w; go through the mount: myrrorfs %s%s %s", err, cmd, state, shellQuote(m[1]))
-}
-
-// shellQuote quotes s for a shell when it holds anything but plain characters.
-func shellQuote(s string) string {
-	if regexp.MustCompile(`^[A-Za-z0-9_./:@%+=-]+$`).MatchString(s) {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+	return fmt.Errorf("%w; go through the mount: myrrorfs %s%s %s", err, cmd, state, shell.Quote(m[1]))
 }

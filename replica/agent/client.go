@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/myrrorfs/myrrorfs/internal/shell"
 	"io"
 	"strconv"
 	"strings"
@@ -119,7 +120,7 @@ func agentArgv(o Options) ([]string, error) {
 	if root == "" {
 		root = "."
 	}
-	line := shellQuote(remote) + " agent --root " + shellQuote(root)
+	line := shell.Quote(remote) + " agent --root " + shell.Quote(root)
 	return sftp.SSHArgv(o.SSHCommand, o.Host, []string{"-T"}, line)
 }
 

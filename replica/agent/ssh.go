@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"strings"
 	"time"
 
 	"github.com/myrrorfs/myrrorfs/replica/sftp"
@@ -26,7 +25,3 @@ type endpoint interface {
 
 var _ endpoint = (*sftp.Process)(nil)
 
-// shellQuote quotes s for a POSIX shell (the remote command line).
-func shellQuote(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
