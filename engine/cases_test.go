@@ -278,3 +278,16 @@ func TestFetchCacheBounded(t *testing.T) {
 		t.Fatalf("the file just fetched was pruned: %v", err)
 	}
 }
+
+// The plan prints a rename as a rename, a directory rename as one line.
+func TestPlanTextShowsRenames(t *testing.T) {
+	l, r, state := newPairDirs(t, snapshot{"a": "f:aaaa:-", "d": "d", "d/x": "f:xxxx:-", "d/y": "f:yyyy:-"})
+	os.Rename(filepath.Join(l, "a"), filepath.Join(l, "b"))
+	os.Rename(filepath.Join(r, "d"), filepath.Join(r, "e"))
+	var b strings.Builder
+	planOf(t, l, r, state).WriteText(&b)
+	want := "to remote (1):\n  rename  a -> b\nto local (1):\n  rename  d/ -> e/\n"
+	if !strings.HasPrefix(b.String(), want) {
+		t.Fatalf("plan text:\n%s\nwant it to begin with:\n%s", b.String(), want)
+	}
+}

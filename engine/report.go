@@ -71,16 +71,24 @@ func (pl *Plan) Summarize() Summary {
 func (pl *Plan) WriteText(w io.Writer) {
 	var toRemote, toLocal []string
 	conflicts := map[string][]string{}
-	for _, d := range pl.Top() {
+	renamedFrom, hidden := pl.renames()
+	for i, d := range pl.Decisions {
+		if d.Under != "" || d.Action == reconcile.Equal || hidden[i] {
+			continue
+		}
 		name := d.Path
 		if d.Local.Kind == tree.Dir || d.Remote.Kind == tree.Dir {
 			name += "/"
 		}
+		op := Op(d)
+		if from, ok := renamedFrom[i]; ok {
+			op, name = "rename", from+" -> "+name
+		}
 		switch d.Action {
 		case reconcile.ToRemote:
-			toRemote = append(toRemote, fmt.Sprintf("  %-7s %s", Op(d), name))
+			toRemote = append(toRemote, fmt.Sprintf("  %-7s %s", op, name))
 		case reconcile.ToLocal:
-			toLocal = append(toLocal, fmt.Sprintf("  %-7s %s", Op(d), name))
+			toLocal = append(toLocal, fmt.Sprintf("  %-7s %s", op, name))
 		case reconcile.Conflict:
 			k := d.Kind.String()
 			conflicts[k] = append(conflicts[k], "  "+name)
@@ -111,6 +119,27 @@ func (pl *Plan) WriteText(w io.Writer) {
 	}
 	fmt.Fprintf(w, "%d to remote, %d to local, %d conflicts, %d equal; %s to copy\n",
 		s.ToRemote, s.ToLocal, s.Conflicts, s.Equal, HumanBytes(s.Bytes))
+}
+
+// renames returns, for the plan's text, the old path of every renamed row
+// and the rows a rename stands for (old paths, and paths under a renamed
+// directory).
+func (pl *Plan) renames() (map[int]string, map[int]bool) {
+	from, hidden := map[int]string{}, map[int]bool{}
+	for _, m := range []map[int]int{pl.Moves.Files, pl.Moves.Edits} {
+		for to, old := range m {
+			from[to], hidden[old] = pl.Rows[old].Path, true
+		}
+	}
+	for to, old := range pl.Moves.Dirs {
+		from[to] = pl.Rows[old].Path + "/"
+		for _, root := range []int{to, old} {
+			for k := root; k < len(pl.Rows) && (k == root || tree.IsUnder(pl.Rows[k].Path, pl.Rows[root].Path)); k++ {
+				hidden[k] = k != to
+			}
+		}
+	}
+	return from, hidden
 }
 
 // HumanBytes formats a byte count with a binary unit.
