@@ -31,15 +31,23 @@ type Moves struct {
 // same parent directory, then tree order.
 func FindMoves(rows []Row, ds []reconcile.Decision) Moves {
 	m := Moves{Edits: findRenameEdits(rows, ds)}
-	m.Dirs = findDirRenames(rows, ds)
+	// rows a rename+edit or a directory rename already takes care of
 	var covered []bool
-	for to, from := range m.Dirs {
+	cover := func(k int) {
 		if covered == nil {
 			covered = make([]bool, len(rows))
 		}
+		covered[k] = true
+	}
+	for to, from := range m.Edits {
+		cover(to)
+		cover(from)
+	}
+	m.Dirs = findDirRenames(rows, ds, covered)
+	for to, from := range m.Dirs {
 		for _, i := range []int{to, from} {
 			for k := i; k < subtreeEnd(rows, i); k++ {
-				covered[k] = true
+				cover(k)
 			}
 		}
 	}
@@ -175,13 +183,16 @@ func subtreeEnd(rows []Row, i int) int {
 
 // subtreeHash hashes the names (relative to rows[i]), kinds and contents of
 // the subtree of directory row i, on the source side (source) or the target
-// side of direction dir; ok is false when a row of it is not a plain
-// one-sided creation (source) or deletion (!source) in direction dir.
+// side of direction dir; ok is false when a row of it is taken or not a
+// plain one-sided creation (source) or deletion (!source) in direction dir.
 // Permission bits are left out: a rename carries them over by chmod.
-func subtreeHash(rows []Row, ds []reconcile.Decision, i int, dir reconcile.Action, source bool) (tree.Hash, bool) {
+func subtreeHash(rows []Row, ds []reconcile.Decision, i int, dir reconcile.Action, source bool, taken []bool) (tree.Hash, bool) {
 	h := sha256.New()
 	end := subtreeEnd(rows, i)
 	for j := i + 1; j < end; j++ {
+		if taken != nil && taken[j] {
+			return tree.Hash{}, false
+		}
 		d := ds[j]
 		src, dst := sides(d, dir)
 		e := dst
@@ -206,15 +217,16 @@ func subtreeHash(rows []Row, ds []reconcile.Decision, i int, dir reconcile.Actio
 }
 
 // findDirRenames pairs created directories with removed ones of the same
-// subtree, highest first; it returns created row -> removed row.
-func findDirRenames(rows []Row, ds []reconcile.Decision) map[int]int {
+// subtree, highest first, leaving out subtrees that hold a taken row; it
+// returns created row -> removed row.
+func findDirRenames(rows []Row, ds []reconcile.Decision, taken []bool) map[int]int {
 	out := map[int]int{}
 	for _, dir := range []reconcile.Action{reconcile.ToRemote, reconcile.ToLocal} {
 		gone := map[tree.Hash][]int{}
 		for i, d := range ds {
 			src, dst := sides(d, dir)
 			if d.Under == "" && d.Action == dir && !src.Exists() && dst.Kind == tree.Dir {
-				if h, ok := subtreeHash(rows, ds, i, dir, false); ok {
+				if h, ok := subtreeHash(rows, ds, i, dir, false, taken); ok {
 					gone[h] = append(gone[h], i)
 				}
 			}
@@ -236,7 +248,7 @@ func findDirRenames(rows []Row, ds []reconcile.Decision) map[int]int {
 			if d.Under != "" || d.Action != dir || src.Kind != tree.Dir || dst.Exists() || covered(i) {
 				continue
 			}
-			h, ok := subtreeHash(rows, ds, i, dir, true)
+			h, ok := subtreeHash(rows, ds, i, dir, true, taken)
 			if !ok {
 				continue
 			}
