@@ -2,7 +2,8 @@
 # Runs the myrrorfs test suite against a throwaway OpenSSH server on loopback.
 #
 # Usage:
-#   scripts/test.sh                      vet, all tests, and a -race run of the pure packages
+#   scripts/test.sh                      vet, all tests, a -race run of the pure packages, and
+#                                        every fuzz target for MYRRORFS_FUZZTIME each (default 5s)
 #   scripts/test.sh ARGS...              only `go test -count=1 ARGS...` (e.g. -run Foo ./replica/...)
 #
 # Package patterns are relative to the repository root, whatever the current
@@ -48,6 +49,18 @@ cleanup() {
 	exit "$rc"
 }
 
+# run_fuzz runs every fuzz target of the module for a bounded time each.
+run_fuzz() {
+	local fuzztime="${MYRRORFS_FUZZTIME:-5s}" file pkg target
+	while IFS= read -r file; do
+		pkg="./$(dirname "$file")"
+		for target in $(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' "$file"); do
+			log "fuzzing $pkg $target for $fuzztime"
+			go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$pkg"
+		done
+	done < <(grep -l '^func Fuzz' $(git ls-files '*_test.go'))
+}
+
 # run_tests runs the default set, or `go test -count=1 "$@"` when given args.
 run_tests() {
 	cd "$repo_root"
@@ -63,6 +76,7 @@ run_tests() {
 	if ((${#pure[@]} > 0)); then
 		go test -count=1 -race -timeout 20m "${pure[@]}"
 	fi
+	run_fuzz
 }
 
 main() {
