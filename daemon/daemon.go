@@ -97,6 +97,7 @@ func Start(ctx context.Context, opt Options) (_ *Daemon, err error) {
 	}
 	d.server, err = d.view.Mount(mnt, fusefs.MountOptions{FsName: d.pair.RemoteSpec.String(), Debug: opt.Debug})
 	if err != nil {
+		d.view.Close()
 		return nil, fmt.Errorf("mount %s: %w", opt.Mountpoint, err)
 	}
 	go d.rescanLoop()

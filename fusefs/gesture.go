@@ -290,6 +290,9 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 		return err
 	})
 	if errno != 0 {
+		if f != nil {
+			f.Close() // made, but the reload after it failed
+		}
 		return nil, nil, 0, errno
 	}
 	in, errno := n.newLocal(ctx, real, false, out)
@@ -297,6 +300,7 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 		f.Close()
 		return nil, nil, 0, errno
 	}
+	// the handle owns f from here on: it closes it at release
 	return in, fs.NewLoopbackFileFromOS(f), 0, 0
 }
 

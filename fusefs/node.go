@@ -157,13 +157,15 @@ func (n *node) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 		}
 		return listStream(seen), 0
 	}
-	dir, err := n.v.openLocal(t.real, syscall.O_RDONLY|syscall.O_DIRECTORY, 0)
+	fd, err := n.v.openDir(t.real)
 	if err != nil {
-		return nil, fs.ToErrno(err)
+		return nil, errnoOf(err)
 	}
-	ds, errno := fs.NewLoopbackDirStreamFd(int(dir.Fd()))
+	// the stream owns fd from here on: its Close closes it, and nothing
+	// else may
+	ds, errno := fs.NewLoopbackDirStreamFd(fd)
 	if errno != 0 {
-		dir.Close()
+		unix.Close(fd)
 		return nil, errno
 	}
 	for ds.HasNext() {
@@ -181,7 +183,6 @@ func (n *node) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 		seen[e.Name] = e
 	}
 	ds.Close()
-	dir.Close()
 	if !t.under {
 		for _, name := range m.extra[t.real] {
 			ct, ok := m.step(t, name)

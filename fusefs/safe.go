@@ -57,6 +57,19 @@ func (v *View) openLocal(real string, flags int, mode os.FileMode) (*os.File, er
 	return f, err
 }
 
+// openDir opens a local tree directory for reading, never through a
+// symlink, and returns its raw descriptor: the caller owns it and closes
+// it exactly once.
+func (v *View) openDir(real string) (int, error) {
+	fd := -1
+	err := v.at(real, func(p string) error {
+		var err error
+		fd, err = unix.Open(p, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		return err
+	})
+	return fd, err
+}
+
 // lstatGen is lstat that also returns a generation number for the inode:
 // its birth time, so that an inode number the file system reuses for a new
 // file is not taken for the old file (which the kernel may still know).

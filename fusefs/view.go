@@ -51,12 +51,13 @@ type View struct {
 	mu sync.RWMutex
 	m  *model
 
-	gmu    sync.Mutex // serializes gestures and reloads
-	rootFd int        // the local root, open for the view's lifetime
-	uid    uint32
-	gid    uint32
-	dev    uint64
-	node   *node // the root node, once mounted
+	gmu       sync.Mutex // serializes gestures and reloads
+	rootFd    int        // the local root, open for the view's lifetime
+	closeOnce sync.Once
+	uid       uint32
+	gid       uint32
+	dev       uint64
+	node      *node // the root node, once mounted
 }
 
 // New makes a view of the local tree at localRoot with the decisions ds.
@@ -129,8 +130,14 @@ func (v *View) Siblings(path string) (local, remote string) {
 }
 
 // Close releases the view's descriptor of the local root; call it once the
-// view is unmounted.
-func (v *View) Close() error { return unix.Close(v.rootFd) }
+// view is unmounted (no request may use it any more). Calls after the first
+// do nothing: a descriptor number closed twice may belong to someone else
+// by then.
+func (v *View) Close() error {
+	var err error
+	v.closeOnce.Do(func() { err = unix.Close(v.rootFd) })
+	return err
+}
 
 func (v *View) model() *model {
 	v.mu.RLock()

@@ -3,6 +3,7 @@
 #
 # Usage:
 #   scripts/test.sh                      vet, all tests, and a -race run of the pure packages
+#                                        and of the mount's stress tests
 #   scripts/test.sh ARGS...              only `go test -count=1 ARGS...` (e.g. -run Foo ./replica/...)
 #
 # Package patterns are relative to the repository root, whatever the current
@@ -63,6 +64,8 @@ run_tests() {
 	if ((${#pure[@]} > 0)); then
 		go test -count=1 -race -timeout 20m "${pure[@]}"
 	fi
+	# writers, directory walkers and commits at once through a real mount
+	go test -count=1 -race -timeout 10m -run 'TestStress' ./daemon/
 }
 
 main() {
