@@ -73,6 +73,14 @@ func (v *View) prepareNew(vp string) (string, bool, syscall.Errno) {
 		return "", false, syscall.EPERM
 	}
 	if pt.under {
+		if m.goneLocal[real] {
+			// a version hidden by a removal inside p.local: the new entry
+			// must not replace it unseen, so it goes to the backup area
+			if err := v.b.BackupLocal(real); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return "", false, errnoOf(err)
+			}
+			v.unhide(real)
+		}
 		return real, pt.side == remote, 0
 	}
 	if _, isSib := m.sib[pt.real+"\x00"+name]; isSib {
@@ -389,7 +397,11 @@ func (v *View) rmdirLocal(real string) error {
 
 // remove handles unlink and rmdir: local entries are removed; removing a
 // version only the remote holds moves the base to it (and removes the local
-// entry it would replace), so that commit deletes it on the remote.
+// entry it would replace), so that commit deletes it on the remote. Inside
+// a conflict sibling nothing is removed at once: the entry is hidden, and
+// the sibling's own removal or rename decides (see the design's gesture
+// table). rmdir of a directory the view shows entries in fails, whatever
+// the local tree holds.
 func (n *node) remove(name string, rm func(string) error) syscall.Errno {
 	vp := n.child(name)
 	return n.v.gesture(func() (bool, syscall.Errno) {
@@ -398,16 +410,18 @@ func (n *node) remove(name string, rm func(string) error) syscall.Errno {
 		if !ok {
 			return false, syscall.ENOENT
 		}
+		if errno := n.v.checkRemove(m, t, rm == nil); errno != 0 {
+			return false, errno
+		}
 		switch {
 		case t.sib != nil:
 			// rm p.remote keeps the local version, rm p.local the remote
 			// one, over the conflict's whole subtree
 			return true, errnoOf(n.v.b.SetBases(t.sib.subtreeBases(1 - t.side)))
-		case t.side == remote && t.under:
-			// inside p.remote: hidden until p.remote itself goes
-			n.v.mu.Lock()
-			m.gone[t.real] = true
-			n.v.mu.Unlock()
+		case t.under:
+			// inside p.remote or p.local: hidden until the sibling itself
+			// goes; the local tree keeps the version meanwhile
+			n.v.hide(t)
 			return false, 0
 		case t.side == remote:
 			if _, err := os.Lstat(n.v.lpath(t.real)); err == nil {
@@ -422,6 +436,87 @@ func (n *node) remove(name string, rm func(string) error) syscall.Errno {
 		}
 		return false, errnoOf(n.v.at(t.real, rm))
 	})
+}
+
+// checkRemove refuses unlink of a directory, rmdir of anything else, and
+// rmdir of a directory in which the view shows entries.
+func (v *View) checkRemove(m *model, t target, dir bool) syscall.Errno {
+	var isDir bool
+	if t.side == remote {
+		isDir = m.remote[t.real].Kind == tree.Dir
+	} else {
+		var st syscall.Stat_t
+		if err := v.at(t.real, func(p string) error { return syscall.Lstat(p, &st) }); err != nil {
+			return errnoOf(err)
+		}
+		isDir = st.Mode&syscall.S_IFMT == syscall.S_IFDIR
+	}
+	switch {
+	case dir && !isDir:
+		return syscall.ENOTDIR
+	case !dir && isDir:
+		return syscall.EISDIR
+	case !dir:
+		return 0
+	}
+	kids, err := v.children(m, t)
+	if err != nil {
+		return errnoOf(err)
+	}
+	if len(kids) > 0 {
+		return syscall.ENOTEMPTY
+	}
+	return 0
+}
+
+// hide stops showing t, an entry inside a conflict sibling. The model is
+// copied, not changed in place: requests may be reading it.
+func (v *View) hide(t target) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	m := *v.m
+	if t.side == remote {
+		m.gone = cloneSet(m.gone)
+		m.gone[t.real] = true
+	} else {
+		m.goneLocal = cloneSet(m.goneLocal)
+		m.goneLocal[t.real] = true
+	}
+	v.m = &m
+}
+
+// unhide shows local path p and everything under it again (once the
+// versions hidden there went to the backup area).
+func (v *View) unhide(p string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	m := *v.m
+	m.goneLocal = cloneSet(m.goneLocal)
+	for g := range m.goneLocal {
+		if g == p || tree.IsUnder(g, p) {
+			delete(m.goneLocal, g)
+		}
+	}
+	v.m = &m
+}
+
+// backupHidden moves the versions hidden inside local path p (removed in
+// the view inside p.local) to the backup area, before p is kept.
+func (v *View) backupHidden(m *model, p string) error {
+	for _, g := range m.goneUnder(p) {
+		if err := v.b.BackupLocal(g); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}
+
+func cloneSet(s map[string]bool) map[string]bool {
+	c := make(map[string]bool, len(s)+1)
+	for k := range s {
+		c[k] = true
+	}
+	return c
 }
 
 func (n *node) Setattr(ctx context.Context, f fs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {

@@ -149,17 +149,29 @@ func (n *node) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 	if !ok {
 		return nil, syscall.ENOENT
 	}
+	seen, err := n.v.children(m, t)
+	if err != nil {
+		return nil, errnoOf(err)
+	}
+	return listStream(seen), 0
+}
+
+// children returns the entries the view shows in directory t.
+func (v *View) children(m *model, t target) (map[string]fuse.DirEntry, error) {
 	seen := map[string]fuse.DirEntry{}
 	if t.side == remote {
 		for _, name := range m.rkids[t.real] {
 			p := tree.Join(t.real, name)
+			if m.gone[p] {
+				continue
+			}
 			seen[name] = fuse.DirEntry{Name: name, Mode: kindMode(m.remote[p].Kind), Ino: remoteIno(p, remote)}
 		}
-		return listStream(seen), 0
+		return seen, nil
 	}
-	fd, err := n.v.openDir(t.real)
+	fd, err := v.openDir(t.real)
 	if err != nil {
-		return nil, errnoOf(err)
+		return nil, err
 	}
 	// the stream owns fd from here on: its Close closes it, and nothing
 	// else may
@@ -177,7 +189,7 @@ func (n *node) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 			continue
 		}
 		p := tree.Join(t.real, e.Name)
-		if hiddenName(p) || (!t.under && m.ov[p] != nil) {
+		if hiddenName(p) || (!t.under && m.ov[p] != nil) || (t.under && m.goneLocal[p]) {
 			continue
 		}
 		seen[e.Name] = e
@@ -194,15 +206,15 @@ func (n *node) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 				e = fuse.DirEntry{Name: name, Mode: kindMode(m.remote[ct.real].Kind), Ino: remoteIno(ct.real, remote)}
 			} else {
 				var st syscall.Stat_t
-				if syscall.Lstat(n.v.lpath(ct.real), &st) != nil {
+				if v.at(ct.real, func(p string) error { return syscall.Lstat(p, &st) }) != nil {
 					continue
 				}
-				e = fuse.DirEntry{Name: name, Mode: st.Mode & syscall.S_IFMT, Ino: n.v.localIno(&st)}
+				e = fuse.DirEntry{Name: name, Mode: st.Mode & syscall.S_IFMT, Ino: v.localIno(&st)}
 			}
 			seen[name] = e
 		}
 	}
-	return listStream(seen), 0
+	return seen, nil
 }
 
 // listStream returns the entries sorted by name.

@@ -103,6 +103,12 @@ func (v *View) moveSibling(m *model, st target, dst string) (bool, syscall.Errno
 	if st.side == remote {
 		mine = o.d.Remote
 	}
+	if st.side == local && !tree.InTrash(dst) {
+		// the local version is kept: what was removed inside it goes
+		if err := v.backupHidden(m, p); err != nil {
+			return true, errnoOf(err)
+		}
+	}
 	switch {
 	case dst == p: // outside conflicts, view and tree paths are the same
 		// to the bare name: as rm of the other sibling (a lone sibling is
