@@ -243,9 +243,9 @@ func (n *node) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
 		}
 		return []byte(e.Target), 0
 	}
-	s, err := os.Readlink(n.v.lpath(t.real))
+	s, err := n.v.lt.Readlink(t.real)
 	if err != nil {
-		return nil, fs.ToErrno(err)
+		return nil, errnoOf(err)
 	}
 	return []byte(s), 0
 }
