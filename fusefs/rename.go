@@ -44,15 +44,34 @@ func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedd
 		if st.sib != nil {
 			return n.v.moveSibling(m, st, dst)
 		}
+		if st.side == local {
+			// a source gone behind the view's back fails the rename before
+			// anything is changed
+			if _, err := n.v.lt.Lstat(st.real); err != nil {
+				return false, errnoOf(err)
+			}
+		}
 		real, reload, errno := n.v.prepareRenameTarget(m, dst, dt, dstExists)
 		if errno != 0 {
 			return reload, errno
+		}
+		// landing on a version only the remote holds edits it: its base
+		// moves to that version, once the rename has succeeded
+		edited := dstExists && dt.side == remote
+		onto := func() syscall.Errno {
+			if !edited {
+				return 0
+			}
+			return errnoOf(n.v.setBase(dt.real, m.remote[dt.real]))
 		}
 		if st.side == remote {
 			// a version only the remote holds: download it to the new
 			// name; its old path's base moves to it (it is deleted there)
 			if err := n.v.downloadTree(m, st.real, real); err != nil {
 				return true, errnoOf(err)
+			}
+			if errno := onto(); errno != 0 {
+				return true, errno
 			}
 			if _, err := n.v.lt.Lstat(st.real); err == nil && !st.under {
 				if err := n.v.b.BackupLocal(st.real); err != nil {
@@ -62,7 +81,10 @@ func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedd
 			return true, errnoOf(n.v.setBaseTree(m, st.real))
 		}
 		if err := n.v.rename(st.real, real, flags); err != nil {
-			return reload, fs.ToErrno(err)
+			return reload, errnoOf(err)
+		}
+		if edited {
+			return true, onto()
 		}
 		return reload || st.under, 0
 	})
@@ -70,8 +92,8 @@ func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedd
 
 // prepareRenameTarget returns the local path a rename lands on. Landing on
 // a version only the remote holds, or on a path the remote deleted, counts
-// as editing it: its base moves to that version and the local entry it
-// replaces is kept in the backup area.
+// as editing it: the local entry it replaces is kept in the backup area
+// (and the caller moves the base once the rename succeeded).
 func (v *View) prepareRenameTarget(m *model, dst string, dt target, exists bool) (string, bool, syscall.Errno) {
 	if !exists {
 		real, reload, errno := v.prepareNew(dst)
@@ -85,9 +107,6 @@ func (v *View) prepareRenameTarget(m *model, dst string, dt target, exists bool)
 		if err := v.b.BackupLocal(dt.real); err != nil {
 			return "", false, errnoOf(err)
 		}
-	}
-	if err := v.setBase(dt.real, m.remote[dt.real]); err != nil {
-		return "", true, syscall.EIO
 	}
 	if errno := v.materializeDirs(m, tree.Parent(dt.real)); errno != 0 {
 		return "", true, errno
