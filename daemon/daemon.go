@@ -93,11 +93,16 @@ func Start(ctx context.Context, opt Options) (_ *Daemon, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if d.view, err = fusefs.New(d.pair.LocalSpec.Path, (*backend)(d), plan.Decisions); err != nil {
+	lt, ok := d.pair.Local.(fusefs.Tree)
+	if !ok {
+		return nil, fmt.Errorf("%s: the local side cannot be shown in a view", opt.Local)
+	}
+	if d.view, err = fusefs.New(d.pair.LocalSpec.Path, (*backend)(d), lt, plan.Decisions); err != nil {
 		return nil, err
 	}
 	d.server, err = d.view.Mount(mnt, fusefs.MountOptions{FsName: d.pair.RemoteSpec.String(), Debug: opt.Debug})
 	if err != nil {
+		d.view.Close()
 		return nil, fmt.Errorf("mount %s: %w", opt.Mountpoint, err)
 	}
 	go d.rescanLoop()

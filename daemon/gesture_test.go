@@ -20,11 +20,13 @@ type gestureCase struct {
 	gesture    string            // shell script run in the mount root
 	after      string            // ls of the mount root right after the gesture
 	view       map[string]string // contents of the mount right after the gesture
-	conflicts  int               // conflicts left after commit
-	both       map[string]string // contents of both sides after commit
-	local      map[string]string // contents of the local side only after commit
-	remote     map[string]string // contents of the remote side only after commit
-	modes      map[string]os.FileMode
+	// contents of the local tree right after the gesture (before commit)
+	localBefore map[string]string
+	conflicts   int               // conflicts left after commit
+	both        map[string]string // contents of both sides after commit
+	local       map[string]string // contents of the local side only after commit
+	remote      map[string]string // contents of the remote side only after commit
+	modes       map[string]os.FileMode
 	// versions expected in each side's backup area after commit
 	backupLocal, backupRemote map[string]string
 	// noRemount leaves the case out of TestGesturesSurviveRemount, for the
@@ -214,7 +216,23 @@ mv p.remote x`,
 		local: map[string]string{"d/x": "L"}, remoteRm: []string{"d"}},
 		gesture: "rm -r d.local",
 		after:   "keep", view: map[string]string{"d": absent, "d.local": absent},
-		both: map[string]string{"d": absent}},
+		// nothing is unlinked before commit, which keeps every version
+		localBefore: map[string]string{"d/x": "L", "d/y": "base"},
+		both:        map[string]string{"d": absent}, backupLocal: map[string]string{"d/x": "L", "d/y": "base"}},
+	{name: "modify/delete dir: rm inside d.local, then mv d.local d", sc: scenario{base: map[string]string{"d/x": "base", "d/y": "base", "keep": "k"},
+		local: map[string]string{"d/x": "L"}, remoteRm: []string{"d"}},
+		gesture: `rm d.local/y && [ "$(ls d.local)" = x ] && mv d.local d`,
+		after:   "d/ keep", view: map[string]string{"d/x": "L", "d/y": absent},
+		localBefore: map[string]string{"d/x": "L", "d/y": absent},
+		both:        map[string]string{"d/x": "L", "d/y": absent}, backupLocal: map[string]string{"d/y": "base"}},
+	{name: "modify/delete dir: a file made again inside d.local keeps the one removed", sc: scenario{base: map[string]string{"d/x": "base", "keep": "k"},
+		local: map[string]string{"d/x": "L"}, remoteRm: []string{"d"}},
+		gesture: "rm d.local/x && printf N > d.local/x",
+		after:   "d.local/ keep", view: map[string]string{"d.local/x": "N"},
+		localBefore: map[string]string{"d/x": "N"},
+		conflicts:   1, local: map[string]string{"d/x": "N"}, remote: map[string]string{"d": absent},
+		backupLocal: map[string]string{"d/x": "L"},
+		noRemount:   "nothing to check after a remount that the other cases do not"},
 
 	// file/dir
 	{name: "file/dir: rm -r p.remote keeps the file", sc: scenario{base: map[string]string{"keep": "k"}, local: map[string]string{"p": "L"}, remote: map[string]string{"p/x": "X"}},
@@ -285,6 +303,7 @@ func runGesture(t *testing.T, c gestureCase, sshRemote, remount bool) {
 		t.Errorf("view right after the gesture = %q, want %q", got, c.after)
 	}
 	checkView(t, "view right after the gesture", f.mnt, c.view)
+	check(t, "local right after the gesture", f.local, c.localBefore)
 	sameTree(t, "remote before commit (the mount must not write to it)", snapshot(t, f.remote, false), remoteBefore)
 
 	if remount {

@@ -5,12 +5,11 @@ import (
 	"errors"
 	"io"
 	"os"
-	"strconv"
-	"sync/atomic"
 	"syscall"
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
+	"github.com/myrrorfs/myrrorfs/replica"
 	"github.com/myrrorfs/myrrorfs/tree"
 	"golang.org/x/sys/unix"
 )
@@ -73,6 +72,14 @@ func (v *View) prepareNew(vp string) (string, bool, syscall.Errno) {
 		return "", false, syscall.EPERM
 	}
 	if pt.under {
+		if m.goneLocal[real] {
+			// a version hidden by a removal inside p.local: the new entry
+			// must not replace it unseen, so it goes to the backup area
+			if err := v.b.BackupLocal(real); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return "", false, errnoOf(err)
+			}
+			v.unhide(real)
+		}
 		return real, pt.side == remote, 0
 	}
 	if _, isSib := m.sib[pt.real+"\x00"+name]; isSib {
@@ -83,7 +90,7 @@ func (v *View) prepareNew(vp string) (string, bool, syscall.Errno) {
 		case ovRemote:
 			return "", false, syscall.EEXIST
 		case ovConflict:
-			if _, err := os.Lstat(v.lpath(real)); err == nil {
+			if _, err := v.lt.Lstat(real); err == nil {
 				return "", false, syscall.EEXIST
 			}
 		case ovHidden:
@@ -132,11 +139,9 @@ func (v *View) copyUpFor(t target) syscall.Errno {
 	})
 }
 
-var tempSeq atomic.Uint64
-
 // tempName returns a fresh temporary name next to real.
 func tempName(real string) string {
-	return tree.Join(tree.Parent(real), tree.TempPrefix+"view-"+strconv.Itoa(os.Getpid())+"-"+strconv.FormatUint(tempSeq.Add(1), 10))
+	return tree.Join(tree.Parent(real), replica.TempName())
 }
 
 // copyUp makes the local tree hold remote version e at real (the local
@@ -155,20 +160,24 @@ func (v *View) copyUp(real string, e tree.Entry) syscall.Errno {
 // through a temporary renamed into place. An existing local entry of
 // another kind, or a file, is kept in the backup area first.
 func (v *View) download(from, to string, e tree.Entry) error {
-	dst := v.lpath(to)
-	var st syscall.Stat_t
-	exists := syscall.Lstat(dst, &st) == nil
-	if exists && e.Kind == tree.Dir && st.Mode&syscall.S_IFMT == syscall.S_IFDIR {
+	cur, err := v.lt.Lstat(to)
+	exists := err == nil
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	if exists && e.Kind == tree.Dir && cur.Kind == tree.Dir {
 		return nil
 	}
-	tmp := v.lpath(tempName(to))
+	var tmp string
 	switch e.Kind {
 	case tree.Dir:
-		if err := os.Mkdir(tmp, os.FileMode(e.Perm&0o7777)); err != nil {
+		tmp = tempName(to)
+		if err := v.lt.Mkdir(tmp, e.Perm&0o7777); err != nil {
 			return err
 		}
 	case tree.Symlink:
-		if err := os.Symlink(e.Target, tmp); err != nil {
+		tmp = tempName(to)
+		if err := v.lt.Symlink(e.Target, tmp); err != nil {
 			return err
 		}
 	default:
@@ -176,44 +185,48 @@ func (v *View) download(from, to string, e tree.Entry) error {
 		if err != nil {
 			return err
 		}
-		if err := copyFile(cache, tmp, e); err != nil {
-			os.Remove(tmp)
+		if tmp, err = v.copyIn(cache, tree.Parent(to), e); err != nil {
 			return err
 		}
 	}
 	if exists {
 		if err := v.b.BackupLocal(to); err != nil {
-			os.Remove(tmp)
+			v.lt.Remove(tmp)
 			return err
 		}
 	}
-	return os.Rename(tmp, dst)
+	if err := v.lt.Rename(tmp, to); err != nil {
+		v.lt.Remove(tmp)
+		return err
+	}
+	return nil
 }
 
-// copyFile copies a cached version to a new file dst with e's mode and
-// mtime, set through the new file's descriptor.
-func copyFile(src, dst string, e tree.Entry) error {
-	in, err := os.Open(src)
+// copyIn copies a cached remote version (a file in the state directory,
+// outside the tree) to a new temporary in local directory dir, with e's
+// mode and mtime, and returns the temporary's path.
+func (v *View) copyIn(cache, dir string, e tree.Entry) (string, error) {
+	in, err := os.Open(cache)
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
+	tmp, w, err := v.lt.CreateTemp(dir, e.Perm&0o7777)
 	if err != nil {
-		return err
+		return "", err
 	}
-	_, err = io.Copy(out, in)
-	if err == nil {
-		err = out.Chmod(os.FileMode(e.Perm & 0o7777))
-	}
-	if err == nil {
-		ts := unix.NsecToTimespec(e.MtimeNs)
-		err = unix.UtimesNanoAt(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(int(out.Fd())), []unix.Timespec{ts, ts}, 0)
-	}
-	if cerr := out.Close(); err == nil {
+	_, err = io.Copy(w, in)
+	if cerr := w.Close(); err == nil {
 		err = cerr
 	}
-	return err
+	if err == nil {
+		err = v.lt.Chtimes(tmp, e.MtimeNs)
+	}
+	if err != nil {
+		v.lt.Remove(tmp)
+		return "", err
+	}
+	return tmp, nil
 }
 
 // downloadTree copies the remote subtree at from (as the model shows it) to
@@ -290,6 +303,9 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 		return err
 	})
 	if errno != 0 {
+		if f != nil {
+			f.Close() // made, but the reload after it failed
+		}
 		return nil, nil, 0, errno
 	}
 	in, errno := n.newLocal(ctx, real, false, out)
@@ -297,12 +313,13 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 		f.Close()
 		return nil, nil, 0, errno
 	}
+	// the handle owns f from here on: it closes it at release
 	return in, fs.NewLoopbackFileFromOS(f), 0, 0
 }
 
 func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
 	real, errno := n.creating(name, func(real string) error {
-		return n.v.at(real, func(p string) error { return os.Mkdir(p, os.FileMode(mode)) })
+		return n.v.lt.Mkdir(real, mode&0o7777)
 	})
 	if errno != 0 {
 		return nil, errno
@@ -322,7 +339,7 @@ func (n *node) Mknod(ctx context.Context, name string, mode uint32, dev uint32, 
 
 func (n *node) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
 	real, errno := n.creating(name, func(real string) error {
-		return n.v.at(real, func(p string) error { return os.Symlink(target, p) })
+		return n.v.lt.Symlink(target, real)
 	})
 	if errno != 0 {
 		return nil, errno
@@ -343,7 +360,7 @@ func (n *node) Link(ctx context.Context, target fs.InodeEmbedder, name string, o
 		return nil, syscall.EXDEV
 	}
 	real, errno := n.creating(name, func(real string) error {
-		return n.v.at2(t.real, real, func(a, b string) error { return unix.Linkat(unix.AT_FDCWD, a, unix.AT_FDCWD, b, 0) })
+		return n.v.lt.Link(t.real, real)
 	})
 	if errno != 0 {
 		return nil, errno
@@ -352,20 +369,19 @@ func (n *node) Link(ctx context.Context, target fs.InodeEmbedder, name string, o
 }
 
 func (n *node) Unlink(ctx context.Context, name string) syscall.Errno {
-	return n.remove(name, func(p string) error { return syscall.Unlink(p) })
+	return n.remove(name, false)
 }
 
 func (n *node) Rmdir(ctx context.Context, name string) syscall.Errno {
-	return n.remove(name, nil)
+	return n.remove(name, true)
 }
 
 // rmdirLocal removes a local directory the view shows empty: entries of it
 // that the view hides (deleted on the remote) go to the backup area first,
 // their bases cleared.
 func (v *View) rmdirLocal(real string) error {
-	rmdir := func(p string) error { return syscall.Rmdir(p) }
-	err := v.at(real, rmdir)
-	if err != syscall.ENOTEMPTY && err != syscall.EEXIST {
+	err := v.lt.Remove(real)
+	if !errors.Is(err, syscall.ENOTEMPTY) && !errors.Is(err, syscall.EEXIST) {
 		return err
 	}
 	m := v.model()
@@ -380,13 +396,17 @@ func (v *View) rmdirLocal(real string) error {
 			}
 		}
 	}
-	return v.at(real, rmdir)
+	return v.lt.Remove(real)
 }
 
 // remove handles unlink and rmdir: local entries are removed; removing a
 // version only the remote holds moves the base to it (and removes the local
-// entry it would replace), so that commit deletes it on the remote.
-func (n *node) remove(name string, rm func(string) error) syscall.Errno {
+// entry it would replace), so that commit deletes it on the remote. Inside
+// a conflict sibling nothing is removed at once: the entry is hidden, and
+// the sibling's own removal or rename decides (see the design's gesture
+// table). rmdir of a directory the view shows entries in fails, whatever
+// the local tree holds.
+func (n *node) remove(name string, dir bool) syscall.Errno {
 	vp := n.child(name)
 	return n.v.gesture(func() (bool, syscall.Errno) {
 		m := n.v.model()
@@ -394,30 +414,113 @@ func (n *node) remove(name string, rm func(string) error) syscall.Errno {
 		if !ok {
 			return false, syscall.ENOENT
 		}
+		if errno := n.v.checkRemove(m, t, dir); errno != 0 {
+			return false, errno
+		}
 		switch {
 		case t.sib != nil:
 			// rm p.remote keeps the local version, rm p.local the remote
 			// one, over the conflict's whole subtree
 			return true, errnoOf(n.v.b.SetBases(t.sib.subtreeBases(1 - t.side)))
-		case t.side == remote && t.under:
-			// inside p.remote: hidden until p.remote itself goes
-			n.v.mu.Lock()
-			m.gone[t.real] = true
-			n.v.mu.Unlock()
+		case t.under:
+			// inside p.remote or p.local: hidden until the sibling itself
+			// goes; the local tree keeps the version meanwhile
+			n.v.hide(t)
 			return false, 0
 		case t.side == remote:
-			if _, err := os.Lstat(n.v.lpath(t.real)); err == nil {
+			if _, err := n.v.lt.Lstat(t.real); err == nil {
 				if err := n.v.b.BackupLocal(t.real); err != nil {
 					return true, errnoOf(err)
 				}
 			}
 			return true, errnoOf(n.v.setBase(t.real, m.remote[t.real]))
 		}
-		if rm == nil {
+		if dir {
 			return false, errnoOf(n.v.rmdirLocal(t.real))
 		}
-		return false, errnoOf(n.v.at(t.real, rm))
+		return false, errnoOf(n.v.lt.Remove(t.real))
 	})
+}
+
+// checkRemove refuses unlink of a directory, rmdir of anything else, and
+// rmdir of a directory in which the view shows entries.
+func (v *View) checkRemove(m *model, t target, dir bool) syscall.Errno {
+	var isDir bool
+	if t.side == remote {
+		isDir = m.remote[t.real].Kind == tree.Dir
+	} else {
+		var st syscall.Stat_t
+		if err := v.at(t.real, func(p string) error { return syscall.Lstat(p, &st) }); err != nil {
+			return errnoOf(err)
+		}
+		isDir = st.Mode&syscall.S_IFMT == syscall.S_IFDIR
+	}
+	switch {
+	case dir && !isDir:
+		return syscall.ENOTDIR
+	case !dir && isDir:
+		return syscall.EISDIR
+	case !dir:
+		return 0
+	}
+	kids, err := v.children(m, t)
+	if err != nil {
+		return errnoOf(err)
+	}
+	if len(kids) > 0 {
+		return syscall.ENOTEMPTY
+	}
+	return 0
+}
+
+// hide stops showing t, an entry inside a conflict sibling. The model is
+// copied, not changed in place: requests may be reading it.
+func (v *View) hide(t target) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	m := *v.m
+	if t.side == remote {
+		m.gone = cloneSet(m.gone)
+		m.gone[t.real] = true
+	} else {
+		m.goneLocal = cloneSet(m.goneLocal)
+		m.goneLocal[t.real] = true
+	}
+	v.m = &m
+}
+
+// unhide shows local path p and everything under it again (once the
+// versions hidden there went to the backup area).
+func (v *View) unhide(p string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	m := *v.m
+	m.goneLocal = cloneSet(m.goneLocal)
+	for g := range m.goneLocal {
+		if g == p || tree.IsUnder(g, p) {
+			delete(m.goneLocal, g)
+		}
+	}
+	v.m = &m
+}
+
+// backupHidden moves the versions hidden inside local path p (removed in
+// the view inside p.local) to the backup area, before p is kept.
+func (v *View) backupHidden(m *model, p string) error {
+	for _, g := range m.goneUnder(p) {
+		if err := v.b.BackupLocal(g); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}
+
+func cloneSet(s map[string]bool) map[string]bool {
+	c := make(map[string]bool, len(s)+1)
+	for k := range s {
+		c[k] = true
+	}
+	return c
 }
 
 func (n *node) Setattr(ctx context.Context, f fs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
@@ -435,7 +538,20 @@ func (n *node) Setattr(ctx context.Context, f fs.FileHandle, in *fuse.SetAttrIn,
 		if errno := fsa.Setattr(ctx, in, out); errno != 0 {
 			return errno
 		}
-	} else if err := n.v.at(t.real, func(p string) error {
+		return n.Getattr(ctx, nil, out)
+	}
+	if mode, ok := in.GetMode(); ok {
+		var err error
+		if t.real == "" {
+			err = unix.Chmod(n.v.root, mode&0o7777) // the root, never replaced
+		} else {
+			err = n.v.lt.Chmod(t.real, mode&0o7777)
+		}
+		if err != nil {
+			return errnoOf(err)
+		}
+	}
+	if err := n.v.at(t.real, func(p string) error {
 		if errno := setattrPath(p, in); errno != 0 {
 			return errno
 		}
@@ -446,15 +562,10 @@ func (n *node) Setattr(ctx context.Context, f fs.FileHandle, in *fuse.SetAttrIn,
 	return n.Getattr(ctx, nil, out)
 }
 
-// setattrPath applies a SETATTR request to a local path.
-// Neither chmod nor truncate may follow a symlink that was swapped in for
-// the file: both act on a descriptor opened without following one.
+// setattrPath applies a SETATTR request but its mode to a local path.
+// truncate may not follow a symlink that was swapped in for the file: it
+// acts on a descriptor opened without following one.
 func setattrPath(p string, in *fuse.SetAttrIn) syscall.Errno {
-	if m, ok := in.GetMode(); ok {
-		if err := chmodNoFollow(p, m); err != nil {
-			return fs.ToErrno(err)
-		}
-	}
 	uid, uok := in.GetUID()
 	gid, gok := in.GetGID()
 	if uok || gok {

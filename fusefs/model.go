@@ -1,6 +1,7 @@
 package fusefs
 
 import (
+	"sort"
 	"strconv"
 	"strings"
 
@@ -55,6 +56,11 @@ type model struct {
 	// gone holds paths removed inside a p.remote directory: the view stops
 	// showing them, and their bases move only when p.remote itself goes
 	gone map[string]bool
+	// goneLocal holds paths removed inside a p.local directory: the view
+	// stops showing them, but the local tree keeps them until the
+	// resolution of p decides (commit then moves them to the backup area,
+	// as it does for p itself)
+	goneLocal map[string]bool
 }
 
 // buildModel renders decisions (in tree order) as a model. localNames lists
@@ -67,6 +73,8 @@ func buildModel(ds []reconcile.Decision, localNames func(dir string) []string) *
 		remote: map[string]tree.Entry{},
 		rkids:  map[string][]string{},
 		gone:   map[string]bool{},
+
+		goneLocal: map[string]bool{},
 	}
 	taken := map[string]map[string]bool{} // dir -> names in use, filled on demand
 	for _, d := range ds {
@@ -175,7 +183,7 @@ func (m *model) step(t target, c string) (target, bool) {
 		}
 		return target{side: remote, real: rp, under: t.under}, true
 	case t.under:
-		if hiddenName(rp) {
+		if hiddenName(rp) || m.goneLocal[rp] {
 			return t, false
 		}
 		return target{side: local, real: rp, under: true}, true
@@ -195,14 +203,52 @@ func (m *model) step(t target, c string) (target, bool) {
 	return target{side: local, real: rp}, true
 }
 
-// keepGone carries over the removals made inside p.remote directories
-// that still stand in the new model.
+// keepGone carries over the removals made inside p.remote and p.local
+// directories that still stand in the new model.
 func (m *model) keepGone(old *model) {
 	for p := range old.gone {
 		if _, ok := m.remote[p]; ok {
 			m.gone[p] = true
 		}
 	}
+	for p := range old.goneLocal {
+		if m.underLocalSibling(p) {
+			m.goneLocal[p] = true
+		}
+	}
+}
+
+// underLocalSibling reports whether local path p lies inside a conflict
+// whose local version the view shows as a sibling.
+func (m *model) underLocalSibling(p string) bool {
+	for d := tree.Parent(p); ; d = tree.Parent(d) {
+		if o := m.ov[d]; o != nil && o.kind == ovConflict && o.localName != "" {
+			return true
+		}
+		if d == "" {
+			return false
+		}
+	}
+}
+
+// goneUnder returns the paths removed in the view inside local path p,
+// outermost first.
+func (m *model) goneUnder(p string) []string {
+	var out []string
+	for g := range m.goneLocal {
+		if tree.IsUnder(g, p) {
+			out = append(out, g)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return tree.Compare(out[i], out[j]) < 0 })
+	// keep only the outermost: moving a directory away takes its content
+	var top []string
+	for _, g := range out {
+		if len(top) == 0 || !tree.IsUnder(g, top[len(top)-1]) {
+			top = append(top, g)
+		}
+	}
+	return top
 }
 
 // subtreeBases returns the base changes that make side s's version win

@@ -149,21 +149,35 @@ func (n *node) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 	if !ok {
 		return nil, syscall.ENOENT
 	}
+	seen, err := n.v.children(m, t)
+	if err != nil {
+		return nil, errnoOf(err)
+	}
+	return listStream(seen), 0
+}
+
+// children returns the entries the view shows in directory t.
+func (v *View) children(m *model, t target) (map[string]fuse.DirEntry, error) {
 	seen := map[string]fuse.DirEntry{}
 	if t.side == remote {
 		for _, name := range m.rkids[t.real] {
 			p := tree.Join(t.real, name)
+			if m.gone[p] {
+				continue
+			}
 			seen[name] = fuse.DirEntry{Name: name, Mode: kindMode(m.remote[p].Kind), Ino: remoteIno(p, remote)}
 		}
-		return listStream(seen), 0
+		return seen, nil
 	}
-	dir, err := n.v.openLocal(t.real, syscall.O_RDONLY|syscall.O_DIRECTORY, 0)
+	fd, err := v.openDir(t.real)
 	if err != nil {
-		return nil, fs.ToErrno(err)
+		return nil, err
 	}
-	ds, errno := fs.NewLoopbackDirStreamFd(int(dir.Fd()))
+	// the stream owns fd from here on: its Close closes it, and nothing
+	// else may
+	ds, errno := fs.NewLoopbackDirStreamFd(fd)
 	if errno != 0 {
-		dir.Close()
+		unix.Close(fd)
 		return nil, errno
 	}
 	for ds.HasNext() {
@@ -175,13 +189,12 @@ func (n *node) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 			continue
 		}
 		p := tree.Join(t.real, e.Name)
-		if hiddenName(p) || (!t.under && m.ov[p] != nil) {
+		if hiddenName(p) || (!t.under && m.ov[p] != nil) || (t.under && m.goneLocal[p]) {
 			continue
 		}
 		seen[e.Name] = e
 	}
 	ds.Close()
-	dir.Close()
 	if !t.under {
 		for _, name := range m.extra[t.real] {
 			ct, ok := m.step(t, name)
@@ -193,15 +206,15 @@ func (n *node) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 				e = fuse.DirEntry{Name: name, Mode: kindMode(m.remote[ct.real].Kind), Ino: remoteIno(ct.real, remote)}
 			} else {
 				var st syscall.Stat_t
-				if syscall.Lstat(n.v.lpath(ct.real), &st) != nil {
+				if v.at(ct.real, func(p string) error { return syscall.Lstat(p, &st) }) != nil {
 					continue
 				}
-				e = fuse.DirEntry{Name: name, Mode: st.Mode & syscall.S_IFMT, Ino: n.v.localIno(&st)}
+				e = fuse.DirEntry{Name: name, Mode: st.Mode & syscall.S_IFMT, Ino: v.localIno(&st)}
 			}
 			seen[name] = e
 		}
 	}
-	return listStream(seen), 0
+	return seen, nil
 }
 
 // listStream returns the entries sorted by name.
@@ -230,9 +243,9 @@ func (n *node) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
 		}
 		return []byte(e.Target), 0
 	}
-	s, err := os.Readlink(n.v.lpath(t.real))
+	s, err := n.v.lt.Readlink(t.real)
 	if err != nil {
-		return nil, fs.ToErrno(err)
+		return nil, errnoOf(err)
 	}
 	return []byte(s), 0
 }

@@ -32,7 +32,7 @@ func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedd
 		}
 		dt, dstExists := m.resolve(dst)
 		if dstExists && dt.side == local {
-			_, err := os.Lstat(n.v.lpath(dt.real))
+			_, err := n.v.lt.Lstat(dt.real)
 			dstExists = err == nil
 		}
 		if dstExists && flags&unix.RENAME_NOREPLACE != 0 {
@@ -44,9 +44,25 @@ func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedd
 		if st.sib != nil {
 			return n.v.moveSibling(m, st, dst)
 		}
+		if st.side == local {
+			// a source gone behind the view's back fails the rename before
+			// anything is changed
+			if _, err := n.v.lt.Lstat(st.real); err != nil {
+				return false, errnoOf(err)
+			}
+		}
 		real, reload, errno := n.v.prepareRenameTarget(m, dst, dt, dstExists)
 		if errno != 0 {
 			return reload, errno
+		}
+		// landing on a version only the remote holds edits it: its base
+		// moves to that version, once the rename has succeeded
+		edited := dstExists && dt.side == remote
+		onto := func() syscall.Errno {
+			if !edited {
+				return 0
+			}
+			return errnoOf(n.v.setBase(dt.real, m.remote[dt.real]))
 		}
 		if st.side == remote {
 			// a version only the remote holds: download it to the new
@@ -54,7 +70,10 @@ func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedd
 			if err := n.v.downloadTree(m, st.real, real); err != nil {
 				return true, errnoOf(err)
 			}
-			if _, err := os.Lstat(n.v.lpath(st.real)); err == nil && !st.under {
+			if errno := onto(); errno != 0 {
+				return true, errno
+			}
+			if _, err := n.v.lt.Lstat(st.real); err == nil && !st.under {
 				if err := n.v.b.BackupLocal(st.real); err != nil {
 					return true, errnoOf(err)
 				}
@@ -62,7 +81,10 @@ func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedd
 			return true, errnoOf(n.v.setBaseTree(m, st.real))
 		}
 		if err := n.v.rename(st.real, real, flags); err != nil {
-			return reload, fs.ToErrno(err)
+			return reload, errnoOf(err)
+		}
+		if edited {
+			return true, onto()
 		}
 		return reload || st.under, 0
 	})
@@ -70,8 +92,8 @@ func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedd
 
 // prepareRenameTarget returns the local path a rename lands on. Landing on
 // a version only the remote holds, or on a path the remote deleted, counts
-// as editing it: its base moves to that version and the local entry it
-// replaces is kept in the backup area.
+// as editing it: the local entry it replaces is kept in the backup area
+// (and the caller moves the base once the rename succeeded).
 func (v *View) prepareRenameTarget(m *model, dst string, dt target, exists bool) (string, bool, syscall.Errno) {
 	if !exists {
 		real, reload, errno := v.prepareNew(dst)
@@ -81,13 +103,10 @@ func (v *View) prepareRenameTarget(m *model, dst string, dt target, exists bool)
 		return dt.real, false, 0 // includes p.local: the save replaces the local version
 	}
 	// a remote-backed entry (not a sibling): edited by the rename
-	if _, err := os.Lstat(v.lpath(dt.real)); err == nil {
+	if _, err := v.lt.Lstat(dt.real); err == nil {
 		if err := v.b.BackupLocal(dt.real); err != nil {
 			return "", false, errnoOf(err)
 		}
-	}
-	if err := v.setBase(dt.real, m.remote[dt.real]); err != nil {
-		return "", true, syscall.EIO
 	}
 	if errno := v.materializeDirs(m, tree.Parent(dt.real)); errno != 0 {
 		return "", true, errno
@@ -102,6 +121,12 @@ func (v *View) moveSibling(m *model, st target, dst string) (bool, syscall.Errno
 	mine := o.d.Local
 	if st.side == remote {
 		mine = o.d.Remote
+	}
+	if st.side == local && !tree.InTrash(dst) {
+		// the local version is kept: what was removed inside it goes
+		if err := v.backupHidden(m, p); err != nil {
+			return true, errnoOf(err)
+		}
 	}
 	switch {
 	case dst == p: // outside conflicts, view and tree paths are the same
@@ -140,11 +165,15 @@ func (v *View) moveSibling(m *model, st target, dst string) (bool, syscall.Errno
 }
 
 // rename renames a local tree path, replacing an empty directory like
-// rename(2), never through a symlink.
+// rename(2), never through a symlink. With RENAME_NOREPLACE an existing
+// local entry at to is refused (the caller holds the gesture lock).
 func (v *View) rename(from, to string, flags uint32) error {
-	return v.at2(from, to, func(a, b string) error {
-		return unix.Renameat2(unix.AT_FDCWD, a, unix.AT_FDCWD, b, uint(flags&unix.RENAME_NOREPLACE))
-	})
+	if flags&unix.RENAME_NOREPLACE != 0 {
+		if _, err := v.lt.Lstat(to); err == nil {
+			return syscall.EEXIST
+		}
+	}
+	return v.lt.Rename(from, to)
 }
 
 // trashCopy puts a copy of a sibling at dst in the trash folder (kept in
@@ -154,20 +183,52 @@ func (v *View) trashCopy(m *model, st target, dst string, e tree.Entry) error {
 	if e.Kind == tree.Dir {
 		return nil
 	}
-	if err := os.MkdirAll(v.lpath(tree.Parent(dst)), 0o700); err != nil {
+	if err := v.mkdirAll(tree.Parent(dst)); err != nil {
 		return err
 	}
 	if st.side == remote {
 		return v.download(st.real, dst, e)
 	}
-	err := os.Link(v.lpath(st.real), v.lpath(dst))
+	err := v.lt.Link(st.real, dst)
 	if errors.Is(err, os.ErrExist) {
 		return err
 	}
 	if err != nil && e.Kind == tree.File {
-		return copyFile(v.lpath(st.real), v.lpath(dst), e)
+		tmp, err := v.lt.CopyTemp(st.real, tree.Parent(dst), e.Perm&0o7777)
+		if err != nil {
+			return err
+		}
+		if err := v.lt.Rename(tmp, dst); err != nil {
+			v.lt.Remove(tmp)
+			return err
+		}
 	}
 	return nil
+}
+
+// mkdirAll makes local directory p and its missing parents (mode 0700).
+func (v *View) mkdirAll(p string) error {
+	if p == "" {
+		return nil
+	}
+	info, err := v.lt.Lstat(p)
+	if err == nil {
+		if info.Kind != tree.Dir {
+			return syscall.ENOTDIR
+		}
+		return nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	if err := v.mkdirAll(tree.Parent(p)); err != nil {
+		return err
+	}
+	err = v.lt.Mkdir(p, 0o700)
+	if errors.Is(err, os.ErrExist) {
+		return nil
+	}
+	return err
 }
 
 // exchange swaps two entries (RENAME_EXCHANGE); only plain local entries

@@ -9,13 +9,17 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The view works on the local tree by path, and someone may swap a
-// directory of it for a symlink at any moment. at resolves a path's parent
-// directory with openat2, refusing symlinks and anything outside the local
-// root, and hands fn a path through that open directory
-// (/proc/self/fd/N/name): the kernel then cannot follow a symlink in a
-// parent, and fn's own call decides about the last component (O_NOFOLLOW,
-// lstat, unlink...). Nothing is ever read or written outside the tree.
+// Every change the view makes to the local tree goes through the local
+// replica (View.lt), which resolves each path beneath the root without
+// following a symlink. at serves the few calls that replica has no method
+// for (open with the caller's flags, mknod, truncate, chown, utimes with
+// an access time, extended attributes, statx, RENAME_EXCHANGE): it
+// resolves a path's parent directory with openat2, refusing symlinks and
+// anything outside the local root, and hands fn a path through that open
+// directory (/proc/self/fd/N/name), so the kernel cannot follow a symlink
+// in a parent, and fn's own call decides about the last component
+// (O_NOFOLLOW, lstat...). It should become the local replica's own
+// resolution (an exported form of its atParent) instead of a second one.
 func (v *View) at(real string, fn func(p string) error) error {
 	if real == "" {
 		return fn(v.root)
@@ -57,6 +61,19 @@ func (v *View) openLocal(real string, flags int, mode os.FileMode) (*os.File, er
 	return f, err
 }
 
+// openDir opens a local tree directory for reading, never through a
+// symlink, and returns its raw descriptor: the caller owns it and closes
+// it exactly once.
+func (v *View) openDir(real string) (int, error) {
+	fd := -1
+	err := v.at(real, func(p string) error {
+		var err error
+		fd, err = unix.Open(p, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		return err
+	})
+	return fd, err
+}
+
 // lstatGen is lstat that also returns a generation number for the inode:
 // its birth time, so that an inode number the file system reuses for a new
 // file is not taken for the old file (which the kernel may still know).
@@ -84,24 +101,6 @@ func lstatGen(p string, st *syscall.Stat_t) (uint64, error) {
 		return 1, nil
 	}
 	return uint64(x.Btime.Sec)*1e9 + uint64(x.Btime.Nsec) + 1, nil
-}
-
-// chmodNoFollow sets the mode of p, or of the symlink p itself (which
-// Linux refuses), never of what a symlink points to.
-func chmodNoFollow(p string, mode uint32) error {
-	fd, err := unix.Open(p, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		return err
-	}
-	if st.Mode&unix.S_IFMT == unix.S_IFLNK {
-		return unix.EOPNOTSUPP
-	}
-	return unix.Chmod("/proc/self/fd/"+strconv.Itoa(fd), mode)
 }
 
 // truncateNoFollow truncates regular file p, never what a symlink at p

@@ -8,7 +8,6 @@ package fusefs
 import (
 	"hash/fnv"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -18,6 +17,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"github.com/myrrorfs/myrrorfs/reconcile"
+	"github.com/myrrorfs/myrrorfs/replica"
 	"github.com/myrrorfs/myrrorfs/tree"
 	"golang.org/x/sys/unix"
 )
@@ -37,6 +37,15 @@ type Backend interface {
 	BackupLocal(path string) error
 }
 
+// Tree is the local tree as the view changes it: replica/local's replica,
+// whose every call resolves its path beneath the root without following a
+// symlink (openat2 with RESOLVE_BENEATH), so that nothing the view writes
+// can land outside the tree, whatever was swapped in behind its back.
+type Tree interface {
+	replica.Replica
+	replica.Copier
+}
+
 // BaseChange moves the base of one path.
 type BaseChange struct {
 	Path  string
@@ -46,21 +55,24 @@ type BaseChange struct {
 // View is the merged view of one pair.
 type View struct {
 	b    Backend
+	lt   Tree   // every write to the local tree goes through it
 	root string // local tree on disk
 
 	mu sync.RWMutex
 	m  *model
 
-	gmu    sync.Mutex // serializes gestures and reloads
-	rootFd int        // the local root, open for the view's lifetime
-	uid    uint32
-	gid    uint32
-	dev    uint64
-	node   *node // the root node, once mounted
+	gmu       sync.Mutex // serializes gestures and reloads
+	rootFd    int        // the local root, open for the view's lifetime
+	closeOnce sync.Once
+	uid       uint32
+	gid       uint32
+	dev       uint64
+	node      *node // the root node, once mounted
 }
 
-// New makes a view of the local tree at localRoot with the decisions ds.
-func New(localRoot string, b Backend, ds []reconcile.Decision) (*View, error) {
+// New makes a view of the local tree at localRoot, changed through lt (the
+// replica of the same directory), with the decisions ds.
+func New(localRoot string, b Backend, lt Tree, ds []reconcile.Decision) (*View, error) {
 	var st syscall.Stat_t
 	if err := syscall.Stat(localRoot, &st); err != nil {
 		return nil, &os.PathError{Op: "stat", Path: localRoot, Err: err}
@@ -69,7 +81,7 @@ func New(localRoot string, b Backend, ds []reconcile.Decision) (*View, error) {
 	if err != nil {
 		return nil, &os.PathError{Op: "open", Path: localRoot, Err: err}
 	}
-	v := &View{b: b, root: localRoot, uid: st.Uid, gid: st.Gid, dev: st.Dev, rootFd: fd}
+	v := &View{b: b, lt: lt, root: localRoot, uid: st.Uid, gid: st.Gid, dev: st.Dev, rootFd: fd}
 	v.m = buildModel(ds, v.localNames)
 	return v, nil
 }
@@ -129,8 +141,14 @@ func (v *View) Siblings(path string) (local, remote string) {
 }
 
 // Close releases the view's descriptor of the local root; call it once the
-// view is unmounted.
-func (v *View) Close() error { return unix.Close(v.rootFd) }
+// view is unmounted (no request may use it any more). Calls after the first
+// do nothing: a descriptor number closed twice may belong to someone else
+// by then.
+func (v *View) Close() error {
+	var err error
+	v.closeOnce.Do(func() { err = unix.Close(v.rootFd) })
+	return err
+}
 
 func (v *View) model() *model {
 	v.mu.RLock()
@@ -138,17 +156,16 @@ func (v *View) model() *model {
 	return v.m
 }
 
-// lpath is the local disk path of a tree path.
-func (v *View) lpath(real string) string { return filepath.Join(v.root, real) }
-
 // localNames lists a local directory (for sibling names).
 func (v *View) localNames(dir string) []string {
-	f, err := os.Open(v.lpath(dir))
+	infos, err := v.lt.ReadDir(dir)
 	if err != nil {
 		return nil
 	}
-	defer f.Close()
-	names, _ := f.Readdirnames(-1)
+	names := make([]string, len(infos))
+	for i, in := range infos {
+		names[i] = in.Name
+	}
 	return names
 }
 

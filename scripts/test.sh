@@ -2,8 +2,9 @@
 # Runs the myrrorfs test suite against a throwaway OpenSSH server on loopback.
 #
 # Usage:
-#   scripts/test.sh                      vet, all tests, a -race run of the pure packages, and
-#                                        every fuzz target for MYRRORFS_FUZZTIME each (default 5s)
+#   scripts/test.sh                      vet, all tests, a -race run of the pure packages and
+#                                        of the mount's stress tests, and every fuzz target
+#                                        for MYRRORFS_FUZZTIME each (default 5s)
 #   scripts/test.sh ARGS...              only `go test -count=1 ARGS...` (e.g. -run Foo ./replica/...)
 #
 # Package patterns are relative to the repository root, whatever the current
@@ -73,9 +74,12 @@ run_tests() {
 	local pure=()
 	[[ -d tree ]] && pure+=(./tree/...)
 	[[ -d reconcile ]] && pure+=(./reconcile/...)
+	[[ -d ops ]] && pure+=(./ops/...)
 	if ((${#pure[@]} > 0)); then
 		go test -count=1 -race -timeout 20m "${pure[@]}"
 	fi
+	# writers, directory walkers and commits at once through a real mount
+	go test -count=1 -race -timeout 10m -run 'TestStress' ./daemon/
 	run_fuzz
 }
 
