@@ -277,14 +277,10 @@ func (b *backend) Fetch(path string, e tree.Entry) (string, error) {
 }
 
 func (b *backend) SetBases(cs []fusefs.BaseChange) error {
-	ecs := make([]engine.BaseChange, len(cs))
-	for i, c := range cs {
-		ecs[i] = engine.BaseChange{Path: c.Path, Entry: c.Entry}
-	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.bases++
-	return b.pair.SetBases(ecs)
+	return b.pair.SetBases(cs)
 }
 
 func (b *backend) BackupLocal(path string) error {

@@ -20,10 +20,7 @@ import (
 // methods are not safe for concurrent use; the caller serializes them.
 
 // BaseChange is one move of a base.
-type BaseChange struct {
-	Path  string
-	Entry tree.Entry // tree.Absent clears the base
-}
+type BaseChange = tree.BaseChange
 
 // SetBases moves the bases of paths at once, durably, keeping what the
 // journal caches about each side (an Entry of kind tree.Absent clears a

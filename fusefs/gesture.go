@@ -249,7 +249,7 @@ func (v *View) downloadTree(m *model, from, to string) error {
 
 // setBase moves one base.
 func (v *View) setBase(p string, e tree.Entry) error {
-	return v.b.SetBases([]BaseChange{{p, e}})
+	return v.b.SetBases([]BaseChange{{Path: p, Entry: e}})
 }
 
 // setBaseTree moves the bases of a remote subtree to what the model shows.
@@ -257,7 +257,7 @@ func (v *View) setBaseTree(m *model, p string) error {
 	var cs []BaseChange
 	var walk func(p string)
 	walk = func(p string) {
-		cs = append(cs, BaseChange{p, m.remote[p]})
+		cs = append(cs, BaseChange{Path: p, Entry: m.remote[p]})
 		for _, name := range m.rkids[p] {
 			walk(tree.Join(p, name))
 		}

@@ -261,9 +261,9 @@ func (o *overlay) subtreeBases(keep side) []BaseChange {
 		}
 		return d.Local
 	}
-	cs := []BaseChange{{o.d.Path, pick(o.d)}}
+	cs := []BaseChange{{Path: o.d.Path, Entry: pick(o.d)}}
 	for _, d := range o.under {
-		cs = append(cs, BaseChange{d.Path, pick(d)})
+		cs = append(cs, BaseChange{Path: d.Path, Entry: pick(d)})
 	}
 	return cs
 }

@@ -47,10 +47,7 @@ type Tree interface {
 }
 
 // BaseChange moves the base of one path.
-type BaseChange struct {
-	Path  string
-	Entry tree.Entry
-}
+type BaseChange = tree.BaseChange
 
 // View is the merged view of one pair.
 type View struct {

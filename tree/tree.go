@@ -144,6 +144,13 @@ type Record struct {
 	Local, Remote Cached // zero: nothing cached
 }
 
+// BaseChange moves the base of one path: a gesture in the view, or a
+// resolution, is nothing but such moves plus local operations.
+type BaseChange struct {
+	Path  string
+	Entry Entry // Kind Absent clears the base
+}
+
 // ---- paths ----
 //
 // A path is relative to a tree's root, uses '/' as separator, has no empty,
