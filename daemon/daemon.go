@@ -43,6 +43,7 @@ type Daemon struct {
 	server *fuse.Server
 
 	mu     sync.Mutex // guards pair and bases
+	scan   sync.Mutex // one remote scan at a time, and none during a commit; taken before mu
 	bases  uint64     // counts the gestures' moves of bases
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -188,10 +189,31 @@ func (d *Daemon) rescanLoop() {
 
 // Rescan rescans both sides (reconnecting to the remote if needed) and
 // refreshes the view. If the remote cannot be reached, the local side is
-// rescanned all the same and the error is returned.
+// rescanned all the same and the error is returned. The remote side is
+// scanned (and reconnected) without holding the pair, so the view's
+// gestures go on whatever the remote does meanwhile.
 func (d *Daemon) Rescan(ctx context.Context) (*engine.Plan, error) {
+	d.scan.Lock()
+	defer d.scan.Unlock()
+	rs, err := d.pair.ScanRemote(ctx)
+	if err != nil {
+		if r, rerr := d.pair.DialRemote(ctx); rerr == nil {
+			d.mu.Lock()
+			d.pair.SetRemote(r)
+			d.mu.Unlock()
+			rs, err = d.pair.ScanRemote(ctx)
+		}
+	}
 	d.mu.Lock()
-	plan, view, err := d.rescanLocked(ctx)
+	var plan, view *engine.Plan
+	if err == nil {
+		plan, err = d.pair.RefreshWith(ctx, rs)
+		view = plan
+	}
+	if err != nil {
+		plan = nil
+		view, _ = d.pair.Refresh(ctx, false)
+	}
 	gen := d.bases
 	d.mu.Unlock()
 	if view != nil {
@@ -233,6 +255,7 @@ func (d *Daemon) rescanLocked(ctx context.Context) (plan, view *engine.Plan, err
 // moves bases through the pair) waits and is never overwritten by what
 // the commit scanned. It then refreshes the view.
 func (d *Daemon) Commit(ctx context.Context, check func(*engine.Plan) error, opt engine.ApplyOptions) (*engine.Plan, *engine.Result, error) {
+	d.scan.Lock()
 	d.mu.Lock()
 	plan, view, err := d.rescanLocked(ctx)
 	gen := d.bases
@@ -244,6 +267,7 @@ func (d *Daemon) Commit(ctx context.Context, check func(*engine.Plan) error, opt
 		res, err = d.pair.Apply(ctx, plan, opt)
 	}
 	d.mu.Unlock()
+	d.scan.Unlock()
 	if view != nil && res == nil {
 		d.show(view, gen)
 	}
@@ -270,13 +294,17 @@ func (b *backend) Refresh() ([]reconcile.Decision, error) {
 	return plan.Decisions, nil
 }
 
+// Fetch downloads without holding the pair: a slow or hanging remote never
+// holds up other gestures.
 func (b *backend) Fetch(path string, e tree.Entry) (string, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
 	return b.pair.Fetch(path, e)
 }
 
 func (b *backend) SetBases(cs []fusefs.BaseChange) error {
+	// the remote I/O a base may need happens before taking the pair
+	if err := b.pair.HashBases(cs); err != nil {
+		return err
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.bases++

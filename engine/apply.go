@@ -129,7 +129,10 @@ func (p *Pair) Apply(ctx context.Context, plan *Plan, opt ApplyOptions) (*Result
 	// What Apply wrote may keep a fingerprint the last scans saw with other
 	// content (SFTP has whole-second mtimes and no inode numbers): the next
 	// scan trusts the journal, which Apply kept up to date, instead.
+	p.mu.Lock()
 	p.last = [2]*replica.ScanResult{}
+	p.gen++
+	p.mu.Unlock()
 	if err != nil {
 		return &e.res, err
 	}

@@ -53,8 +53,14 @@ type Pair struct {
 	ig                    *Ignorer
 	workers               int
 	opt                   Options
-	last                  [2]*replica.ScanResult // the latest scan of each side
-	fetching              sync.Map               // content hash -> *sync.Mutex, for Fetch
+	fetching              sync.Map // content hash -> *sync.Mutex, for Fetch
+
+	// mu guards last, gen and the Remote field against the calls a mount
+	// makes without holding the pair (ScanRemote, Fetch, HashBases).
+	mu   sync.Mutex
+	last [2]*replica.ScanResult // the latest scan of each side
+	gen  uint64                 // counts Apply runs
+
 }
 
 // DefaultStateDir is $XDG_STATE_HOME/myrrorfs, or ~/.local/state/myrrorfs.
@@ -217,16 +223,29 @@ func readSmall(r replica.Replica, p string) ([]byte, error) {
 // Reconnect replaces the remote replica by a fresh one (after the
 // connection was lost). On failure the old replica stays in place.
 func (p *Pair) Reconnect(ctx context.Context) error {
-	r, err := openRemote(ctx, p.RemoteSpec, p.opt)
+	r, err := p.DialRemote(ctx)
 	if err != nil {
 		return err
 	}
+	p.SetRemote(r)
+	return nil
+}
+
+// DialRemote opens a new connection to the remote side, for SetRemote. It
+// may run while another goroutine uses the pair.
+func (p *Pair) DialRemote(ctx context.Context) (replica.Replica, error) {
+	return openRemote(ctx, p.RemoteSpec, p.opt)
+}
+
+// SetRemote makes r the remote replica and closes the one it replaces.
+func (p *Pair) SetRemote(r replica.Replica) {
+	p.mu.Lock()
 	old := p.Remote
 	p.Remote = r
+	p.mu.Unlock()
 	if old != nil {
 		old.Close()
 	}
-	return nil
 }
 
 // Close closes both replicas and the journal.

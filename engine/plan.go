@@ -137,6 +137,8 @@ func (p *Pair) hashWhereNeeded(ctx context.Context, pl *Plan) bool {
 // learnRemote records a hash in the latest remote scan, so the next scan
 // reuses it.
 func (p *Pair) learnRemote(path string, h tree.Hash) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if i := scanIndex(p.last[RemoteSide], path); i >= 0 {
 		p.last[RemoteSide].Entries[i].Entry.Hash = h
 	}
@@ -160,11 +162,62 @@ func (p *Pair) Scan(ctx context.Context) (*Plan, error) {
 // the last remote scan stands in for it). Files seen unchanged by the
 // previous scan of the same side are not hashed again.
 func (p *Pair) Refresh(ctx context.Context, remote bool) (*Plan, error) {
+	return p.refresh(ctx, remote, nil)
+}
+
+// RemoteScan is a scan of the remote side made by ScanRemote.
+type RemoteScan struct {
+	res *replica.ScanResult
+	gen uint64 // the pair's Apply count when it began
+}
+
+// ScanRemote scans the remote side for a later RefreshWith. Unlike the
+// pair's other methods it may run while another goroutine uses the pair
+// (but not Apply): a mount rescans the remote without holding up its
+// gestures, which may then go on whatever the remote does.
+func (p *Pair) ScanRemote(ctx context.Context) (*RemoteScan, error) {
 	recs, err := p.loadJournal()
 	if err != nil {
 		return nil, err
 	}
+	p.mu.Lock()
+	gen, r := p.gen, p.Remote
+	p.mu.Unlock()
+	opt := p.scanOptions(recs, indexRecs(recs), RemoteSide)
+	opt.LazyHash = p.RemoteHashing() == HashByDownload
+	res, err := replica.Scan(ctx, r, opt)
+	if err != nil {
+		return nil, fmt.Errorf("scan remote side: %w", err)
+	}
+	return &RemoteScan{res: res, gen: gen}, nil
+}
+
+// RefreshWith is Refresh with rs (from ScanRemote) as the remote side's
+// scan. If a plan was applied since rs began, rs may be out of date: the
+// remote side is scanned again instead.
+func (p *Pair) RefreshWith(ctx context.Context, rs *RemoteScan) (*Plan, error) {
+	p.mu.Lock()
+	stale := rs.gen != p.gen
+	p.mu.Unlock()
+	if stale {
+		return p.refresh(ctx, true, nil)
+	}
+	return p.refresh(ctx, false, rs.res)
+}
+
+// refresh rescans the local side and, when remote is true, the remote side
+// (otherwise it takes rs, or the latest remote scan).
+func (p *Pair) refresh(ctx context.Context, remote bool, rs *replica.ScanResult) (*Plan, error) {
+	recs, err := p.loadJournal()
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
 	res := p.last
+	p.mu.Unlock()
+	if rs != nil {
+		res[RemoteSide] = rs
+	}
 	idx := indexRecs(recs)
 	var errs [2]error
 	done := make(chan struct{})
@@ -184,7 +237,9 @@ func (p *Pair) Refresh(ctx context.Context, remote bool) (*Plan, error) {
 		}
 	}
 	if p.opt.Resident {
+		p.mu.Lock()
 		p.last = res
+		p.mu.Unlock()
 	}
 	plan := &Plan{RemoteHashing: p.RemoteHashing()}
 	for s, r := range res {
@@ -225,7 +280,9 @@ func (p *Pair) loadJournal() ([]pathRec, error) {
 }
 
 func (p *Pair) scanOptions(recs []pathRec, idx map[string]int32, side Side) replica.ScanOptions {
+	p.mu.Lock()
 	prev := p.last[side]
+	p.mu.Unlock()
 	var progress func(int, int64)
 	if f := p.opt.ScanProgress; f != nil {
 		progress = func(n int, b int64) { f(side, n, b) }
@@ -235,8 +292,13 @@ func (p *Pair) scanOptions(recs []pathRec, idx map[string]int32, side Side) repl
 		Workers:  p.workers,
 		Progress: progress,
 		Known: func(path string) (tree.Fingerprint, tree.Hash, bool) {
-			if s, ok := lookupScan(prev, path); ok && s.Entry.Kind == tree.File {
-				return s.FP, s.Entry.Hash, true
+			if prev != nil {
+				p.mu.Lock() // learnRemote may be filling in a hash
+				s, ok := lookupScan(prev, path)
+				p.mu.Unlock()
+				if ok && s.Entry.Kind == tree.File {
+					return s.FP, s.Entry.Hash, true
+				}
 			}
 			i, ok := idx[path]
 			if !ok {

@@ -17,7 +17,8 @@ import (
 // This file holds what a mount needs from a pair besides scan and apply:
 // moving a path's base, fetching remote versions into a local cache and
 // keeping local versions in the backup area. Like the rest of Pair, these
-// methods are not safe for concurrent use; the caller serializes them.
+// methods are not safe for concurrent use, except Fetch and HashBases,
+// which a mount calls without holding the pair (they do remote I/O).
 
 // BaseChange is one move of a base.
 type BaseChange = tree.BaseChange
@@ -26,11 +27,13 @@ type BaseChange = tree.BaseChange
 // journal caches about each side (an Entry of kind tree.Absent clears a
 // base). A resolution made in the view is nothing but such moves plus local
 // operations, so it survives restarts.
+//
+// A remote file version left unhashed by a lazy scan is hashed first (a
+// remote read): call HashBases beforehand, without holding the pair, to
+// keep that remote I/O out of SetBases.
 func (p *Pair) SetBases(cs []BaseChange) error {
-	for i := range cs {
-		if err := p.hashRemoteEntry(&cs[i]); err != nil {
-			return err
-		}
+	if err := p.HashBases(cs); err != nil {
+		return err
 	}
 	b := p.db.NewBatch()
 	for _, c := range cs {
@@ -60,8 +63,19 @@ func (p *Pair) SetBases(cs []BaseChange) error {
 	return nil
 }
 
-// hashRemoteEntry fills in the hash of a remote file version that a lazy
-// scan left unhashed: a base must say what content it stands for.
+// HashBases fills in, in place, the hash of every remote file version of cs
+// that a lazy scan left unhashed: a base must say what content it stands
+// for. It may run while another goroutine uses the pair.
+func (p *Pair) HashBases(cs []BaseChange) error {
+	for i := range cs {
+		if err := p.hashRemoteEntry(&cs[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// hashRemoteEntry fills in the hash of one remote file version.
 func (p *Pair) hashRemoteEntry(c *BaseChange) error {
 	e := &c.Entry
 	if e.Kind != tree.File || !e.Hash.IsZero() {
@@ -71,7 +85,7 @@ func (p *Pair) hashRemoteEntry(c *BaseChange) error {
 		e.Hash = s.Entry.Hash
 		return nil
 	}
-	h, fp, err := replica.HashFile(p.Remote, c.Path)
+	h, fp, err := replica.HashFile(p.remote(), c.Path)
 	if err != nil {
 		return fmt.Errorf("hash remote %s: %w", c.Path, err)
 	}
@@ -119,7 +133,7 @@ func (p *Pair) Fetch(path string, e tree.Entry) (string, error) {
 	if err := os.MkdirAll(p.CacheDir(), 0o700); err != nil {
 		return "", fmt.Errorf("cache: %w", err)
 	}
-	rc, err := p.Remote.Open(path)
+	rc, err := p.remote().Open(path)
 	if err != nil {
 		return "", fmt.Errorf("fetch %s: %w", path, err)
 	}
@@ -205,5 +219,15 @@ func (p *Pair) BackupLocal(path string) error {
 
 // LastRemote returns the remote entry the latest scan saw at path.
 func (p *Pair) LastRemote(path string) (tree.Scanned, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	return lookupScan(p.last[RemoteSide], path)
+}
+
+// remote returns the remote replica, for the calls made without holding
+// the pair.
+func (p *Pair) remote() replica.Replica {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.Remote
 }

@@ -124,7 +124,9 @@ func (r *Replica) Rename(oldp, newp string) error {
 // directory and its parent are fsynced before it returns.
 func (r *Replica) Mkdir(p string, perm uint32) error {
 	return r.atParent("mkdir", p, func(dirfd int, name string) error {
-		if err := unix.Mkdirat(dirfd, name, 0o700); err != nil {
+		// made with its permission bits at once (a concurrent scan sees
+		// them), then set again past the umask
+		if err := unix.Mkdirat(dirfd, name, permOf(perm)); err != nil {
 			return err
 		}
 		fd, err := unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
