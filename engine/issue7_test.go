@@ -11,29 +11,29 @@ import (
 // Reproductions of issue 7's cases 1 and 7, one test per case, in both
 // orientations (the renaming side local, then remote).
 
-// skipKnownBroken skips a reproduction that today's apply fails, unless
+// issue7Skip skips a reproduction that today's apply fails, unless
 // MYRRORFS_PROPS_STRICT=1 (which also makes the property tests fail on
 // their knownBroken cases). Remove the calls when the apply rewrite lands.
-func skipKnownBroken(t *testing.T, why string) {
+func issue7Skip(t *testing.T, why string) {
 	t.Helper()
-	if !strictProps() {
+	if !propStrict() {
 		t.Skip(why)
 	}
 }
 
 // sidesOf returns (renamer, editor) for the orientation.
-func sidesOf(l, r string, localRenames bool) (string, string) {
+func issue7Sides(l, r string, localRenames bool) (string, string) {
 	if localRenames {
 		return l, r
 	}
 	return r, l
 }
 
-// checkEditKept fails unless the editor side still holds the edit (at the
+// issue7EditKept fails unless the editor side still holds the edit (at the
 // old path, left as a conflict, or carried to the new path), and unless a
 // run reporting "in sync" left both sides equal with the edit at the new
 // path.
-func checkEditKept(t *testing.T, res *Result, l, r, editor, oldPath, newPath, edit string) {
+func issue7EditKept(t *testing.T, res *Result, l, r, editor, oldPath, newPath, edit string) {
 	t.Helper()
 	got := readTree(t, editor)
 	if got[oldPath] != edit && got[newPath] != edit {
@@ -52,17 +52,17 @@ func checkEditKept(t *testing.T, res *Result, l, r, editor, oldPath, newPath, ed
 // content replaces it, and the run must not report in sync unless the edit
 // was carried.
 func TestIssue7Case1RenameIntoReplacedFile(t *testing.T) {
-	skipKnownBroken(t, "issue 7 case 1: fixed by the apply rewrite")
+	issue7Skip(t, "issue 7 case 1: fixed by the apply rewrite")
 	for _, localRenames := range []bool{true, false} {
 		t.Run(fmt.Sprint("localRenames=", localRenames), func(t *testing.T) {
 			l, r, state := newPairDirs(t, snapshot{"a": "f:original:-", "x": "f:file x:-"})
-			renamer, editor := sidesOf(l, r, localRenames)
+			renamer, editor := issue7Sides(l, r, localRenames)
 			os.Remove(filepath.Join(renamer, "x"))
 			os.Mkdir(filepath.Join(renamer, "x"), 0o755)
 			os.Rename(filepath.Join(renamer, "a"), filepath.Join(renamer, "x/b"))
 			os.WriteFile(filepath.Join(editor, "a"), []byte("edited"), 0o644)
 			_, res := syncPair(t, l, r, state)
-			checkEditKept(t, res, l, r, editor, "a", "x/b", "f:edited:-")
+			issue7EditKept(t, res, l, r, editor, "a", "x/b", "f:edited:-")
 		})
 	}
 }
@@ -71,11 +71,11 @@ func TestIssue7Case1RenameIntoReplacedFile(t *testing.T) {
 // directory), side B edits a, and after the scan a file x appears on B, so
 // that B cannot make the directory x in this run.
 func TestIssue7Case1TargetBlockedAfterScan(t *testing.T) {
-	skipKnownBroken(t, "issue 7 case 1: fixed by the apply rewrite")
+	issue7Skip(t, "issue 7 case 1: fixed by the apply rewrite")
 	for _, localRenames := range []bool{true, false} {
 		t.Run(fmt.Sprint("localRenames=", localRenames), func(t *testing.T) {
 			l, r, state := newPairDirs(t, snapshot{"a": "f:original:-"})
-			renamer, editor := sidesOf(l, r, localRenames)
+			renamer, editor := issue7Sides(l, r, localRenames)
 			os.Mkdir(filepath.Join(renamer, "x"), 0o755)
 			os.Rename(filepath.Join(renamer, "a"), filepath.Join(renamer, "x/b"))
 			os.WriteFile(filepath.Join(editor, "a"), []byte("edited"), 0o644)
@@ -89,7 +89,7 @@ func TestIssue7Case1TargetBlockedAfterScan(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			checkEditKept(t, res, l, r, editor, "a", "x/b", "f:edited:-")
+			issue7EditKept(t, res, l, r, editor, "a", "x/b", "f:edited:-")
 			if got := readTree(t, editor)["x"]; got != "f:appeared after the scan:-" {
 				t.Errorf("the file that appeared after the scan is now %q", got)
 			}
@@ -101,11 +101,11 @@ func TestIssue7Case1TargetBlockedAfterScan(t *testing.T) {
 // other side unchanged. Both sides must end with e/s.sh executable, and a
 // second run must have nothing to do.
 func TestIssue7Case7DirRenamePlusChmod(t *testing.T) {
-	skipKnownBroken(t, "issue 7 case 7: fixed by the apply rewrite")
+	issue7Skip(t, "issue 7 case 7: fixed by the apply rewrite")
 	for _, localRenames := range []bool{true, false} {
 		t.Run(fmt.Sprint("localRenames=", localRenames), func(t *testing.T) {
 			l, r, state := newPairDirs(t, snapshot{"d": "d", "d/s.sh": "f:echo hi:-", "d/other": "f:other:-"})
-			renamer, _ := sidesOf(l, r, localRenames)
+			renamer, _ := issue7Sides(l, r, localRenames)
 			os.Rename(filepath.Join(renamer, "d"), filepath.Join(renamer, "e"))
 			os.Chmod(filepath.Join(renamer, "e/s.sh"), 0o755)
 			_, res := syncPair(t, l, r, state)
@@ -127,11 +127,11 @@ func TestIssue7Case7DirRenamePlusChmod(t *testing.T) {
 // exec bit (or be a conflict that leaves both versions in place), never
 // drop one.
 func TestIssue7Case7RenamePlusChmodVsEdit(t *testing.T) {
-	skipKnownBroken(t, "issue 7 case 7: fixed by the apply rewrite")
+	issue7Skip(t, "issue 7 case 7: fixed by the apply rewrite")
 	for _, localRenames := range []bool{true, false} {
 		t.Run(fmt.Sprint("localRenames=", localRenames), func(t *testing.T) {
 			l, r, state := newPairDirs(t, snapshot{"a": "f:original:-"})
-			renamer, editor := sidesOf(l, r, localRenames)
+			renamer, editor := issue7Sides(l, r, localRenames)
 			os.Rename(filepath.Join(renamer, "a"), filepath.Join(renamer, "b"))
 			os.Chmod(filepath.Join(renamer, "b"), 0o755)
 			os.WriteFile(filepath.Join(editor, "a"), []byte("edited"), 0o644)

@@ -28,7 +28,7 @@ package engine
 // Seeds run from 1; a failure prints the seed, the base tree, the mutations
 // and each violation. Environment variables: MYRRORFS_PROPS_N (number of
 // scenarios), MYRRORFS_PROPS_SEED (TestPropsSeed reruns that seed; with
-// MYRRORFS_PROPS_SSH=1 over ssh), MYRRORFS_PROPS_KINDS (only these mutation
+// MYRRORFS_PROPS_SSH=1 over ssh, =agent with an agent), MYRRORFS_PROPS_KINDS (only these mutation
 // kinds, comma-separated; seeds then make other scenarios),
 // MYRRORFS_PROPS_STRICT=1 (knownBroken cases fail too).
 
@@ -47,10 +47,11 @@ import (
 
 	"github.com/myrrorfs/myrrorfs/internal/testenv"
 	"github.com/myrrorfs/myrrorfs/reconcile"
+	"github.com/myrrorfs/myrrorfs/replica/agent"
 	"github.com/myrrorfs/myrrorfs/tree"
 )
 
-// knownBroken lists scenario tags (see scenarioTags; only those derived from
+// knownBroken lists scenario tags (see propTags; only those derived from
 // the expected result, not mutation kinds) that today's apply gets wrong
 // (issue 7). A scenario carrying one of them still runs and its
 // violations are still listed (with -v), but they do not fail the test,
@@ -63,12 +64,16 @@ var knownBroken = map[string]string{
 		"with an edit on the other side: the edit goes to the backup area, older content replaces it",
 }
 
-// strictProps makes violations of knownBroken scenarios fail the test too.
-func strictProps() bool { return os.Getenv("MYRRORFS_PROPS_STRICT") == "1" }
+// propRemoteMyrrorfs, when set, is the myrrorfs binary that serves the
+// remote side as an agent (RemoteMyrrorfs); otherwise none is used.
+var propRemoteMyrrorfs string
+
+// propStrict makes violations of knownBroken scenarios fail the test too.
+func propStrict() bool { return os.Getenv("MYRRORFS_PROPS_STRICT") == "1" }
 
 // Mutation kinds. Each takes the side's tree as it is after the previous
 // mutations of that side.
-var mutationKinds = []string{
+var propMutationKinds = []string{
 	"edit", "create", "copy", "delete", "chmod", "relink",
 	"rename", "rename+edit", "rename+chmod",
 	"dirrename", "dirrename+chmod", "dirrename+edit",
@@ -79,11 +84,11 @@ var propNames = []string{"a", "b", "c", "d", "s.sh", "x"}
 
 // mutation is one change made to one side, recorded to reproduce and
 // explain a failure.
-type mutation struct {
+type propMutation struct {
 	side, kind, path, to, detail string
 }
 
-func (m mutation) String() string {
+func (m propMutation) String() string {
 	s := m.side + " " + m.kind + " " + m.path
 	if m.to != "" {
 		s += " -> " + m.to
@@ -103,7 +108,7 @@ type propScenario struct {
 	remoteArg            string
 	sentinel             string
 	base                 snapshot // both sides after the first sync
-	muts                 []mutation
+	muts                 []propMutation
 	sentinelBefore       string
 	pair                 *Pair // open since the first sync; checkProps closes it
 }
@@ -154,7 +159,7 @@ func (g *propGen) linkTarget() string {
 	}
 }
 
-func ofKind(s snapshot, prefix string) []string {
+func propOfKind(s snapshot, prefix string) []string {
 	var out []string
 	for _, p := range sortedKeys(s) {
 		if strings.HasPrefix(s[p], prefix) {
@@ -205,7 +210,7 @@ func (g *propGen) newPath(s snapshot, avoid string) string {
 			return p
 		}
 	}
-	dirs := append([]string{""}, ofKind(s, "d")...)
+	dirs := append([]string{""}, propOfKind(s, "d")...)
 	for try := 0; try < 20; try++ {
 		par := dirs[g.rng.Intn(len(dirs))]
 		p := tree.Join(par, propNames[g.rng.Intn(len(propNames))])
@@ -246,9 +251,9 @@ func (g *propGen) toggleX(p string) string {
 }
 
 // filesUnder returns the files at or under p in s.
-func filesUnder(s snapshot, p string) []string {
+func propFilesUnder(s snapshot, p string) []string {
 	var out []string
-	for _, q := range ofKind(s, "f:") {
+	for _, q := range propOfKind(s, "f:") {
 		if tree.IsUnder(q, p) {
 			out = append(out, q)
 		}
@@ -258,10 +263,10 @@ func filesUnder(s snapshot, p string) []string {
 
 // mutate makes one mutation of the given kind; ok is false when the tree
 // has nothing it applies to.
-func (g *propGen) mutate(kind string) (m mutation, ok bool) {
+func (g *propGen) mutate(kind string) (m propMutation, ok bool) {
 	s := readTree(g.t, g.root)
-	m = mutation{side: g.side, kind: kind}
-	files, links, dirs := ofKind(s, "f:"), ofKind(s, "l:"), ofKind(s, "d")
+	m = propMutation{side: g.side, kind: kind}
+	files, links, dirs := propOfKind(s, "f:"), propOfKind(s, "l:"), propOfKind(s, "d")
 	switch kind {
 	case "edit":
 		if m.path = g.pick(files); m.path == "" {
@@ -342,7 +347,7 @@ func (g *propGen) mutate(kind string) (m mutation, ok bool) {
 		if kind != "dirrename" {
 			cands = nil
 			for _, d := range dirs {
-				if len(filesUnder(s, d)) > 0 {
+				if len(propFilesUnder(s, d)) > 0 {
 					cands = append(cands, d)
 				}
 			}
@@ -353,7 +358,7 @@ func (g *propGen) mutate(kind string) (m mutation, ok bool) {
 		if m.to = g.newPath(s, m.path); m.to == "" {
 			return m, false
 		}
-		inside := filesUnder(s, m.path)
+		inside := propFilesUnder(s, m.path)
 		g.must(os.Rename(g.full(m.path), g.full(m.to)))
 		if kind != "dirrename" {
 			f := inside[g.rng.Intn(len(inside))]
@@ -384,7 +389,7 @@ func (g *propGen) mutate(kind string) (m mutation, ok bool) {
 			return m, false
 		}
 		var dir string
-		if others := ofKind(s, "f:"); g.rng.Intn(2) == 0 && len(others) > 1 {
+		if others := propOfKind(s, "f:"); g.rng.Intn(2) == 0 && len(others) > 1 {
 			if dir = g.pick(others); dir == m.path || strings.Count(dir, "/") > 1 {
 				return m, false
 			}
@@ -436,7 +441,7 @@ func propBase(rng *rand.Rand, n *int, sentinel string) snapshot {
 
 // sentinelState describes the sentinel directory: entries with their mode
 // and modification time.
-func sentinelState(t testing.TB, dir string) string {
+func propSentinelState(t testing.TB, dir string) string {
 	var b strings.Builder
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -472,7 +477,7 @@ func newPropScenario(t testing.TB, seed int64) propScenario {
 	sc.remoteArg = remoteArg(sc.remote)
 	writeTree(t, dir, snapshot{"local": "d", "remote": "d", "sentinel": "d",
 		"sentinel/f": "f:sentinel file:-", "sentinel/d": "d", "sentinel/d/g": "f:sentinel g:x"})
-	sc.sentinelBefore = sentinelState(t, sc.sentinel)
+	sc.sentinelBefore = propSentinelState(t, sc.sentinel)
 	rng := rand.New(rand.NewSource(seed))
 	n := 0
 	base := propBase(rng, &n, sc.sentinel)
@@ -481,7 +486,8 @@ func newPropScenario(t testing.TB, seed int64) propScenario {
 	// The pair stays open from the first sync to the second run's scan
 	// (opening a journal costs more than a whole scenario's scans): a run
 	// keeps nothing between scans but the journal.
-	p, err := Open(context.Background(), sc.local, sc.remoteArg, Options{StateDir: sc.state, Holder: "test", SSHCommand: sshCommand})
+	p, err := Open(context.Background(), sc.local, sc.remoteArg, Options{StateDir: sc.state, Holder: "test",
+		SSHCommand: sshCommand, RemoteMyrrorfs: propRemoteMyrrorfs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -491,14 +497,17 @@ func newPropScenario(t testing.TB, seed int64) propScenario {
 			p.Close()
 		}
 	}()
-	if _, res, err := scanApply(p, true); err != nil || !res.InSync() {
+	if _, ok := p.Remote.(*agent.Replica); ok != (propRemoteMyrrorfs != "") {
+		t.Fatalf("remote replica is a %T with RemoteMyrrorfs %q", p.Remote, propRemoteMyrrorfs)
+	}
+	if _, res, err := propScanApply(p, true); err != nil || !res.InSync() {
 		t.Fatalf("seed %d: first sync: %v %+v", seed, err, res)
 	}
 	sc.base = readTree(t, sc.local)
 	if r := readTree(t, sc.remote); fmt.Sprint(r) != fmt.Sprint(sc.base) {
 		t.Fatalf("seed %d: first sync left local %v remote %v", seed, sc.base, r)
 	}
-	kinds := enabledKinds()
+	kinds := propKinds()
 	roots := map[string]string{"L": sc.local, "R": sc.remote}
 	first, second := "L", "R"
 	if rng.Intn(2) == 0 {
@@ -525,17 +534,17 @@ func newPropScenario(t testing.TB, seed int64) propScenario {
 	return sc
 }
 
-// enabledKinds is every mutation kind (MYRRORFS_PROPS_KINDS=k1,k2 narrows
+// propKinds is every mutation kind (MYRRORFS_PROPS_KINDS=k1,k2 narrows
 // them, to reproduce or study one kind).
-func enabledKinds() []string {
+func propKinds() []string {
 	if v := os.Getenv("MYRRORFS_PROPS_KINDS"); v != "" {
 		return strings.Split(v, ",")
 	}
-	return mutationKinds
+	return propMutationKinds
 }
 
 // scanApply scans the pair and, with apply, applies the plan.
-func scanApply(p *Pair, apply bool) (*Plan, *Result, error) {
+func propScanApply(p *Pair, apply bool) (*Plan, *Result, error) {
 	ctx := context.Background()
 	plan, err := p.Scan(ctx)
 	if err != nil || !apply {
@@ -546,7 +555,7 @@ func scanApply(p *Pair, apply bool) (*Plan, *Result, error) {
 }
 
 // expectation is what the decision table wants for one path.
-type expectation struct {
+type propExpectation struct {
 	want       string // the entry both sides must end with ("" absent)
 	conflict   bool   // both sides changed it differently: must be a conflict
 	conflictOK bool   // a conflict here is acceptable too
@@ -558,7 +567,7 @@ type expectation struct {
 	why      string
 }
 
-func fileParts(desc string) (content, x string, ok bool) {
+func propFileParts(desc string) (content, x string, ok bool) {
 	if !strings.HasPrefix(desc, "f:") {
 		return "", "", false
 	}
@@ -572,13 +581,13 @@ func fileParts(desc string) (content, x string, ok bool) {
 // changed on the other is a conflict) and its rename rule (a file renamed on
 // one side, its content unchanged, whose old path the other side edited or
 // chmodded, ends at the new path with both changes).
-func expect(base, l, r snapshot) map[string]*expectation {
-	paths := union(union2(base, l), r)
-	out := map[string]*expectation{}
+func propExpect(base, l, r snapshot) map[string]*propExpectation {
+	paths := union(propUnion(base, l), r)
+	out := map[string]*propExpectation{}
 	sides := [2]snapshot{l, r}
 	for p := range paths {
 		b, lv, rv := base[p], l[p], r[p]
-		e := &expectation{}
+		e := &propExpectation{}
 		switch {
 		case lv == b:
 			e.want, e.why = rv, "local unchanged"
@@ -595,7 +604,7 @@ func expect(base, l, r snapshot) map[string]*expectation {
 	// same side while its old path lost it.
 	byContent := map[string]string{}
 	for p, v := range base {
-		if c, _, ok := fileParts(v); ok {
+		if c, _, ok := propFileParts(v); ok {
 			byContent[c] = p
 		}
 	}
@@ -604,7 +613,7 @@ func expect(base, l, r snapshot) map[string]*expectation {
 		A, B := sides[a], sides[1-a]
 		targets := map[string][]string{} // old path -> new paths on side A
 		for p, v := range A {
-			c, _, ok := fileParts(v)
+			c, _, ok := propFileParts(v)
 			if !ok {
 				continue
 			}
@@ -612,14 +621,14 @@ func expect(base, l, r snapshot) map[string]*expectation {
 			if !found || old == p {
 				continue
 			}
-			if oc, _, ok := fileParts(A[old]); ok && oc == c {
+			if oc, _, ok := propFileParts(A[old]); ok && oc == c {
 				continue // a copy: the old path still holds it
 			}
 			targets[old] = append(targets[old], p)
 		}
 		for old, news := range targets {
-			bc, bx, _ := fileParts(base[old])
-			oc, ox, ok := fileParts(B[old])
+			bc, bx, _ := propFileParts(base[old])
+			oc, ox, ok := propFileParts(B[old])
 			if !ok || B[old] == base[old] {
 				continue // B did not modify the old path (or did not keep a file there)
 			}
@@ -643,7 +652,7 @@ func expect(base, l, r snapshot) map[string]*expectation {
 				continue
 			}
 			nw := news[0]
-			_, nx, _ := fileParts(A[nw])
+			_, nx, _ := propFileParts(A[nw])
 			c, x := bc, ox
 			if oc != bc {
 				c = oc
@@ -651,9 +660,9 @@ func expect(base, l, r snapshot) map[string]*expectation {
 			if nx != bx {
 				x = nx
 			}
-			out[nw] = &expectation{want: "f:" + c + ":" + x, conflictOK: true, old: old, alt: A[nw],
-				why: fmt.Sprintf("%s renamed %s, %s changed it", sideName(a), old, sideName(1-a))}
-			out[old] = &expectation{conflictOK: true, why: fmt.Sprintf("%s renamed it to %s", sideName(a), nw)}
+			out[nw] = &propExpectation{want: "f:" + c + ":" + x, conflictOK: true, old: old, alt: A[nw],
+				why: fmt.Sprintf("%s renamed %s, %s changed it", propSideName(a), old, propSideName(1-a))}
+			out[old] = &propExpectation{conflictOK: true, why: fmt.Sprintf("%s renamed it to %s", propSideName(a), nw)}
 			accounted[1-a][old] = true
 		}
 	}
@@ -677,7 +686,7 @@ func expect(base, l, r snapshot) map[string]*expectation {
 			e := out[d]
 			if changed != "" {
 				e.conflict, e.conflictOK = true, true
-				e.why = fmt.Sprintf("%s removed the directory, %s changed %s", sideName(a), sideName(1-a), changed)
+				e.why = fmt.Sprintf("%s removed the directory, %s changed %s", propSideName(a), propSideName(1-a), changed)
 			} else {
 				e.conflictOK = true
 			}
@@ -686,9 +695,9 @@ func expect(base, l, r snapshot) map[string]*expectation {
 	return out
 }
 
-func sideName(i int) string { return [2]string{"local", "remote"}[i] }
+func propSideName(i int) string { return [2]string{"local", "remote"}[i] }
 
-func union2(a, b snapshot) snapshot {
+func propUnion(a, b snapshot) snapshot {
 	u := snapshot{}
 	for k, v := range a {
 		u[k] = v
@@ -700,9 +709,9 @@ func union2(a, b snapshot) snapshot {
 }
 
 // versions returns the file contents of a tree and of its backup area.
-func versions(t testing.TB, root string, s snapshot, into map[string]bool) {
+func propVersions(t testing.TB, root string, s snapshot, into map[string]bool) {
 	for _, v := range s {
-		if c, _, ok := fileParts(v); ok {
+		if c, _, ok := propFileParts(v); ok {
 			into[c] = true
 		}
 	}
@@ -718,13 +727,13 @@ func versions(t testing.TB, root string, s snapshot, into map[string]bool) {
 }
 
 // violation is one broken property of a scenario.
-type violation struct{ what, detail string }
+type propViolation struct{ what, detail string }
 
 // propOutcome is what checking one scenario found.
 type propOutcome struct {
 	sc         propScenario
 	tags       []string
-	violations []violation
+	violations []propViolation
 	known      bool // carries a knownBroken tag
 	stats      map[reconcile.Action]int
 }
@@ -744,7 +753,7 @@ func (o propOutcome) report() string {
 	return strings.ReplaceAll(b.String(), o.sc.sentinel, "$SENTINEL")
 }
 
-// scenarioTags names what a scenario does: its mutation kinds, and what
+// propTags names what a scenario does: its mutation kinds, and what
 // the expected result holds:
 //   - "rename-vs-change": one side renamed a file (alone or with its
 //     directory) whose old path the other side edited or chmodded;
@@ -755,14 +764,14 @@ func (o propOutcome) report() string {
 //   - "moved-with-dir+chmod": a file that must end renamed with a changed exec bit,
 //     its old directory gone from the side that renamed it (moved with its
 //     directory, whatever mutations did it).
-func scenarioTags(muts []mutation, base, l, r snapshot, exp map[string]*expectation) []string {
+func propTags(muts []propMutation, base, l, r snapshot, exp map[string]*propExpectation) []string {
 	set := map[string]bool{}
 	for _, m := range muts {
 		set[m.kind] = true
 	}
 	byContent := map[string]string{}
 	for p, v := range base {
-		if c, _, ok := fileParts(v); ok {
+		if c, _, ok := propFileParts(v); ok {
 			byContent[c] = p
 		}
 	}
@@ -774,31 +783,31 @@ func scenarioTags(muts []mutation, base, l, r snapshot, exp map[string]*expectat
 					set["rename-vs-change-into-replaced"] = true
 				}
 			}
-			_, bx, _ := fileParts(base[e.old])
-			_, lx, _ := fileParts(l[p])
-			_, rx, _ := fileParts(r[p])
+			_, bx, _ := propFileParts(base[e.old])
+			_, lx, _ := propFileParts(l[p])
+			_, rx, _ := propFileParts(r[p])
 			if (l[p] != "" && lx != bx) || (r[p] != "" && rx != bx) {
 				set["rename+chmod-vs-edit"] = true
 			}
 		}
-		c, x, ok := fileParts(e.want)
+		c, x, ok := propFileParts(e.want)
 		old := byContent[c]
 		if !ok || e.conflict || old == "" || old == p {
 			continue
 		}
 		for _, side := range []snapshot{l, r} {
-			if _, sx, ok := fileParts(side[p]); ok && sx == x && x != fileX(base[old]) && movedWithDir(side, old, p) {
+			if _, sx, ok := propFileParts(side[p]); ok && sx == x && x != propFileX(base[old]) && propMovedWithDir(side, old, p) {
 				set["moved-with-dir+chmod"] = true
 			}
 		}
 	}
-	return sortedSet(set)
+	return propSorted(set)
 }
 
 // movedWithDir reports whether old is now at p because a directory holding
 // it was renamed on side: old = od/rest and p = nd/rest, with od gone from
 // side and nd a directory there.
-func movedWithDir(side snapshot, old, p string) bool {
+func propMovedWithDir(side snapshot, old, p string) bool {
 	for od := tree.Parent(old); od != ""; od = tree.Parent(od) {
 		rest := old[len(od):]
 		if !strings.HasSuffix(p, rest) {
@@ -812,30 +821,30 @@ func movedWithDir(side snapshot, old, p string) bool {
 	return false
 }
 
-func fileX(desc string) string {
-	_, x, _ := fileParts(desc)
+func propFileX(desc string) string {
+	_, x, _ := propFileParts(desc)
 	return x
 }
 
 // checkProps runs one scenario and checks every property.
 func checkProps(t testing.TB, sc propScenario) propOutcome {
 	preL, preR := readTree(t, sc.local), readTree(t, sc.remote)
-	exp := expect(sc.base, preL, preR)
-	o := propOutcome{sc: sc, tags: scenarioTags(sc.muts, sc.base, preL, preR, exp), stats: map[reconcile.Action]int{}}
+	exp := propExpect(sc.base, preL, preR)
+	o := propOutcome{sc: sc, tags: propTags(sc.muts, sc.base, preL, preR, exp), stats: map[reconcile.Action]int{}}
 	for _, tag := range o.tags {
 		if _, ok := knownBroken[tag]; ok {
 			o.known = true
 		}
 	}
 	bad := func(what, format string, args ...any) {
-		o.violations = append(o.violations, violation{what, fmt.Sprintf(format, args...)})
+		o.violations = append(o.violations, propViolation{what, fmt.Sprintf(format, args...)})
 	}
 	before := map[string]bool{}
-	versions(t, sc.local, preL, before)
-	versions(t, sc.remote, preR, before)
+	propVersions(t, sc.local, preL, before)
+	propVersions(t, sc.remote, preR, before)
 
 	defer sc.pair.Close()
-	plan, res, err := scanApply(sc.pair, true)
+	plan, res, err := propScanApply(sc.pair, true)
 	if err != nil {
 		bad("run failed", "%v", err)
 		return o
@@ -872,14 +881,14 @@ func checkProps(t testing.TB, sc propScenario) propOutcome {
 	}
 
 	// Who wins, on every path outside a conflict.
-	all := union(union2(keysOf(exp), postL), postR)
-	for _, p := range sortedSet(all) {
+	all := union(propUnion(propKeys(exp), postL), postR)
+	for _, p := range propSorted(all) {
 		if conflicts[p] || underAny(p, conflicts) {
 			continue
 		}
 		e := exp[p]
 		if e == nil {
-			e = &expectation{why: "nowhere before the run"}
+			e = &propExpectation{why: "nowhere before the run"}
 		}
 		if e.any {
 			continue
@@ -900,18 +909,18 @@ func checkProps(t testing.TB, sc propScenario) propOutcome {
 
 	// Version survival.
 	after := map[string]bool{}
-	versions(t, sc.local, postL, after)
-	versions(t, sc.remote, postR, after)
-	for _, c := range sortedSet(before) {
+	propVersions(t, sc.local, postL, after)
+	propVersions(t, sc.remote, postR, after)
+	for _, c := range propSorted(before) {
 		if !after[c] {
 			var where []string
 			for p, v := range preL {
-				if cc, _, ok := fileParts(v); ok && cc == c {
+				if cc, _, ok := propFileParts(v); ok && cc == c {
 					where = append(where, "local "+p)
 				}
 			}
 			for p, v := range preR {
-				if cc, _, ok := fileParts(v); ok && cc == c {
+				if cc, _, ok := propFileParts(v); ok && cc == c {
 					where = append(where, "remote "+p)
 				}
 			}
@@ -926,7 +935,7 @@ func checkProps(t testing.TB, sc propScenario) propOutcome {
 	}
 
 	// A second run has nothing to do but the same conflicts.
-	again, _, err := scanApply(sc.pair, false)
+	again, _, err := propScanApply(sc.pair, false)
 	if err != nil {
 		bad("second scan failed", "%v", err)
 	} else {
@@ -944,7 +953,7 @@ func checkProps(t testing.TB, sc propScenario) propOutcome {
 	}
 
 	// Nothing outside the pair.
-	if now := sentinelState(t, sc.sentinel); now != sc.sentinelBefore {
+	if now := propSentinelState(t, sc.sentinel); now != sc.sentinelBefore {
 		bad("outside changed", "sentinel was\n%s  now\n%s", sc.sentinelBefore, now)
 	}
 	ents, err := os.ReadDir(sc.dir)
@@ -955,7 +964,7 @@ func checkProps(t testing.TB, sc propScenario) propOutcome {
 }
 
 // keysOf returns the paths of exp, as a snapshot for union.
-func keysOf(exp map[string]*expectation) snapshot {
+func propKeys(exp map[string]*propExpectation) snapshot {
 	s := snapshot{}
 	for p := range exp {
 		s[p] = "?"
@@ -963,7 +972,7 @@ func keysOf(exp map[string]*expectation) snapshot {
 	return s
 }
 
-func sortedSet[V any](m map[string]V) []string {
+func propSorted[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
 		out = append(out, k)
@@ -995,7 +1004,7 @@ func runOneProp(t testing.TB, seed int64) (o propOutcome) {
 			if !ok {
 				panic(r)
 			}
-			o = propOutcome{sc: propScenario{seed: seed}, violations: []violation{{"setup failed", string(msg)}}}
+			o = propOutcome{sc: propScenario{seed: seed}, violations: []propViolation{{"setup failed", string(msg)}}}
 		}
 	}()
 	tb := propTB{t}
@@ -1054,15 +1063,15 @@ func runProps(t *testing.T, n int) {
 				byWhat[v.what] = append(byWhat[v.what], seed)
 			}
 		}
-		if o.known && !strictProps() {
+		if o.known && !propStrict() {
 			known = append(known, o)
 		} else {
 			failed = append(failed, o)
 		}
 	}
 	t.Logf("%d scenarios; decisions %v; mutations %v", n, stats, kindCount)
-	for _, k := range mutationKinds {
-		if kindCount[k] == 0 && len(enabledKinds()) == len(mutationKinds) {
+	for _, k := range propMutationKinds {
+		if n >= 100 && kindCount[k] == 0 && len(propKinds()) == len(propMutationKinds) {
 			t.Errorf("mutation kind %s never happened", k)
 		}
 	}
@@ -1071,21 +1080,21 @@ func runProps(t *testing.T, n int) {
 			t.Errorf("the scenarios are too tame: %v", stats)
 		}
 	}
-	for _, what := range sortedSet(byWhat) {
+	for _, what := range propSorted(byWhat) {
 		seeds := byWhat[what]
-		t.Logf("%s: %d scenarios, seeds %v", what, len(seeds), firstSeeds(seeds, 20))
+		t.Logf("%s: %d scenarios, seeds %v", what, len(seeds), propFirstSeeds(seeds, 20))
 	}
 	for i, o := range known {
 		if i == show {
 			t.Logf("... and %d more known-broken scenarios", len(known)-show)
 			break
 		}
-		t.Logf("known broken (%v):\n%s", knownTags(o.tags), o.report())
+		t.Logf("known broken (%v):\n%s", propKnownTags(o.tags), o.report())
 	}
-	for _, tag := range sortedSet(knownBroken) {
+	for _, tag := range propSorted(knownBroken) {
 		t.Logf("known-broken tag %s: %d scenarios, %d with violations", tag, knownRun[tag], knownFailed[tag])
 		if knownRun[tag] > 0 && knownFailed[tag] == 0 {
-			t.Logf("known-broken tag %s never failed: remove it from knownBroken if it is fixed", tag)
+			t.Logf("no scenario with known-broken tag %s failed in this run: remove it from knownBroken if it is fixed", tag)
 		}
 	}
 	if len(known) > 0 {
@@ -1100,7 +1109,7 @@ func runProps(t *testing.T, n int) {
 	}
 }
 
-func knownTags(tags []string) []string {
+func propKnownTags(tags []string) []string {
 	var out []string
 	for _, tag := range tags {
 		if why, ok := knownBroken[tag]; ok {
@@ -1110,7 +1119,7 @@ func knownTags(tags []string) []string {
 	return out
 }
 
-func firstSeeds(s []int64, n int) string {
+func propFirstSeeds(s []int64, n int) string {
 	if len(s) <= n {
 		return fmt.Sprint(s)
 	}
@@ -1145,8 +1154,19 @@ func TestWhoWinsAndSurvivalOverSSH(t *testing.T) {
 	runProps(t, propSeeds(100, 30))
 }
 
+// The same over the test sshd with a myrrorfs agent serving the remote side
+// (remote hashing, copies and renames in place).
+func TestWhoWinsAndSurvivalOverSSHAgent(t *testing.T) {
+	sshCommand, sshHost = testenv.SSH(t)
+	defer func() { sshCommand, sshHost = "", "" }()
+	propRemoteMyrrorfs = buildMyrrorfs(t)
+	defer func() { propRemoteMyrrorfs = "" }()
+	runProps(t, propSeeds(50, 20))
+}
+
 // TestPropsSeed reruns one scenario, printing it: MYRRORFS_PROPS_SEED=N
-// (and MYRRORFS_PROPS_SSH=1 for the remote over ssh).
+// (and MYRRORFS_PROPS_SSH=1 for the remote over ssh, =agent for the remote
+// served by a myrrorfs agent).
 func TestPropsSeed(t *testing.T) {
 	v := os.Getenv("MYRRORFS_PROPS_SEED")
 	if v == "" {
@@ -1154,9 +1174,13 @@ func TestPropsSeed(t *testing.T) {
 	}
 	var seed int64
 	fmt.Sscan(v, &seed)
-	if os.Getenv("MYRRORFS_PROPS_SSH") == "1" {
+	if v := os.Getenv("MYRRORFS_PROPS_SSH"); v != "" {
 		sshCommand, sshHost = testenv.SSH(t)
 		defer func() { sshCommand, sshHost = "", "" }()
+		if v == "agent" {
+			propRemoteMyrrorfs = buildMyrrorfs(t)
+			defer func() { propRemoteMyrrorfs = "" }()
+		}
 	}
 	sc := newPropScenario(t, seed)
 	t.Logf("before: local %v\nremote %v", readTree(t, sc.local), readTree(t, sc.remote))
