@@ -76,10 +76,10 @@ type executor struct {
 	mu      sync.Mutex
 	res     Result
 	state   []opState
-	temps   map[int]string    // Stage op -> its temporary
-	learned map[int]tree.Hash // Stage op -> hash computed while copying a file the scan did not hash
-	rowDone []bool            // rows brought in step
-	touched []bool            // rows whose path an op changed without bringing it in step
+	temps   map[int]string                // Stage op -> its temporary
+	learned map[int]tree.Hash             // Stage op -> hash computed while copying a file the scan did not hash
+	rowDone []bool                        // rows brought in step
+	touched []bool                        // rows whose path an op changed without bringing it in step
 	content [2]map[tree.Hash]tree.Scanned // per side: a file for each content, built on demand
 }
 

@@ -235,4 +235,3 @@ func (db *DB) Get(path string) (Record, bool, error) {
 	}
 	return rec, true, nil
 }
-
