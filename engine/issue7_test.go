@@ -11,16 +11,6 @@ import (
 // Reproductions of issue 7's cases 1 and 7, one test per case, in both
 // orientations (the renaming side local, then remote).
 
-// issue7Skip skips a reproduction that today's apply fails, unless
-// MYRRORFS_PROPS_STRICT=1 (which also makes the property tests fail on
-// their knownBroken cases). Remove the calls when the apply rewrite lands.
-func issue7Skip(t *testing.T, why string) {
-	t.Helper()
-	if !propStrict() {
-		t.Skip(why)
-	}
-}
-
 // sidesOf returns (renamer, editor) for the orientation.
 func issue7Sides(l, r string, localRenames bool) (string, string) {
 	if localRenames {
@@ -52,7 +42,6 @@ func issue7EditKept(t *testing.T, res *Result, l, r, editor, oldPath, newPath, e
 // content replaces it, and the run must not report in sync unless the edit
 // was carried.
 func TestIssue7Case1RenameIntoReplacedFile(t *testing.T) {
-	issue7Skip(t, "issue 7 case 1: fixed by the apply rewrite")
 	for _, localRenames := range []bool{true, false} {
 		t.Run(fmt.Sprint("localRenames=", localRenames), func(t *testing.T) {
 			l, r, state := newPairDirs(t, snapshot{"a": "f:original:-", "x": "f:file x:-"})
@@ -71,7 +60,6 @@ func TestIssue7Case1RenameIntoReplacedFile(t *testing.T) {
 // directory), side B edits a, and after the scan a file x appears on B, so
 // that B cannot make the directory x in this run.
 func TestIssue7Case1TargetBlockedAfterScan(t *testing.T) {
-	issue7Skip(t, "issue 7 case 1: fixed by the apply rewrite")
 	for _, localRenames := range []bool{true, false} {
 		t.Run(fmt.Sprint("localRenames=", localRenames), func(t *testing.T) {
 			l, r, state := newPairDirs(t, snapshot{"a": "f:original:-"})
@@ -101,7 +89,6 @@ func TestIssue7Case1TargetBlockedAfterScan(t *testing.T) {
 // other side unchanged. Both sides must end with e/s.sh executable, and a
 // second run must have nothing to do.
 func TestIssue7Case7DirRenamePlusChmod(t *testing.T) {
-	issue7Skip(t, "issue 7 case 7: fixed by the apply rewrite")
 	for _, localRenames := range []bool{true, false} {
 		t.Run(fmt.Sprint("localRenames=", localRenames), func(t *testing.T) {
 			l, r, state := newPairDirs(t, snapshot{"d": "d", "d/s.sh": "f:echo hi:-", "d/other": "f:other:-"})
@@ -127,7 +114,6 @@ func TestIssue7Case7DirRenamePlusChmod(t *testing.T) {
 // exec bit (or be a conflict that leaves both versions in place), never
 // drop one.
 func TestIssue7Case7RenamePlusChmodVsEdit(t *testing.T) {
-	issue7Skip(t, "issue 7 case 7: fixed by the apply rewrite")
 	for _, localRenames := range []bool{true, false} {
 		t.Run(fmt.Sprint("localRenames=", localRenames), func(t *testing.T) {
 			l, r, state := newPairDirs(t, snapshot{"a": "f:original:-"})

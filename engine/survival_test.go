@@ -53,16 +53,10 @@ import (
 
 // knownBroken lists scenario tags (see propTags; only those derived from
 // the expected result, not mutation kinds) that today's apply gets wrong
-// (issue 7). A scenario carrying one of them still runs and its
-// violations are still listed (with -v), but they do not fail the test,
-// unless MYRRORFS_PROPS_STRICT=1. Empty this list when the apply rewrite of
-// issue 7 lands: every tag must then pass.
-var knownBroken = map[string]string{
-	"moved-with-dir+chmod": "issue 7 case 7: a chmod of a file moved with its directory is not carried, the next run reverts it",
-	"rename+chmod-vs-edit": "issue 7 case 7: a rename plus chmod on one side with an edit on the other loses the chmod",
-	"rename-vs-change-into-replaced": "issue 7 case 1: a rename into a directory that replaced a file, " +
-		"with an edit on the other side: the edit goes to the backup area, older content replaces it",
-}
+// (none since the apply plan of issue 7). A scenario carrying one of them
+// still runs and its violations are still listed (with -v), but they do
+// not fail the test, unless MYRRORFS_PROPS_STRICT=1.
+var knownBroken = map[string]string{}
 
 // propRemoteMyrrorfs, when set, is the myrrorfs binary that serves the
 // remote side as an agent (RemoteMyrrorfs); otherwise none is used.
