@@ -160,6 +160,7 @@ func (p *Pair) Scan(ctx context.Context) (*Plan, error) {
 // the last remote scan stands in for it). Files seen unchanged by the
 // previous scan of the same side are not hashed again.
 func (p *Pair) Refresh(ctx context.Context, remote bool) (*Plan, error) {
+	p.markTemps()
 	recs, err := p.loadJournal()
 	if err != nil {
 		return nil, err
@@ -230,10 +231,16 @@ func (p *Pair) scanOptions(recs []pathRec, idx map[string]int32, side Side) repl
 	if f := p.opt.ScanProgress; f != nil {
 		progress = func(n int, b int64) { f(side, n, b) }
 	}
+	r := p.Local
+	if side == RemoteSide {
+		r = p.Remote
+	}
 	return replica.ScanOptions{
-		Ignore:   p.ig.Ignored,
-		Workers:  p.workers,
-		Progress: progress,
+		Ignore:         p.ig.Ignored,
+		Workers:        p.workers,
+		Progress:       progress,
+		TempMarkers:    p.tempMarkers(r),
+		ReportReserved: true,
 		Known: func(path string) (tree.Fingerprint, tree.Hash, bool) {
 			if s, ok := lookupScan(prev, path); ok && s.Entry.Kind == tree.File {
 				return s.FP, s.Entry.Hash, true

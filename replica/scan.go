@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -50,7 +49,21 @@ type ScanOptions struct {
 	// entries taken in and the bytes hashed so far, and once at the end.
 	// Calls never overlap.
 	Progress func(entries int, hashedBytes int64)
+	// TempMarkers are the markers of the temporaries this scan reports
+	// in Temps (see ParseTempName; "" stands for the unmarked form). nil:
+	// every temporary of either form. A temporary with another marker
+	// belongs to another pair sharing the tree and is passed over.
+	TempMarkers []string
+	// ReportReserved makes every other name under tree.InternalPrefix (a
+	// name that is not a temporary in TempMarkers, and not the backup area
+	// at the root) a Warning problem: such a file is the user's, under a
+	// name myrrorfs never syncs.
+	ReportReserved bool
 }
+
+// ErrReservedName is the cause of the Warning problem for a name that
+// begins with tree.InternalPrefix but is not one myrrorfs made.
+var ErrReservedName = errors.New("name reserved for myrrorfs's own files (" + tree.InternalPrefix + "*): neither synced nor removed; rename it to sync it")
 
 // Problem is a path the scan could not take in. The path is not in
 // ScanResult.Entries, nor is anything under it; a sync must leave the path
@@ -70,8 +83,9 @@ type ScanResult struct {
 	// Files carry Hash, symlinks Target; Perm, Size and MtimeNs come from
 	// stat (for a hashed file, from the stat taken with its hash).
 	Entries []tree.Scanned
-	// Temps are the paths of stale temporaries (base name beginning with
-	// tree.TempPrefix), sorted, found in every directory that was scanned.
+	// Temps are the paths of stale temporaries (names ParseTempName
+	// accepts, with a marker in ScanOptions.TempMarkers), sorted, found in
+	// every directory that was scanned.
 	Temps []string
 	// Problems are sorted by path.
 	Problems []Problem
@@ -365,9 +379,7 @@ func (s *scanner) admit(b *batch, dir string, info *Info) (tree.Scanned, bool) {
 		return tree.Scanned{}, false
 	}
 	if tree.Internal(p) {
-		if strings.HasPrefix(info.Name, tree.TempPrefix) {
-			b.temps = append(b.temps, p)
-		}
+		s.takeInternal(b, dir, p, info.Name)
 		return tree.Scanned{}, false
 	}
 	if s.opt.Ignore != nil && s.opt.Ignore(p, info.Kind == tree.Dir) {
@@ -386,6 +398,25 @@ func (s *scanner) admit(b *batch, dir string, info *Info) (tree.Scanned, bool) {
 		sc.Entry.Size, sc.Entry.MtimeNs = info.Size, info.MtimeNs
 	}
 	return sc, true
+}
+
+// takeInternal notes internal name p (name in dir) in b: a temporary of
+// this scan's pair in temps, a name that is not myrrorfs's as a Warning
+// problem when asked.
+func (s *scanner) takeInternal(b *batch, dir, p, name string) {
+	if m, ok := ParseTempName(name); ok {
+		if s.opt.TempMarkers == nil || slices.Contains(s.opt.TempMarkers, m) {
+			b.temps = append(b.temps, p)
+			return
+		}
+		if m != "" {
+			return // another pair's
+		}
+	}
+	if !s.opt.ReportReserved || (dir == "" && (name == tree.BackupDir || tree.InTrash(p))) {
+		return
+	}
+	b.problems = append(b.problems, Problem{Path: p, Err: ErrReservedName, Warning: true})
 }
 
 // takeFile takes file sc into b as an entry when its hash is known (or
