@@ -52,7 +52,7 @@ type Plan struct {
 	Temps     [2][]string // stale temporaries found on each side
 	FirstSync bool        // no base recorded yet
 	BaseCount int         // paths with a base
-	Counts    [2]int      // entries found on each side
+	Counts    [2]int      // entries found on each side, and paths it could not take in
 	Hashed    [2]int      // files hashed by each scan
 	// RemoteHashing tells how remote files were hashed (HashInPlace or
 	// HashByDownload).
@@ -190,7 +190,9 @@ func (p *Pair) Refresh(ctx context.Context, remote bool) (*Plan, error) {
 	plan := &Plan{RemoteHashing: p.RemoteHashing()}
 	for s, r := range res {
 		plan.Temps[s] = r.Temps
-		plan.Counts[s] = len(r.Entries)
+		// a path the scan could not take in is still there: a side
+		// whose only file changed while hashed is not empty
+		plan.Counts[s] = len(r.Entries) + len(r.Problems)
 		plan.Hashed[s] = r.Hashed
 		for _, pr := range r.Problems {
 			plan.Problems = append(plan.Problems, Problem{Side: Side(s), Path: pr.Path, Err: pr.Err, Warning: pr.Warning})

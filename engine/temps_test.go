@@ -2,10 +2,13 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	"github.com/myrrorfs/myrrorfs/replica"
 	"github.com/myrrorfs/myrrorfs/tree"
 )
 
@@ -48,5 +51,63 @@ func TestSharedLocalKeepsOtherPairsTemps(t *testing.T) {
 	if got := readTree(t, r2); got["a"] != "f:1:-" {
 		t.Fatalf("r2 = %v", got)
 	}
-	_ = tree.TempPrefix
+}
+
+// changing makes Hash of one path fail as if the file changed while it was
+// read, the first fails times (or always when fails < 0).
+type changing struct {
+	replica.Replica
+	path  string
+	fails int
+	calls int
+}
+
+func (c *changing) Hash(p string) (tree.Hash, tree.Fingerprint, error) {
+	if p == c.path {
+		c.calls++
+		if c.fails < 0 || c.calls <= c.fails {
+			return tree.Hash{}, tree.Fingerprint{}, fmt.Errorf("hash %s: %w", p, replica.ErrChangedWhileReading)
+		}
+	}
+	return c.Replica.(replica.Hasher).Hash(p)
+}
+
+// A file that keeps changing while it is hashed is a problem of that path,
+// never an empty side; one that settles is retried and synced.
+func TestFileChangingWhileHashed(t *testing.T) {
+	for _, fails := range []int{-1, 1} {
+		t.Run(fmt.Sprint(fails), func(t *testing.T) {
+			l, r, state := newPairDirs(t, snapshot{"f": "f:1:-"})
+			writeEntry(t, filepath.Join(l, "f"), "f:2:-")
+			p := openTest(t, l, r, state)
+			p.Local = &changing{Replica: p.Local, path: "f", fails: fails}
+			plan, err := p.Scan(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := plan.SafetyCheck(); err != nil {
+				t.Fatalf("SafetyCheck: %v", err)
+			}
+			var probs []string
+			for _, pr := range plan.Problems {
+				probs = append(probs, pr.Error())
+			}
+			if fails < 0 {
+				if len(probs) != 1 || !strings.Contains(probs[0], "local f: ") || !strings.Contains(probs[0], "changed while being read") {
+					t.Fatalf("problems = %q", probs)
+				}
+				return
+			}
+			if len(probs) != 0 {
+				t.Fatalf("problems = %q", probs)
+			}
+			res, err := p.Apply(context.Background(), plan, ApplyOptions{})
+			if err != nil || res.Failed() != 0 {
+				t.Fatalf("apply: %v %+v", err, res)
+			}
+			if got := readTree(t, r); got["f"] != "f:2:-" {
+				t.Fatalf("remote = %v", got)
+			}
+		})
+	}
 }

@@ -496,9 +496,22 @@ func (s *scanner) reuse(sc *tree.Scanned) bool {
 	return true
 }
 
-// hashFile hashes file job and takes it in with the fingerprint seen while hashing.
+// hashAttempts is how many times a file that changes while it is hashed
+// is hashed before it is given up as a problem of its path.
+const hashAttempts = 3
+
+// hashRetryDelay is the pause before the second attempt (doubled before
+// each further one).
+var hashRetryDelay = 20 * time.Millisecond
+
+// hashFile hashes file job and takes it in with the fingerprint seen while
+// hashing. A file that changes while it is hashed is hashed again, a few
+// times; then it is a problem of its path (the side is not empty for it).
 func (s *scanner) hashFile(job tree.Scanned) {
 	h, fp, err := HashFile(s.r, job.Path)
+	for i, d := 1, hashRetryDelay; i < hashAttempts && errors.Is(err, ErrChangedWhileReading) && s.pause(d); i, d = i+1, d*2 {
+		h, fp, err = HashFile(s.r, job.Path)
+	}
 	if err != nil {
 		s.addProblem(Problem{Path: job.Path, Err: err})
 		return
@@ -515,6 +528,18 @@ func (s *scanner) hashFile(job tree.Scanned) {
 	s.res.HashedBytes += fp.Size
 	s.resMu.Unlock()
 	s.addOne(job)
+}
+
+// pause waits for d; false if the scan was cancelled meanwhile.
+func (s *scanner) pause(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-s.ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
 }
 
 // readLink reads the target of symlink job and takes it in.
