@@ -36,7 +36,8 @@ func (p Problem) Error() string {
 	if name == "" {
 		name = "."
 	}
-	return fmt.Sprintf("%s %s: %v", p.Side, name, p.Err)
+	// the cause may name the path again, unquoted: its controls are escaped
+	return fmt.Sprintf("%s %s: %s", p.Side, QuotePath(name), EscapeControls(fmt.Sprint(p.Err)))
 }
 
 // Row is everything known about one path: the journal's record and what

@@ -111,3 +111,22 @@ func TestFileChangingWhileHashed(t *testing.T) {
 		})
 	}
 }
+
+func TestQuotePath(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain":      "plain",
+		"sp ace/é":   "sp ace/é",
+		"new\nline":  `"new\nline"`,
+		"esc\x1b[2J": `"esc\x1b[2J"`,
+		"bad\xff":    `"bad\xff"`,
+		`"q`:         `"\"q"`,
+		"rlo\u202e":  `"rlo\u202e"`,
+	} {
+		if got := QuotePath(in); got != want {
+			t.Errorf("QuotePath(%q) = %s, want %s", in, got, want)
+		}
+	}
+	if got := EscapeControls("open a\x1bb: denied"); got != `open a\x1bb: denied` {
+		t.Errorf("EscapeControls = %s", got)
+	}
+}

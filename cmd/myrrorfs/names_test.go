@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -34,6 +35,56 @@ func TestReservedNamesKept(t *testing.T) {
 			if _, err := os.Lstat(filepath.Join(p.remoteDir, name)); err == nil {
 				t.Errorf("run %d: %s synced", run, name)
 			}
+		}
+	}
+}
+
+// Hostile names cannot break the output: text quotes a name with control
+// characters or invalid UTF-8, and JSON keeps every name distinct and
+// reversible (path_bytes).
+func TestHostileNamesOutput(t *testing.T) {
+	p := newPair(t, false)
+	names := []string{"new\nline", "esc\x1b[31mred", "bad\xff", "bad\xfe", "plain"}
+	files := map[string]string{".myrrorfs-\x1b[2J": "reserved"}
+	for _, n := range names {
+		files[n] = n
+	}
+	write(t, p.remoteDir, files)
+	r := myrrorfs(t, p.args("status")...)
+	for _, out := range []string{r.stdout, r.stderr} {
+		if strings.ContainsAny(out, "\x1b\xff\xfe") {
+			t.Errorf("raw control or invalid bytes in %q", out)
+		}
+	}
+	for _, want := range []string{`  create  "new\nline"` + "\n", `  create  "esc\x1b[31mred"` + "\n", `  create  "bad\xff"` + "\n", "  create  plain\n"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("status lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if !strings.Contains(r.stderr, `warning: remote ".myrrorfs-\x1b[2J": `) {
+		t.Errorf("warning not quoted: %q", r.stderr)
+	}
+	r = myrrorfs(t, p.args("status", "--json")...)
+	seen := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+		var d struct {
+			Path      string `json:"path"`
+			PathBytes []byte `json:"path_bytes"`
+		}
+		if err := json.Unmarshal([]byte(line), &d); err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		name := d.Path
+		if d.PathBytes != nil {
+			name = string(d.PathBytes)
+		} else if d.Path != "plain" {
+			t.Errorf("no path_bytes in %s", line)
+		}
+		seen[name] = true
+	}
+	for _, n := range names {
+		if !seen[n] {
+			t.Errorf("%q not in the JSON output:\n%s", n, r.stdout)
 		}
 	}
 }
