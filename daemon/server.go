@@ -150,13 +150,13 @@ func WriteConflicts(w io.Writer, plan *engine.Plan, asJSON bool, siblings func(s
 		return plan.WriteJSON(w, false, func(d reconcile.Decision) bool { return d.Action == reconcile.Conflict })
 	}
 	for _, d := range plan.Conflicts() {
-		line := fmt.Sprintf("%-14s %s", d.Kind, d.Path)
+		line := fmt.Sprintf("%-14s %s", d.Kind, engine.QuotePath(d.Path))
 		if siblings != nil {
 			var names []string
 			l, r := siblings(d.Path)
 			for _, n := range []string{l, r} {
 				if n != "" {
-					names = append(names, n)
+					names = append(names, engine.QuotePath(n))
 				}
 			}
 			if len(names) > 0 {

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -314,11 +315,16 @@ func randomHex() string {
 	return hex.EncodeToString(b[:])
 }
 
-// removeTemps deletes temporaries a crashed run left behind.
+// removeTemps deletes the temporaries a crashed run of this pair left
+// behind: only names of the exact form this pair gives its temporaries
+// (the scan reports nothing else, and each name is checked again here).
 func (e *executor) removeTemps() {
 	for s, temps := range e.plan.Temps {
+		own := e.p.tempMarkers(e.reps[s])
 		for _, t := range temps {
-			e.reps[s].Remove(t)
+			if m, ok := replica.ParseTempName(tree.Base(t)); ok && slices.Contains(own, m) {
+				e.reps[s].Remove(t)
+			}
 		}
 	}
 }

@@ -133,6 +133,7 @@ func Open(ctx context.Context, localArg, remoteArg string, opt Options) (_ *Pair
 		return nil, err
 	}
 	p.ig = NewIgnorer(ignoreFile, opt.Ignore)
+	p.markTemps()
 	return p, nil
 }
 
@@ -243,6 +244,7 @@ func (p *Pair) SetRemote(r replica.Replica) {
 	old := p.Remote
 	p.Remote = r
 	p.mu.Unlock()
+	p.markTemps()
 	if old != nil {
 		old.Close()
 	}

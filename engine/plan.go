@@ -36,7 +36,8 @@ func (p Problem) Error() string {
 	if name == "" {
 		name = "."
 	}
-	return fmt.Sprintf("%s %s: %v", p.Side, name, p.Err)
+	// the cause may name the path again, unquoted: its controls are escaped
+	return fmt.Sprintf("%s %s: %s", p.Side, QuotePath(name), EscapeControls(fmt.Sprint(p.Err)))
 }
 
 // Row is everything known about one path: the journal's record and what
@@ -52,7 +53,7 @@ type Plan struct {
 	Temps     [2][]string // stale temporaries found on each side
 	FirstSync bool        // no base recorded yet
 	BaseCount int         // paths with a base
-	Counts    [2]int      // entries found on each side
+	Counts    [2]int      // entries found on each side, and paths it could not take in
 	Hashed    [2]int      // files hashed by each scan
 	// RemoteHashing tells how remote files were hashed (HashInPlace or
 	// HashByDownload).
@@ -244,7 +245,9 @@ func (p *Pair) refresh(ctx context.Context, remote bool, rs *replica.ScanResult)
 	plan := &Plan{RemoteHashing: p.RemoteHashing()}
 	for s, r := range res {
 		plan.Temps[s] = r.Temps
-		plan.Counts[s] = len(r.Entries)
+		// a path the scan could not take in is still there: a side
+		// whose only file changed while hashed is not empty
+		plan.Counts[s] = len(r.Entries) + len(r.Problems)
 		plan.Hashed[s] = r.Hashed
 		for _, pr := range r.Problems {
 			plan.Problems = append(plan.Problems, Problem{Side: Side(s), Path: pr.Path, Err: pr.Err, Warning: pr.Warning})
@@ -287,10 +290,16 @@ func (p *Pair) scanOptions(recs []pathRec, idx map[string]int32, side Side) repl
 	if f := p.opt.ScanProgress; f != nil {
 		progress = func(n int, b int64) { f(side, n, b) }
 	}
+	r := p.Local
+	if side == RemoteSide {
+		r = p.remote()
+	}
 	return replica.ScanOptions{
-		Ignore:   p.ig.Ignored,
-		Workers:  p.workers,
-		Progress: progress,
+		Ignore:         p.ig.Ignored,
+		Workers:        p.workers,
+		Progress:       progress,
+		TempMarkers:    p.tempMarkers(r),
+		ReportReserved: true,
 		Known: func(path string) (tree.Fingerprint, tree.Hash, bool) {
 			if prev != nil {
 				p.mu.Lock() // learnRemote may be filling in a hash

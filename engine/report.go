@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/myrrorfs/myrrorfs/reconcile"
 	"github.com/myrrorfs/myrrorfs/tree"
@@ -76,7 +79,7 @@ func (pl *Plan) WriteText(w io.Writer) {
 		if d.Under != "" || d.Action == reconcile.Equal || hidden[i] {
 			continue
 		}
-		name := d.Path
+		name := QuotePath(d.Path)
 		if d.Local.Kind == tree.Dir || d.Remote.Kind == tree.Dir {
 			name += "/"
 		}
@@ -128,11 +131,11 @@ func (pl *Plan) renames() (map[int]string, map[int]bool) {
 	from, hidden := map[int]string{}, map[int]bool{}
 	for _, m := range []map[int]int{pl.Moves.Files, pl.Moves.Edits} {
 		for to, old := range m {
-			from[to], hidden[old] = pl.Rows[old].Path, true
+			from[to], hidden[old] = QuotePath(pl.Rows[old].Path), true
 		}
 	}
 	for to, old := range pl.Moves.Dirs {
-		from[to] = pl.Rows[old].Path + "/"
+		from[to] = QuotePath(pl.Rows[old].Path) + "/"
 		for _, root := range []int{to, old} {
 			for k := root; k < len(pl.Rows) && (k == root || tree.IsUnder(pl.Rows[k].Path, pl.Rows[root].Path)); k++ {
 				hidden[k] = k != to
@@ -156,25 +159,103 @@ func HumanBytes(n int64) string {
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
+// QuotePath returns path p as text output prints it: as it is, or, when
+// it holds a control or other non-printable character or invalid UTF-8 or
+// begins with a double quote, in double quotes with Go's escapes (\n,
+// \x1b, \xff, \u202e, \", \\), so that a name can neither split a line
+// nor reach the terminal as an escape sequence, and two names never print
+// alike.
+func QuotePath(p string) string {
+	if NeedsQuote(p) {
+		return strconv.Quote(p)
+	}
+	return p
+}
+
+// NeedsQuote reports whether QuotePath quotes p.
+func NeedsQuote(p string) bool {
+	return strings.HasPrefix(p, `"`) || unsafeAt(p) >= 0
+}
+
+// EscapeControls returns s with every control or other non-printable
+// character and every invalid byte replaced by its Go escape (as QuotePath
+// writes them), for a message that may hold a name.
+func EscapeControls(s string) string {
+	if unsafeAt(s) < 0 {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if unsafeRune(r, n) {
+			q := strconv.Quote(s[i : i+n])
+			b.WriteString(q[1 : len(q)-1])
+		} else {
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
+}
+
+// unsafeAt returns the index of the first character of s that QuotePath
+// escapes, or -1.
+func unsafeAt(s string) int {
+	for i := 0; i < len(s); {
+		if c := s[i]; c >= 0x20 && c < 0x7f {
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if unsafeRune(r, n) {
+			return i
+		}
+		i += n
+	}
+	return -1
+}
+
+// unsafeRune: a decoded rune (of n bytes) that must be escaped.
+func unsafeRune(r rune, n int) bool {
+	return r == utf8.RuneError && n == 1 || !unicode.IsPrint(r) && r != ' '
+}
+
+// PathBytes returns the bytes of p for a JSON *_bytes field (base64) when
+// the readable string field cannot carry p exactly or safely: invalid
+// UTF-8 (which JSON turns into U+FFFD, so that two names could print
+// alike) or characters QuotePath would quote. nil otherwise.
+func PathBytes(p string) []byte {
+	if NeedsQuote(p) {
+		return []byte(p)
+	}
+	return nil
+}
+
 // EntryJSON is an entry in the JSON output.
 type EntryJSON struct {
-	Type   string `json:"type"`
-	Size   int64  `json:"size,omitempty"`
-	Mode   string `json:"mode,omitempty"`
-	Mtime  string `json:"mtime,omitempty"`
-	Hash   string `json:"hash,omitempty"`
-	Target string `json:"target,omitempty"`
+	Type        string `json:"type"`
+	Size        int64  `json:"size,omitempty"`
+	Mode        string `json:"mode,omitempty"`
+	Mtime       string `json:"mtime,omitempty"`
+	Hash        string `json:"hash,omitempty"`
+	Target      string `json:"target,omitempty"`
+	TargetBytes []byte `json:"target_bytes,omitempty"` // see PathBytes
 }
 
 // DecisionJSON is one line of `status --json` and `conflicts --json`.
+// Path (and Under, and a symlink's Target) are readable strings; when one
+// is not valid UTF-8 or holds control characters, its exact bytes are in
+// the matching *_bytes field too, base64-encoded.
 type DecisionJSON struct {
-	Path   string     `json:"path"`
-	Action string     `json:"action"`
-	Op     string     `json:"op,omitempty"`
-	Kind   string     `json:"kind,omitempty"`
-	Under  string     `json:"under,omitempty"` // the conflicting directory this path lies in
-	Local  *EntryJSON `json:"local"`
-	Remote *EntryJSON `json:"remote"`
+	Path       string     `json:"path"`
+	PathBytes  []byte     `json:"path_bytes,omitempty"`
+	Action     string     `json:"action"`
+	Op         string     `json:"op,omitempty"`
+	Kind       string     `json:"kind,omitempty"`
+	Under      string     `json:"under,omitempty"` // the conflicting directory this path lies in
+	UnderBytes []byte     `json:"under_bytes,omitempty"`
+	Local      *EntryJSON `json:"local"`
+	Remote     *EntryJSON `json:"remote"`
 }
 
 func entryJSON(e tree.Entry) *EntryJSON {
@@ -188,7 +269,7 @@ func entryJSON(e tree.Entry) *EntryJSON {
 		j.Hash = e.Hash.String()
 		j.Mtime = time.Unix(0, e.MtimeNs).UTC().Format(time.RFC3339Nano)
 	case tree.Symlink:
-		j.Target = e.Target
+		j.Target, j.TargetBytes = e.Target, PathBytes(e.Target)
 		j.Mode = ""
 	}
 	return j
@@ -196,7 +277,8 @@ func entryJSON(e tree.Entry) *EntryJSON {
 
 // ToJSON converts a decision for the JSON output.
 func ToJSON(d reconcile.Decision) DecisionJSON {
-	j := DecisionJSON{Path: d.Path, Action: d.Action.String(), Under: d.Under, Local: entryJSON(d.Local), Remote: entryJSON(d.Remote)}
+	j := DecisionJSON{Path: d.Path, PathBytes: PathBytes(d.Path), Action: d.Action.String(),
+		Under: d.Under, UnderBytes: PathBytes(d.Under), Local: entryJSON(d.Local), Remote: entryJSON(d.Remote)}
 	switch d.Action {
 	case reconcile.Conflict:
 		j.Kind = d.Kind.String()

@@ -103,7 +103,7 @@ func (e *executor) removeDir(op *ops.Op) error {
 func (e *executor) stage(k int, op *ops.Op) (string, error) {
 	dst := e.reps[op.Side]
 	if op.Src.Entry.Kind == tree.Symlink {
-		tmp := tree.Join(tree.Parent(op.Path), replica.TempName())
+		tmp := tree.Join(tree.Parent(op.Path), replica.TempNameFor(e.p.TempMarker()))
 		if err := dst.Symlink(op.Src.Entry.Target, tmp); err != nil {
 			return "", err
 		}

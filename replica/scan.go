@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -50,7 +49,21 @@ type ScanOptions struct {
 	// entries taken in and the bytes hashed so far, and once at the end.
 	// Calls never overlap.
 	Progress func(entries int, hashedBytes int64)
+	// TempMarkers are the markers of the temporaries this scan reports
+	// in Temps (see ParseTempName; "" stands for the unmarked form). nil:
+	// every temporary of either form. A temporary with another marker
+	// belongs to another pair sharing the tree and is passed over.
+	TempMarkers []string
+	// ReportReserved makes every other name under tree.InternalPrefix (a
+	// name that is not a temporary in TempMarkers, and not the backup area
+	// at the root) a Warning problem: such a file is the user's, under a
+	// name myrrorfs never syncs.
+	ReportReserved bool
 }
+
+// ErrReservedName is the cause of the Warning problem for a name that
+// begins with tree.InternalPrefix but is not one myrrorfs made.
+var ErrReservedName = errors.New("name reserved for myrrorfs's own files (" + tree.InternalPrefix + "*): neither synced nor removed; rename it to sync it")
 
 // Problem is a path the scan could not take in. The path is not in
 // ScanResult.Entries, nor is anything under it; a sync must leave the path
@@ -70,8 +83,9 @@ type ScanResult struct {
 	// Files carry Hash, symlinks Target; Perm, Size and MtimeNs come from
 	// stat (for a hashed file, from the stat taken with its hash).
 	Entries []tree.Scanned
-	// Temps are the paths of stale temporaries (base name beginning with
-	// tree.TempPrefix), sorted, found in every directory that was scanned.
+	// Temps are the paths of stale temporaries (names ParseTempName
+	// accepts, with a marker in ScanOptions.TempMarkers), sorted, found in
+	// every directory that was scanned.
 	Temps []string
 	// Problems are sorted by path.
 	Problems []Problem
@@ -365,9 +379,7 @@ func (s *scanner) admit(b *batch, dir string, info *Info) (tree.Scanned, bool) {
 		return tree.Scanned{}, false
 	}
 	if tree.Internal(p) {
-		if strings.HasPrefix(info.Name, tree.TempPrefix) {
-			b.temps = append(b.temps, p)
-		}
+		s.takeInternal(b, dir, p, info.Name)
 		return tree.Scanned{}, false
 	}
 	if s.opt.Ignore != nil && s.opt.Ignore(p, info.Kind == tree.Dir) {
@@ -386,6 +398,25 @@ func (s *scanner) admit(b *batch, dir string, info *Info) (tree.Scanned, bool) {
 		sc.Entry.Size, sc.Entry.MtimeNs = info.Size, info.MtimeNs
 	}
 	return sc, true
+}
+
+// takeInternal notes internal name p (name in dir) in b: a temporary of
+// this scan's pair in temps, a name that is not myrrorfs's as a Warning
+// problem when asked.
+func (s *scanner) takeInternal(b *batch, dir, p, name string) {
+	if m, ok := ParseTempName(name); ok {
+		if s.opt.TempMarkers == nil || slices.Contains(s.opt.TempMarkers, m) {
+			b.temps = append(b.temps, p)
+			return
+		}
+		if m != "" {
+			return // another pair's
+		}
+	}
+	if !s.opt.ReportReserved || (dir == "" && (name == tree.BackupDir || tree.InTrash(p))) {
+		return
+	}
+	b.problems = append(b.problems, Problem{Path: p, Err: ErrReservedName, Warning: true})
 }
 
 // takeFile takes file sc into b as an entry when its hash is known (or
@@ -465,9 +496,22 @@ func (s *scanner) reuse(sc *tree.Scanned) bool {
 	return true
 }
 
-// hashFile hashes file job and takes it in with the fingerprint seen while hashing.
+// hashAttempts is how many times a file that changes while it is hashed
+// is hashed before it is given up as a problem of its path.
+const hashAttempts = 3
+
+// hashRetryDelay is the pause before the second attempt (doubled before
+// each further one).
+var hashRetryDelay = 20 * time.Millisecond
+
+// hashFile hashes file job and takes it in with the fingerprint seen while
+// hashing. A file that changes while it is hashed is hashed again, a few
+// times; then it is a problem of its path (the side is not empty for it).
 func (s *scanner) hashFile(job tree.Scanned) {
 	h, fp, err := HashFile(s.r, job.Path)
+	for i, d := 1, hashRetryDelay; i < hashAttempts && errors.Is(err, ErrChangedWhileReading) && s.pause(d); i, d = i+1, d*2 {
+		h, fp, err = HashFile(s.r, job.Path)
+	}
 	if err != nil {
 		s.addProblem(Problem{Path: job.Path, Err: err})
 		return
@@ -484,6 +528,18 @@ func (s *scanner) hashFile(job tree.Scanned) {
 	s.res.HashedBytes += fp.Size
 	s.resMu.Unlock()
 	s.addOne(job)
+}
+
+// pause waits for d; false if the scan was cancelled meanwhile.
+func (s *scanner) pause(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-s.ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
 }
 
 // readLink reads the target of symlink job and takes it in.

@@ -531,7 +531,7 @@ func scanBoth(t *testing.T, m *memReplica, seed uint64, opt ScanOptions) *ScanRe
 // addInternal adds temporaries and internal directories to m.
 func addInternal(m *memReplica, dirs []string) {
 	for i, dir := range dirs {
-		m.add(tree.Join(dir, fmt.Sprint(tree.TempPrefix, i)), memNode{kind: tree.File, perm: 0o600, content: "tmp"})
+		m.add(tree.Join(dir, TempNameFor(fmt.Sprintf("%012x", i))), memNode{kind: tree.File, perm: 0o600, content: "tmp"})
 		backup := tree.Join(dir, tree.BackupDir)
 		m.add(backup, memNode{kind: tree.Dir, perm: 0o700})
 		m.add(tree.Join(backup, "old"), memNode{kind: tree.File, perm: 0o644, content: "old"})
@@ -670,5 +670,71 @@ func TestScanListedCancelMidway(t *testing.T) {
 	}
 	if n := lists.Load(); n > 10 {
 		t.Errorf("%d directories listed after cancel at the 5th", n)
+	}
+}
+
+// Only temporaries of the scan's own markers are Temps; another pair's are
+// passed over; anything else under a reserved name is a Warning problem
+// (never a temporary, so never removed).
+func TestScanTempOwnership(t *testing.T) {
+	own, other := PairMarker("a\x00b"), PairMarker("a\x00c")
+	m := faultTree()
+	mine := TempNameFor(own)
+	names := map[string]bool{ // name -> reported as reserved
+		mine:                           false,
+		TempNameFor(other):             false,
+		TempNameFor(""):                true,
+		tree.TempPrefix + "mine":       true,
+		tree.TempPrefix + own + "-xyz": true,
+		tree.TempPrefix + strings.ToUpper(TempNameFor(own)[len(tree.TempPrefix):]): true,
+		".myrrorfs-notes": true,
+	}
+	for n := range names {
+		m.add(tree.Join("d", n), memNode{kind: tree.File, perm: 0o600, content: "x"})
+	}
+	m.add(tree.BackupDir, memNode{kind: tree.Dir, perm: 0o700})
+	m.add(".Trash-0", memNode{kind: tree.Dir, perm: 0o700})
+	res := scanBoth(t, m, 1, ScanOptions{Workers: 2, TempMarkers: []string{own}, ReportReserved: true})
+	if want := []string{"d/" + mine}; !slices.Equal(res.Temps, want) {
+		t.Errorf("Temps = %q, want %q", res.Temps, want)
+	}
+	reserved := map[string]bool{}
+	for _, p := range res.Problems {
+		if errors.Is(p.Err, ErrReservedName) {
+			if !p.Warning {
+				t.Errorf("%s: not a warning", p.Path)
+			}
+			reserved[tree.Base(p.Path)] = true
+		}
+	}
+	for n, want := range names {
+		if reserved[n] != want {
+			t.Errorf("%q reported as reserved: %v, want %v", n, reserved[n], want)
+		}
+	}
+	if len(reserved) != 5 {
+		t.Errorf("reserved = %v", reserved)
+	}
+}
+
+func TestParseTempName(t *testing.T) {
+	m := PairMarker("x")
+	if len(m) != MarkerLen {
+		t.Fatalf("marker %q", m)
+	}
+	for _, c := range []struct {
+		name, marker string
+		ok           bool
+	}{
+		{TempNameFor(m), m, true},
+		{TempNameFor(""), "", true},
+		{tree.TempPrefix + "view-12-3", "", false},
+		{tree.TempPrefix + m + "-", "", false},
+		{tree.TempPrefix + m + "-0123456789abcdef0", "", false},
+		{"x" + TempNameFor(m), "", false},
+	} {
+		if got, ok := ParseTempName(c.name); ok != c.ok || (ok && got != c.marker) {
+			t.Errorf("ParseTempName(%q) = %q, %v", c.name, got, ok)
+		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
@@ -25,13 +26,29 @@ type Replica struct {
 	root      string // absolute, cleaned, as given (a symlink to the root itself is followed once, at New)
 	rootfd    int    // O_PATH descriptor of the root directory
 	closeOnce sync.Once
+	marker    atomic.Pointer[string] // pair marker of the temporaries it creates
 }
 
 var (
 	_ replica.Replica = (*Replica)(nil)
 	_ replica.Hasher  = (*Replica)(nil)
 	_ replica.Copier  = (*Replica)(nil)
+
+	_ replica.TempMarking = (*Replica)(nil)
 )
+
+// SetTempMarker names the temporaries created from now on after the pair
+// with this marker (see replica.TempNameFor).
+func (r *Replica) SetTempMarker(marker string) { r.marker.Store(&marker) }
+
+// tempName returns a fresh name for a temporary.
+func (r *Replica) tempName() string {
+	m := ""
+	if p := r.marker.Load(); p != nil {
+		m = *p
+	}
+	return replica.TempNameFor(m)
+}
 
 // New opens the directory root as a replica. root must exist and be a
 // directory; the error otherwise names it. The replica holds a descriptor of

@@ -58,7 +58,7 @@ func (r *Replica) createTemp(dir string, perm uint32) (*os.File, string, error) 
 	}
 	defer unix.Close(dfd)
 	for {
-		name := replica.TempName()
+		name := r.tempName()
 		p := tree.Join(dir, name)
 		fd, err := unix.Openat(dfd, name, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 		if err == unix.EEXIST || err == unix.EINTR {
