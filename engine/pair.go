@@ -54,6 +54,7 @@ type Pair struct {
 	workers               int
 	opt                   Options
 	last                  [2]*replica.ScanResult // the latest scan of each side
+	here                  map[string]string      // remoteHere's answers, by candidate
 	fetching              sync.Map               // content hash -> *sync.Mutex, for Fetch
 }
 
@@ -91,8 +92,8 @@ func Open(ctx context.Context, localArg, remoteArg string, opt Options) (_ *Pair
 		if rs.Path, err = canonicalDir(rs.Path); err != nil {
 			return nil, err
 		}
-		if rs.Path == ls.Path {
-			return nil, fmt.Errorf("%s: LOCAL and REMOTE are the same directory", remoteArg)
+		if err := overlap(ls.Path, "LOCAL", rs.Path, "REMOTE", nestedWhy); err != nil {
+			return nil, fmt.Errorf("%s: %w", remoteArg, err)
 		}
 	}
 	p := &Pair{LocalSpec: ls, RemoteSpec: rs, workers: opt.Workers, opt: opt}
@@ -121,6 +122,11 @@ func Open(ctx context.Context, localArg, remoteArg string, opt Options) (_ *Pair
 	p.Local = lr
 	if p.Remote, err = openRemote(ctx, rs, opt); err != nil {
 		return nil, err
+	}
+	if here := p.remoteHere(ls.Path); here != "" {
+		if err := overlap(ls.Path, "LOCAL", here, "REMOTE", nestedWhy); err != nil {
+			return nil, fmt.Errorf("%s (%s on this machine): %w", remoteArg, here, err)
+		}
 	}
 	ignoreFile, err := readSmall(p.Local, IgnoreFile)
 	if err != nil {
@@ -242,4 +248,81 @@ func (p *Pair) Close() error {
 		errs = append(errs, p.db.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// nestedWhy ends the refusal of a pair whose sides hold one another.
+const nestedWhy = ": each sync would copy the tree into itself once more"
+
+// remoteHere returns, when REMOTE is a directory of this machine that holds,
+// lies inside or is one of the directories near (absolute, symlink-free),
+// its path here; else "". A local REMOTE is its own path. For a remote over
+// ssh this cannot be known in general: its path (relative ones taken from
+// this user's home) is looked up here, and only when it would overlap one
+// of near, a fresh temporary made at the remote root through the
+// connection must show up at that path (it is removed at once). When the
+// remote root cannot be written, the answer is "".
+func (p *Pair) remoteHere(near ...string) string {
+	if !p.RemoteSpec.IsRemote() {
+		return p.RemoteSpec.Path
+	}
+	cand := p.RemoteSpec.Path
+	if !filepath.IsAbs(cand) {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return ""
+		}
+		cand = filepath.Join(home, cand)
+	}
+	real, err := filepath.EvalSymlinks(cand)
+	if err != nil {
+		return ""
+	}
+	nearby := false
+	for _, n := range near {
+		nearby = nearby || overlap(n, "", real, "", "") != nil
+	}
+	if !nearby {
+		return ""
+	}
+	if here, ok := p.here[real]; ok {
+		return here
+	}
+	here := ""
+	if name, f, err := p.Remote.CreateTemp("", 0o600); err == nil {
+		if f.Close() == nil {
+			if _, err := os.Lstat(filepath.Join(real, name)); err == nil {
+				here = real
+			}
+		}
+		p.Remote.Remove(name)
+	}
+	if p.here == nil {
+		p.here = map[string]string{}
+	}
+	p.here[real] = here
+	return here
+}
+
+// CheckMountpoint refuses mnt (absolute) as the mountpoint of the pair's
+// view when it is, lies inside or holds LOCAL or REMOTE (symlinks
+// resolved): inside REMOTE the view would show itself, inside LOCAL it
+// would be synced, and over either it would hide that side.
+func (p *Pair) CheckMountpoint(mnt string) error {
+	real := mnt
+	if r, err := filepath.EvalSymlinks(mnt); err == nil {
+		real = r
+	}
+	sides := []struct{ name, dir string }{{"LOCAL", p.LocalSpec.Path}, {"REMOTE", p.remoteHere(real)}}
+	for _, s := range sides {
+		switch {
+		case s.dir == "":
+		case real == s.dir:
+			return fmt.Errorf("%s: the mountpoint must not be %s itself", mnt, s.name)
+		case within(real, s.dir):
+			return fmt.Errorf("%s: the mountpoint must not be inside %s (%s)", mnt, s.name, s.dir)
+		case within(s.dir, real):
+			return fmt.Errorf("%s: %s (%s) is inside the mountpoint, which would hide it", mnt, s.name, s.dir)
+		}
+	}
+	return nil
 }
