@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/myrrorfs/myrrorfs/journal"
 	"github.com/myrrorfs/myrrorfs/replica"
@@ -74,27 +75,9 @@ func DefaultStateDir() string {
 // side (over ssh or a second local directory) and the pair's journal, which
 // this process then holds until Close.
 func Open(ctx context.Context, localArg, remoteArg string, opt Options) (_ *Pair, err error) {
-	ls, err := ParseSpec(localArg)
+	ls, rs, err := resolvePair(localArg, remoteArg)
 	if err != nil {
 		return nil, err
-	}
-	if ls.IsRemote() {
-		return nil, fmt.Errorf("%s: LOCAL must be a local directory", localArg)
-	}
-	rs, err := ParseSpec(remoteArg)
-	if err != nil {
-		return nil, err
-	}
-	if ls.Path, err = canonicalDir(ls.Path); err != nil {
-		return nil, err
-	}
-	if !rs.IsRemote() {
-		if rs.Path, err = canonicalDir(rs.Path); err != nil {
-			return nil, err
-		}
-		if err := overlap(ls.Path, "LOCAL", rs.Path, "REMOTE", nestedWhy); err != nil {
-			return nil, fmt.Errorf("%s: %w", remoteArg, err)
-		}
 	}
 	p := &Pair{LocalSpec: ls, RemoteSpec: rs, workers: opt.Workers, opt: opt}
 	if p.workers <= 0 {
@@ -105,14 +88,11 @@ func Open(ctx context.Context, localArg, remoteArg string, opt Options) (_ *Pair
 			p.Close()
 		}
 	}()
-	state := opt.StateDir
-	if state == "" {
-		state = DefaultStateDir()
-	}
+	state := stateDir(opt)
 	if err := os.MkdirAll(state, 0o700); err != nil {
 		return nil, fmt.Errorf("state directory %s: %w", state, unwrapPathErr(err))
 	}
-	if p.db, err = journal.Open(state, ls.Path+"\x00"+rs.String(), opt.Holder); err != nil {
+	if p.db, err = journal.Open(state, identity(ls, rs), opt.Holder); err != nil {
 		return nil, fmt.Errorf("journal of %s and %s: %w", ls, rs, err)
 	}
 	lr, err := local.New(ls.Path)
@@ -134,6 +114,64 @@ func Open(ctx context.Context, localArg, remoteArg string, opt Options) (_ *Pair
 	}
 	p.ig = NewIgnorer(ignoreFile, opt.Ignore)
 	return p, nil
+}
+
+// resolvePair reads the arguments naming a pair: LOCAL made absolute and
+// symlink-free, and so is a local REMOTE, which must not share a tree with
+// LOCAL.
+func resolvePair(localArg, remoteArg string) (ls, rs Spec, err error) {
+	if ls, err = ParseSpec(localArg); err != nil {
+		return Spec{}, Spec{}, err
+	}
+	if ls.IsRemote() {
+		return Spec{}, Spec{}, fmt.Errorf("%s: LOCAL must be a local directory", localArg)
+	}
+	if rs, err = ParseSpec(remoteArg); err != nil {
+		return Spec{}, Spec{}, err
+	}
+	if ls.Path, err = canonicalDir(ls.Path); err != nil {
+		return Spec{}, Spec{}, err
+	}
+	if !rs.IsRemote() {
+		if rs.Path, err = canonicalDir(rs.Path); err != nil {
+			return Spec{}, Spec{}, err
+		}
+		if err := overlap(ls.Path, "LOCAL", rs.Path, "REMOTE", nestedWhy); err != nil {
+			return Spec{}, Spec{}, fmt.Errorf("%s: %w", remoteArg, err)
+		}
+	}
+	return ls, rs, nil
+}
+
+// identity names a pair's journal.
+func identity(ls, rs Spec) string { return ls.Path + "\x00" + rs.String() }
+
+// stateDir is the state directory opt names.
+func stateDir(opt Options) string {
+	if opt.StateDir == "" {
+		return DefaultStateDir()
+	}
+	if abs, err := filepath.Abs(opt.StateDir); err == nil {
+		return abs
+	}
+	return opt.StateDir
+}
+
+// MoveJournalAside moves the journal of the pair (localArg, remoteArg) out
+// of the way, keeping it, and returns where it now is: the next run is then
+// a first sync, where identical paths are equal and different ones
+// conflicts. It does not reach the remote. It fails while a process (a
+// mount, a sync) holds the pair. Only opt.StateDir is used.
+func MoveJournalAside(localArg, remoteArg string, opt Options) (string, error) {
+	ls, rs, err := resolvePair(localArg, remoteArg)
+	if err != nil {
+		return "", err
+	}
+	aside, err := journal.MoveAside(stateDir(opt), identity(ls, rs), time.Now())
+	if err != nil {
+		return "", fmt.Errorf("journal of %s and %s: %w", ls, rs, err)
+	}
+	return aside, nil
 }
 
 // openRemote opens the remote side: a local directory, or a remote one
