@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	badger "github.com/dgraph-io/badger/v4"
 	"lukechampine.com/blake3"
@@ -32,6 +33,9 @@ type DB struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	pending atomic.Int64          // bytes batches took since the last checkSpace
+	full    atomic.Pointer[error] // checkSpace's failure: later writes fail too
 }
 
 // PairDir returns the directory under stateDir that holds the journal of the
@@ -64,7 +68,7 @@ func Open(stateDir, identity, holder string) (*DB, error) {
 	db, err := openLocked(dir, identity, holder, lock)
 	if err != nil {
 		lock.unlock()
-		if errors.Is(err, ErrDamaged) {
+		if errors.Is(err, ErrDamaged) || errors.Is(err, ErrNoSpace) {
 			return nil, err // names dir already
 		}
 		return nil, fmt.Errorf("journal: open %s: %w", dir, err)
@@ -74,6 +78,9 @@ func Open(stateDir, identity, holder string) (*DB, error) {
 
 // openLocked does the work of Open once the pair's lock is held.
 func openLocked(dir, identity, holder string, lock *pairLock) (*DB, error) {
+	if err := checkSpace(dir); err != nil {
+		return nil, err
+	}
 	if err := checkPairFile(dir, identity); err != nil {
 		return nil, err
 	}
