@@ -87,8 +87,8 @@ func Start(ctx context.Context, opt Options) (_ *Daemon, err error) {
 			d.pair.Close()
 		}
 	}()
-	if tree.IsUnder(mnt, d.pair.LocalSpec.Path) || mnt == d.pair.LocalSpec.Path {
-		return nil, fmt.Errorf("%s: the mountpoint must not be inside LOCAL", opt.Mountpoint)
+	if err := d.pair.CheckMountpoint(mnt); err != nil {
+		return nil, err
 	}
 	plan, err := d.pair.Refresh(ctx, true)
 	if err != nil {

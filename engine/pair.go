@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/myrrorfs/myrrorfs/journal"
 	"github.com/myrrorfs/myrrorfs/replica"
@@ -53,14 +54,14 @@ type Pair struct {
 	ig                    *Ignorer
 	workers               int
 	opt                   Options
-	fetching              sync.Map // content hash -> *sync.Mutex, for Fetch
+	fetching              sync.Map          // content hash -> *sync.Mutex, for Fetch
+	here                  map[string]string // remoteHere's answers, by candidate
 
 	// mu guards last, gen and the Remote field against the calls a mount
 	// makes without holding the pair (ScanRemote, Fetch, HashBases).
 	mu   sync.Mutex
 	last [2]*replica.ScanResult // the latest scan of each side
 	gen  uint64                 // counts Apply runs
-
 }
 
 // DefaultStateDir is $XDG_STATE_HOME/myrrorfs, or ~/.local/state/myrrorfs.
@@ -79,27 +80,9 @@ func DefaultStateDir() string {
 // side (over ssh or a second local directory) and the pair's journal, which
 // this process then holds until Close.
 func Open(ctx context.Context, localArg, remoteArg string, opt Options) (_ *Pair, err error) {
-	ls, err := ParseSpec(localArg)
+	ls, rs, err := resolvePair(localArg, remoteArg)
 	if err != nil {
 		return nil, err
-	}
-	if ls.IsRemote() {
-		return nil, fmt.Errorf("%s: LOCAL must be a local directory", localArg)
-	}
-	rs, err := ParseSpec(remoteArg)
-	if err != nil {
-		return nil, err
-	}
-	if ls.Path, err = canonicalDir(ls.Path); err != nil {
-		return nil, err
-	}
-	if !rs.IsRemote() {
-		if rs.Path, err = canonicalDir(rs.Path); err != nil {
-			return nil, err
-		}
-		if rs.Path == ls.Path {
-			return nil, fmt.Errorf("%s: LOCAL and REMOTE are the same directory", remoteArg)
-		}
 	}
 	p := &Pair{LocalSpec: ls, RemoteSpec: rs, workers: opt.Workers, opt: opt}
 	if p.workers <= 0 {
@@ -110,14 +93,11 @@ func Open(ctx context.Context, localArg, remoteArg string, opt Options) (_ *Pair
 			p.Close()
 		}
 	}()
-	state := opt.StateDir
-	if state == "" {
-		state = DefaultStateDir()
-	}
+	state := stateDir(opt)
 	if err := os.MkdirAll(state, 0o700); err != nil {
 		return nil, fmt.Errorf("state directory %s: %w", state, unwrapPathErr(err))
 	}
-	if p.db, err = journal.Open(state, ls.Path+"\x00"+rs.String(), opt.Holder); err != nil {
+	if p.db, err = journal.Open(state, identity(ls, rs), opt.Holder); err != nil {
 		return nil, fmt.Errorf("journal of %s and %s: %w", ls, rs, err)
 	}
 	lr, err := local.New(ls.Path)
@@ -128,6 +108,11 @@ func Open(ctx context.Context, localArg, remoteArg string, opt Options) (_ *Pair
 	if p.Remote, err = openRemote(ctx, rs, opt); err != nil {
 		return nil, err
 	}
+	if here := p.remoteHere(ls.Path); here != "" {
+		if err := overlap(ls.Path, "LOCAL", here, "REMOTE", nestedWhy); err != nil {
+			return nil, fmt.Errorf("%s (%s on this machine): %w", remoteArg, here, err)
+		}
+	}
 	ignoreFile, err := readSmall(p.Local, IgnoreFile)
 	if err != nil {
 		return nil, err
@@ -135,6 +120,64 @@ func Open(ctx context.Context, localArg, remoteArg string, opt Options) (_ *Pair
 	p.ig = NewIgnorer(ignoreFile, opt.Ignore)
 	p.markTemps()
 	return p, nil
+}
+
+// resolvePair reads the arguments naming a pair: LOCAL made absolute and
+// symlink-free, and so is a local REMOTE, which must not share a tree with
+// LOCAL.
+func resolvePair(localArg, remoteArg string) (ls, rs Spec, err error) {
+	if ls, err = ParseSpec(localArg); err != nil {
+		return Spec{}, Spec{}, err
+	}
+	if ls.IsRemote() {
+		return Spec{}, Spec{}, fmt.Errorf("%s: LOCAL must be a local directory", localArg)
+	}
+	if rs, err = ParseSpec(remoteArg); err != nil {
+		return Spec{}, Spec{}, err
+	}
+	if ls.Path, err = canonicalDir(ls.Path); err != nil {
+		return Spec{}, Spec{}, err
+	}
+	if !rs.IsRemote() {
+		if rs.Path, err = canonicalDir(rs.Path); err != nil {
+			return Spec{}, Spec{}, err
+		}
+		if err := overlap(ls.Path, "LOCAL", rs.Path, "REMOTE", nestedWhy); err != nil {
+			return Spec{}, Spec{}, fmt.Errorf("%s: %w", remoteArg, err)
+		}
+	}
+	return ls, rs, nil
+}
+
+// identity names a pair's journal.
+func identity(ls, rs Spec) string { return ls.Path + "\x00" + rs.String() }
+
+// stateDir is the state directory opt names.
+func stateDir(opt Options) string {
+	if opt.StateDir == "" {
+		return DefaultStateDir()
+	}
+	if abs, err := filepath.Abs(opt.StateDir); err == nil {
+		return abs
+	}
+	return opt.StateDir
+}
+
+// MoveJournalAside moves the journal of the pair (localArg, remoteArg) out
+// of the way, keeping it, and returns where it now is: the next run is then
+// a first sync, where identical paths are equal and different ones
+// conflicts. It does not reach the remote. It fails while a process (a
+// mount, a sync) holds the pair. Only opt.StateDir is used.
+func MoveJournalAside(localArg, remoteArg string, opt Options) (string, error) {
+	ls, rs, err := resolvePair(localArg, remoteArg)
+	if err != nil {
+		return "", err
+	}
+	aside, err := journal.MoveAside(stateDir(opt), identity(ls, rs), time.Now())
+	if err != nil {
+		return "", fmt.Errorf("journal of %s and %s: %w", ls, rs, err)
+	}
+	return aside, nil
 }
 
 // openRemote opens the remote side: a local directory, or a remote one
@@ -263,4 +306,81 @@ func (p *Pair) Close() error {
 		errs = append(errs, p.db.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// nestedWhy ends the refusal of a pair whose sides hold one another.
+const nestedWhy = ": each sync would copy the tree into itself once more"
+
+// remoteHere returns, when REMOTE is a directory of this machine that holds,
+// lies inside or is one of the directories near (absolute, symlink-free),
+// its path here; else "". A local REMOTE is its own path. For a remote over
+// ssh this cannot be known in general: its path (relative ones taken from
+// this user's home) is looked up here, and only when it would overlap one
+// of near, a fresh temporary made at the remote root through the
+// connection must show up at that path (it is removed at once). When the
+// remote root cannot be written, the answer is "".
+func (p *Pair) remoteHere(near ...string) string {
+	if !p.RemoteSpec.IsRemote() {
+		return p.RemoteSpec.Path
+	}
+	cand := p.RemoteSpec.Path
+	if !filepath.IsAbs(cand) {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return ""
+		}
+		cand = filepath.Join(home, cand)
+	}
+	real, err := filepath.EvalSymlinks(cand)
+	if err != nil {
+		return ""
+	}
+	nearby := false
+	for _, n := range near {
+		nearby = nearby || overlap(n, "", real, "", "") != nil
+	}
+	if !nearby {
+		return ""
+	}
+	if here, ok := p.here[real]; ok {
+		return here
+	}
+	here := ""
+	if name, f, err := p.Remote.CreateTemp("", 0o600); err == nil {
+		if f.Close() == nil {
+			if _, err := os.Lstat(filepath.Join(real, name)); err == nil {
+				here = real
+			}
+		}
+		p.Remote.Remove(name)
+	}
+	if p.here == nil {
+		p.here = map[string]string{}
+	}
+	p.here[real] = here
+	return here
+}
+
+// CheckMountpoint refuses mnt (absolute) as the mountpoint of the pair's
+// view when it is, lies inside or holds LOCAL or REMOTE (symlinks
+// resolved): inside REMOTE the view would show itself, inside LOCAL it
+// would be synced, and over either it would hide that side.
+func (p *Pair) CheckMountpoint(mnt string) error {
+	real := mnt
+	if r, err := filepath.EvalSymlinks(mnt); err == nil {
+		real = r
+	}
+	sides := []struct{ name, dir string }{{"LOCAL", p.LocalSpec.Path}, {"REMOTE", p.remoteHere(real)}}
+	for _, s := range sides {
+		switch {
+		case s.dir == "":
+		case real == s.dir:
+			return fmt.Errorf("%s: the mountpoint must not be %s itself", mnt, s.name)
+		case within(real, s.dir):
+			return fmt.Errorf("%s: the mountpoint must not be inside %s (%s)", mnt, s.name, s.dir)
+		case within(s.dir, real):
+			return fmt.Errorf("%s: %s (%s) is inside the mountpoint, which would hide it", mnt, s.name, s.dir)
+		}
+	}
+	return nil
 }

@@ -72,3 +72,27 @@ func unwrapPathErr(err error) error {
 	}
 	return err
 }
+
+// within reports whether p lies strictly inside directory dir (both
+// absolute and clean).
+func within(p, dir string) bool {
+	if dir == "/" {
+		return p != "/"
+	}
+	return len(p) > len(dir) && p[len(dir)] == '/' && p[:len(dir)] == dir
+}
+
+// overlap reports how directories a and b (absolute, symlink-free), named
+// aName and bName in messages, share a tree: nil when apart, else an error
+// saying which holds the other. What follows a refusal explains it.
+func overlap(a, aName, b, bName, why string) error {
+	switch {
+	case a == b:
+		return fmt.Errorf("%s and %s are the same directory", aName, bName)
+	case within(a, b):
+		return fmt.Errorf("%s is inside %s (%s)%s", aName, bName, b, why)
+	case within(b, a):
+		return fmt.Errorf("%s is inside %s (%s)%s", bName, aName, a, why)
+	}
+	return nil
+}

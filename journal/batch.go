@@ -17,11 +17,31 @@ const encodedSizeHint = 128
 // for concurrent use and must end with Flush or Cancel.
 type Batch struct {
 	wb *badger.WriteBatch
+	db *DB
 }
 
 // NewBatch starts a Batch.
 func (db *DB) NewBatch() *Batch {
-	return &Batch{wb: db.bdb.NewWriteBatch()}
+	return &Batch{wb: db.bdb.NewWriteBatch(), db: db}
+}
+
+// room checks the free space every checkEvery bytes that the batches of
+// the DB took (n more now); see checkSpace. Once short of space, every
+// later write of the DB fails.
+func (b *Batch) room(n int) error {
+	db := b.db
+	if err := db.full.Load(); err != nil {
+		return *err
+	}
+	if db.pending.Add(int64(n)) < checkEvery {
+		return nil
+	}
+	db.pending.Store(0)
+	err := checkSpace(db.dir)
+	if err != nil {
+		db.full.Store(&err)
+	}
+	return err
 }
 
 // Put sets the record of path.
@@ -30,7 +50,11 @@ func (b *Batch) Put(path string, rec Record) error {
 	if err != nil {
 		return err
 	}
-	if err := b.wb.Set(key, EncodeRecord(make([]byte, 0, encodedSizeHint), rec)); err != nil {
+	val := EncodeRecord(make([]byte, 0, encodedSizeHint), rec)
+	if err := b.room(len(key) + len(val)); err != nil {
+		return err
+	}
+	if err := b.wb.Set(key, val); err != nil {
 		return fmt.Errorf("journal: put %q: %w", path, err)
 	}
 	return nil
@@ -40,6 +64,9 @@ func (b *Batch) Put(path string, rec Record) error {
 func (b *Batch) Delete(path string) error {
 	key, err := recordKey(path)
 	if err != nil {
+		return err
+	}
+	if err := b.room(len(key) + 16); err != nil {
 		return err
 	}
 	if err := b.wb.Delete(key); err != nil {

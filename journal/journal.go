@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	badger "github.com/dgraph-io/badger/v4"
 	"lukechampine.com/blake3"
@@ -32,6 +33,9 @@ type DB struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	pending atomic.Int64          // bytes batches took since the last checkSpace
+	full    atomic.Pointer[error] // checkSpace's failure: later writes fail too
 }
 
 // PairDir returns the directory under stateDir that holds the journal of the
@@ -64,6 +68,9 @@ func Open(stateDir, identity, holder string) (*DB, error) {
 	db, err := openLocked(dir, identity, holder, lock)
 	if err != nil {
 		lock.unlock()
+		if errors.Is(err, ErrDamaged) || errors.Is(err, ErrNoSpace) {
+			return nil, err // names dir already
+		}
 		return nil, fmt.Errorf("journal: open %s: %w", dir, err)
 	}
 	return db, nil
@@ -71,6 +78,9 @@ func Open(stateDir, identity, holder string) (*DB, error) {
 
 // openLocked does the work of Open once the pair's lock is held.
 func openLocked(dir, identity, holder string, lock *pairLock) (*DB, error) {
+	if err := checkSpace(dir); err != nil {
+		return nil, err
+	}
 	if err := checkPairFile(dir, identity); err != nil {
 		return nil, err
 	}
@@ -82,10 +92,22 @@ func openLocked(dir, identity, holder string, lock *pairLock) (*DB, error) {
 		os.Remove(holderPath)
 		return nil, err
 	}
-	bdb, err := badger.Open(badgerOptions(dir))
+	if err := checkTables(dir); err != nil {
+		os.Remove(holderPath)
+		return nil, err
+	}
+	// badger logs what it then returns: keep it quiet meanwhile
+	log := &errorLogger{}
+	log.quiet.Store(true)
+	var bdb *badger.DB
+	err := guard(dir, func() (err error) {
+		bdb, err = badger.Open(badgerOptions(dir, log))
+		return err
+	})
+	log.quiet.Store(false)
 	if err != nil {
 		os.Remove(holderPath)
-		return nil, fmt.Errorf("badger: %w", err)
+		return nil, badgerErr(dir, fmt.Errorf("badger: %w", err))
 	}
 	return &DB{dir: dir, bdb: bdb, lock: lock}, nil
 }
@@ -172,7 +194,7 @@ func (db *DB) Load(fn func(path string, rec Record) error) error {
 	return db.scan(true, func(path string, val []byte) (bool, error) {
 		rec, err := DecodeRecord(val)
 		if err != nil {
-			return false, fmt.Errorf("journal: record %q: %w", path, err)
+			return false, damaged(db.dir, fmt.Sprintf("record %q: %v", path, err))
 		}
 		return true, fn(path, rec)
 	})
@@ -182,32 +204,37 @@ func (db *DB) Load(fn func(path string, rec Record) error) error {
 // each path and its raw value (valid during the call only) until visit
 // returns false or an error.
 func (db *DB) scan(withPath bool, visit func(path string, val []byte) (bool, error)) error {
-	return db.bdb.View(func(txn *badger.Txn) error {
-		opts := badger.DefaultIteratorOptions
-		// Records live in the LSM tree (see valueThreshold): badger's value
-		// prefetching would only start one goroutine per record to copy them.
-		opts.PrefetchValues = false
-		opts.Prefix = []byte{prefixRecord}
-		it := txn.NewIterator(opts)
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			item := it.Item()
-			var path string
-			if withPath {
-				path = tree.PathFromKey(item.Key()[1:])
-			}
-			var more bool
-			err := item.Value(func(val []byte) error {
-				var err error
-				more, err = visit(path, val)
-				return err
-			})
-			if err != nil || !more {
-				return err
-			}
-		}
-		return nil
+	return guard(db.dir, func() error {
+		return db.bdb.View(func(txn *badger.Txn) error { return scanTxn(txn, withPath, visit) })
 	})
+}
+
+// scanTxn is scan within transaction txn.
+func scanTxn(txn *badger.Txn, withPath bool, visit func(path string, val []byte) (bool, error)) error {
+	opts := badger.DefaultIteratorOptions
+	// Records live in the LSM tree (see valueThreshold): badger's value
+	// prefetching would only start one goroutine per record to copy them.
+	opts.PrefetchValues = false
+	opts.Prefix = []byte{prefixRecord}
+	it := txn.NewIterator(opts)
+	defer it.Close()
+	for it.Rewind(); it.Valid(); it.Next() {
+		item := it.Item()
+		var path string
+		if withPath {
+			path = tree.PathFromKey(item.Key()[1:])
+		}
+		var more bool
+		err := item.Value(func(val []byte) error {
+			var err error
+			more, err = visit(path, val)
+			return err
+		})
+		if err != nil || !more {
+			return err
+		}
+	}
+	return nil
 }
 
 // Get returns the record of path and whether there is one.
@@ -217,14 +244,18 @@ func (db *DB) Get(path string) (Record, bool, error) {
 		return Record{}, false, err
 	}
 	var rec Record
-	err = db.bdb.View(func(txn *badger.Txn) error {
-		item, err := txn.Get(key)
-		if err != nil {
-			return err
-		}
-		return item.Value(func(val []byte) error {
-			rec, err = DecodeRecord(val)
-			return err
+	err = guard(db.dir, func() error {
+		return db.bdb.View(func(txn *badger.Txn) error {
+			item, err := txn.Get(key)
+			if err != nil {
+				return err
+			}
+			return item.Value(func(val []byte) error {
+				if rec, err = DecodeRecord(val); err != nil {
+					return damaged(db.dir, fmt.Sprintf("record %q: %v", path, err))
+				}
+				return nil
+			})
 		})
 	})
 	if errors.Is(err, badger.ErrKeyNotFound) {

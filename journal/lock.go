@@ -30,20 +30,53 @@ type pairLock struct {
 
 // lockPair takes the exclusive lock of dir without waiting. When another
 // holder has it, the error wraps ErrLocked and names that holder.
+//
+// A journal moved aside (MoveAside) while this waited for its lock takes
+// its lock file along: the lock is then taken again, on dir's new one.
 func lockPair(dir string) (*pairLock, error) {
-	f, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_RDWR|os.O_CREATE, 0o600)
+	for {
+		l, moved, err := tryLock(dir)
+		if !moved {
+			return l, err
+		}
+	}
+}
+
+// tryLock is one attempt of lockPair; moved says that the lock file taken
+// was no longer dir's when locked (nothing is held then).
+func tryLock(dir string) (_ *pairLock, moved bool, _ error) {
+	name := filepath.Join(dir, lockFile)
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("open lock file: %w", err)
+		return nil, false, fmt.Errorf("open lock file: %w", err)
 	}
 	err = flock(f)
 	if err == nil {
-		return &pairLock{f: f}, nil
+		held, ferr := f.Stat()
+		now, serr := os.Stat(name)
+		if ferr == nil && serr == nil && os.SameFile(held, now) {
+			return &pairLock{f: f}, false, nil
+		}
+		f.Close()
+		if ferr != nil {
+			return nil, false, fmt.Errorf("lock file: %w", ferr)
+		}
+		if serr != nil && !errors.Is(serr, os.ErrNotExist) {
+			return nil, false, fmt.Errorf("lock file: %w", serr)
+		}
+		if errors.Is(serr, os.ErrNotExist) {
+			// dir itself was moved away: recreate it and lock there
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				return nil, false, fmt.Errorf("create %s: %w", dir, err)
+			}
+		}
+		return nil, true, nil
 	}
 	f.Close()
 	if errors.Is(err, syscall.EWOULDBLOCK) {
-		return nil, fmt.Errorf("%w by %s", ErrLocked, readHolder(dir))
+		return nil, false, fmt.Errorf("%w by %s", ErrLocked, readHolder(dir))
 	}
-	return nil, fmt.Errorf("lock %s: %w", dir, err)
+	return nil, false, fmt.Errorf("lock %s: %w", dir, err)
 }
 
 func flock(f *os.File) error {

@@ -3,8 +3,11 @@ package journal
 import (
 	"fmt"
 	"os"
+	"strings"
+	"sync/atomic"
 
 	badger "github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
 )
 
 // valueThreshold keeps every record (symlink targets of up to PATH_MAX
@@ -14,7 +17,7 @@ const valueThreshold = 8 << 10
 
 // badgerOptions are small-footprint settings: writing a million records
 // peaks at a few hundred MB instead of most of a GB with the defaults.
-func badgerOptions(dir string) badger.Options {
+func badgerOptions(dir string, log *errorLogger) badger.Options {
 	return badger.DefaultOptions(dir).
 		WithMemTableSize(8 << 20).
 		WithNumMemtables(2).
@@ -30,15 +33,22 @@ func badgerOptions(dir string) badger.Options {
 		WithMetricsEnabled(false).
 		WithDetectConflicts(false).
 		WithSyncWrites(false).
-		WithLogger(errorLogger{})
+		WithCompression(options.Snappy). // checkBlock decodes it
+		WithLogger(log)
 }
 
-// errorLogger passes badger's errors to stderr and drops everything else.
-type errorLogger struct{}
-
-func (errorLogger) Errorf(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "journal: badger: "+format, args...)
+// errorLogger passes badger's errors to stderr, one line each, unless
+// quiet, and drops everything else.
+type errorLogger struct {
+	quiet atomic.Bool
 }
-func (errorLogger) Warningf(string, ...any) {}
-func (errorLogger) Infof(string, ...any)    {}
-func (errorLogger) Debugf(string, ...any)   {}
+
+func (l *errorLogger) Errorf(format string, args ...any) {
+	if !l.quiet.Load() {
+		msg := strings.Join(strings.Fields(fmt.Sprintf(format, args...)), " ")
+		fmt.Fprintf(os.Stderr, "myrrorfs: journal: badger: %s\n", msg)
+	}
+}
+func (*errorLogger) Warningf(string, ...any) {}
+func (*errorLogger) Infof(string, ...any)    {}
+func (*errorLogger) Debugf(string, ...any)   {}

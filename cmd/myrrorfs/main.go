@@ -68,7 +68,7 @@ alone until resolved.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newSync(), newStatus(), newConflicts(), newMount(), newCommit(), newUnmount())
+	root.AddCommand(newSync(), newStatus(), newConflicts(), newMount(), newCommit(), newUnmount(), newRepair())
 	root.AddCommand(newAgent())
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return fmt.Errorf("%s: %w (see myrrorfs %s --help)", c.Name(), err, c.Name())

@@ -301,7 +301,7 @@ func startDaemon(m mountFlags, args []string) (*daemon.Server, *daemon.Daemon, e
 	})
 	if err != nil {
 		srv.Close()
-		return nil, nil, err
+		return nil, nil, damagedHint(err, m.common, args[0], args[1])
 	}
 	go srv.Serve(d)
 	return srv, d, nil

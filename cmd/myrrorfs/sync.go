@@ -68,7 +68,7 @@ func openPair(ctx context.Context, c common, local, remote, holder string) (*eng
 		ScanProgress:   scanProgress(),
 	})
 	if err != nil {
-		return nil, heldByMount(err, c, holder)
+		return nil, damagedHint(heldByMount(err, c, holder), c, local, remote)
 	}
 	return p, nil
 }
@@ -84,7 +84,7 @@ func scanPair(ctx context.Context, c common, local, remote, holder string) (*eng
 	endScanProgress()
 	if err != nil {
 		p.Close()
-		return nil, nil, err
+		return nil, nil, damagedHint(err, c, local, remote)
 	}
 	printWarnings(plan.Problems)
 	return p, plan, nil
@@ -114,7 +114,7 @@ func runSync(ctx context.Context, c common, local, remote string, yes, dryRun bo
 	res, err := p.Apply(ctx, plan, engine.ApplyOptions{Progress: bar.add})
 	bar.finish()
 	if err != nil {
-		return err
+		return damagedHint(err, c, local, remote)
 	}
 	_, failures := daemon.SplitProblems(res.Problems)
 	return finish(outcome{applied: res.Applied, bytes: res.Bytes, failures: failures, conflicts: len(res.Conflicts)}, out)

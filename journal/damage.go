@@ -1,0 +1,189 @@
+package journal
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"syscall"
+
+	"github.com/dgraph-io/badger/v4/fb"
+	"github.com/dgraph-io/badger/v4/pb"
+	"github.com/dgraph-io/badger/v4/y"
+	"github.com/klauspost/compress/snappy"
+	"google.golang.org/protobuf/proto"
+)
+
+// ErrDamaged is wrapped by the errors of a journal whose files cannot be
+// read back: truncated or overwritten tables, a damaged manifest, records
+// that do not decode. The journal only records what both sides last agreed
+// on: moved aside (MoveAside), the next sync is a first sync.
+var ErrDamaged = errors.New("damaged")
+
+// damagedError reports a damaged journal in one line naming its directory.
+type damagedError struct {
+	dir   string
+	cause string
+}
+
+func (e *damagedError) Error() string {
+	return fmt.Sprintf("journal %s is damaged (%s)", e.dir, e.cause)
+}
+
+func (e *damagedError) Unwrap() error { return ErrDamaged }
+
+// damaged returns the error of the journal in dir damaged by cause.
+func damaged(dir string, cause any) error {
+	return &damagedError{dir: dir, cause: strings.Join(strings.Fields(fmt.Sprint(cause)), " ")}
+}
+
+// guard runs fn at the journal's boundary with badger: a panic inside it
+// (badger panics on some damaged files) and a fault on memory mapped from
+// a file (SIGBUS when a file was truncated under its mapping or its
+// filesystem is full) become an error of the journal in dir instead of
+// ending the process. Badger's own goroutines are not covered: Open checks
+// the files and the free space before handing them to badger.
+func guard(dir string, fn func() error) (err error) {
+	old := debug.SetPanicOnFault(true)
+	defer debug.SetPanicOnFault(old)
+	defer func() {
+		if r := recover(); r != nil {
+			err = damaged(dir, r)
+		}
+	}()
+	return fn()
+}
+
+// badgerErr classifies an error badger returned for the journal in dir: a
+// system call's failure (no space, permission) is kept as it is, anything
+// else means the files could not be made sense of.
+func badgerErr(dir string, err error) error {
+	var errno syscall.Errno
+	if err == nil || errors.As(err, &errno) || errors.Is(err, ErrDamaged) {
+		return err
+	}
+	return damaged(dir, err)
+}
+
+// checkTables reads every table (.sst) of the journal in dir and checks
+// its structure and the checksums of its index and of every block, which
+// badger would otherwise trust (a truncated table makes badger panic in a
+// goroutine of its own; garbage inside one is silently skipped).
+func checkTables(dir string) error {
+	names, err := filepath.Glob(filepath.Join(dir, "*.sst"))
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		if err := checkTable(name); err != nil {
+			var errno syscall.Errno
+			if errors.As(err, &errno) {
+				return fmt.Errorf("read %s: %w", name, err)
+			}
+			return damaged(dir, fmt.Sprintf("%s: %v", filepath.Base(name), err))
+		}
+	}
+	return nil
+}
+
+// checkTable checks one table file; see checkTables. The layout, from the
+// end: checksum length (4 bytes, big endian), the index's checksum, index
+// length (4 bytes), the index (a flatbuffer), and before it the blocks the
+// index lists, each ending with its checksum and that checksum's length.
+func checkTable(name string) (err error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	defer func() { // the flatbuffer accessors panic on nonsense
+		if r := recover(); r != nil {
+			err = fmt.Errorf("unreadable index: %v", r)
+		}
+	}()
+	pos := fi.Size()
+	read := func(n int64, what string) ([]byte, error) {
+		if n < 0 || n > pos {
+			return nil, fmt.Errorf("%s of %d bytes does not fit in the %d left", what, n, pos)
+		}
+		pos -= n
+		b := make([]byte, n)
+		if _, err := f.ReadAt(b, pos); err != nil {
+			if err == io.EOF {
+				return nil, fmt.Errorf("%s: file shorter than its size", what)
+			}
+			return nil, err
+		}
+		return b, nil
+	}
+	b, err := read(4, "checksum length")
+	if err != nil {
+		return err
+	}
+	b, err = read(int64(y.BytesToU32(b)), "index checksum")
+	if err != nil {
+		return err
+	}
+	var sum pb.Checksum
+	if err := proto.Unmarshal(b, &sum); err != nil {
+		return fmt.Errorf("index checksum: %v", err)
+	}
+	if b, err = read(4, "index length"); err != nil {
+		return err
+	}
+	index, err := read(int64(y.BytesToU32(b)), "index")
+	if err != nil {
+		return err
+	}
+	if err := y.VerifyChecksum(index, &sum); err != nil {
+		return fmt.Errorf("index: %v", err)
+	}
+	ti := fb.GetRootAsTableIndex(index, 0)
+	var bo fb.BlockOffset
+	for i := 0; i < ti.OffsetsLength(); i++ {
+		if !ti.Offsets(&bo, i) {
+			return fmt.Errorf("block %d: no offset", i)
+		}
+		off, n := int64(bo.Offset()), int64(bo.Len())
+		if off < 0 || n < 0 || off+n > pos {
+			return fmt.Errorf("block %d: %d bytes at %d lie outside the blocks", i, n, off)
+		}
+		blk := make([]byte, n)
+		if _, err := f.ReadAt(blk, off); err != nil {
+			return err
+		}
+		if err := checkBlock(blk); err != nil {
+			return fmt.Errorf("block %d at %d: %v", i, off, err)
+		}
+	}
+	return nil
+}
+
+// checkBlock checks the checksum of one block (snappy-compressed, as
+// badgerOptions has it).
+func checkBlock(blk []byte) error {
+	data, err := snappy.Decode(nil, blk)
+	if err != nil {
+		return err
+	}
+	if len(data) < 4 {
+		return errors.New("too short")
+	}
+	end := len(data) - 4
+	n := int(y.BytesToU32(data[end:]))
+	if n > end {
+		return fmt.Errorf("checksum of %d bytes does not fit", n)
+	}
+	var sum pb.Checksum
+	if err := proto.Unmarshal(data[end-n:end], &sum); err != nil {
+		return fmt.Errorf("checksum: %v", err)
+	}
+	return y.VerifyChecksum(data[:end-n], &sum)
+}
