@@ -195,6 +195,7 @@ func open(rd io.Reader, wr io.WriteCloser, ep endpoint, host string) (*Replica, 
 	}
 	r := &Replica{Replica: files, c: c}
 	files.UseSyncer(r)
+	files.AllowUnsafeWrites() // file operations still go over SFTP
 	return r, nil
 }
 
@@ -399,8 +400,6 @@ func (r *Replica) listed(dir string, rec *listRecord) replica.Listed {
 // does it with renameat beneath its root (the SFTP server's rename refuses
 // to replace an empty directory).
 func (r *Replica) Rename(oldp, newp string) error {
-	r.Replica.Forget(oldp)
-	r.Replica.Forget(newp)
 	_, err := r.c.call(request{Op: opRename, Path: oldp, Dir: newp})
 	return err
 }
