@@ -24,4 +24,3 @@ type endpoint interface {
 }
 
 var _ endpoint = (*sftp.Process)(nil)
-
