@@ -51,6 +51,7 @@ func setup(t *testing.T, sc scenario) *fixture {
 		f.remote = testenv.SSHRemoteDir(t)
 		remoteSpec = host + ":" + f.remote
 		eopt.SSHCommand = sshCmd
+		eopt.UnsafeSFTPWrites = true // the test sshd has no agent
 		if sc.sshCommand != "" {
 			eopt.SSHCommand = sc.sshCommand
 		}

@@ -107,7 +107,7 @@ func writeEntry(t testing.TB, full, desc string) {
 func syncPair(t testing.TB, local, remote, state string) (*Plan, *Result) {
 	t.Helper()
 	ctx := context.Background()
-	p, err := Open(ctx, local, remote, Options{StateDir: state, Holder: "test", SSHCommand: sshCommand})
+	p, err := Open(ctx, local, remote, Options{StateDir: state, Holder: "test", SSHCommand: sshCommand, UnsafeSFTPWrites: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +126,7 @@ func syncPair(t testing.TB, local, remote, state string) (*Plan, *Result) {
 func planOf(t testing.TB, local, remote, state string) *Plan {
 	t.Helper()
 	ctx := context.Background()
-	p, err := Open(ctx, local, remote, Options{StateDir: state, Holder: "test", SSHCommand: sshCommand})
+	p, err := Open(ctx, local, remote, Options{StateDir: state, Holder: "test", SSHCommand: sshCommand, UnsafeSFTPWrites: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -44,6 +44,10 @@ type Options struct {
 	// the remote PATH, or upload this binary when the remote's OS and
 	// architecture match; "none": never use an agent.
 	RemoteMyrrorfs string
+	// UnsafeSFTPWrites lets a remote reached over plain SFTP (no agent) be
+	// written to. Without it such a remote is read-only: path-based SFTP
+	// cannot keep a write beneath the remote root (see replica/sftp).
+	UnsafeSFTPWrites bool
 }
 
 // Pair is an opened pair: both replicas and the journal.
@@ -197,7 +201,8 @@ func openRemote(ctx context.Context, rs Spec, opt Options) (replica.Replica, err
 			return r, err
 		}
 	}
-	r, err := sftp.Dial(ctx, sftp.Options{SSHCommand: opt.SSHCommand, Host: rs.Host, Path: rs.Path, Stderr: opt.Stderr})
+	r, err := sftp.Dial(ctx, sftp.Options{SSHCommand: opt.SSHCommand, Host: rs.Host, Path: rs.Path, Stderr: opt.Stderr,
+		UnsafeWrites: opt.UnsafeSFTPWrites})
 	if err != nil {
 		return nil, err
 	}

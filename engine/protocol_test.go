@@ -14,7 +14,7 @@ import (
 
 func openTest(t *testing.T, l, r, state string) *Pair {
 	t.Helper()
-	p, err := Open(context.Background(), l, r, Options{StateDir: state, Holder: "test", SSHCommand: sshCommand})
+	p, err := Open(context.Background(), l, r, Options{StateDir: state, Holder: "test", SSHCommand: sshCommand, UnsafeSFTPWrites: true})
 	if err != nil {
 		t.Fatal(err)
 	}

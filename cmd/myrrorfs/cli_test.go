@@ -102,7 +102,7 @@ func newPair(t *testing.T, ssh bool) pair {
 		sshCmd, host := testenv.SSH(t)
 		p.remoteDir = testenv.SSHRemoteDir(t)
 		p.remote = host + ":" + p.remoteDir
-		p.flags = append(p.flags, "-e", sshCmd)
+		p.flags = append(p.flags, "-e", sshCmd, "--unsafe-sftp-writes")
 	} else {
 		p.remoteDir = t.TempDir()
 		p.remote = p.remoteDir

@@ -47,6 +47,7 @@ type common struct {
 	ssh            string
 	ignore         []string
 	remoteMyrrorfs string // see engine.Options.RemoteMyrrorfs
+	unsafeSFTP     bool   // see engine.Options.UnsafeSFTPWrites
 }
 
 func (c *common) register(cmd *cobra.Command) {
@@ -55,6 +56,7 @@ func (c *common) register(cmd *cobra.Command) {
 	f.StringVarP(&c.ssh, "ssh", "e", "ssh", "command used to reach the remote, like rsync -e (e.g. \"ssh -p 2222\")")
 	f.StringArrayVar(&c.ignore, "ignore", nil, "gitignore-style `PATTERN` of paths to leave out (repeatable; adds to .myrrorignore)")
 	f.StringVar(&c.remoteMyrrorfs, "remote-myrrorfs", "", "`PATH` of myrrorfs on the remote, run there to hash and copy in place (default: the remote PATH's, else an upload of this binary when the remote's system matches; \"none\": plain SFTP)")
+	f.BoolVar(&c.unsafeSFTP, "unsafe-sftp-writes", false, "let plain SFTP (no agent on the remote) write to REMOTE; racy: a remote directory swapped for a symlink during the run can redirect writes outside REMOTE (without it, plain SFTP is read-only)")
 }
 
 func newRoot() *cobra.Command {

@@ -171,6 +171,9 @@ func daemonCommand(m mountFlags, args []string) (*exec.Cmd, string, error) {
 	if m.remoteMyrrorfs != "" {
 		a = append(a, "--remote-myrrorfs", m.remoteMyrrorfs)
 	}
+	if m.unsafeSFTP {
+		a = append(a, "--unsafe-sftp-writes")
+	}
 	for _, ig := range m.ignore {
 		a = append(a, "--ignore", ig)
 	}
@@ -296,7 +299,7 @@ func startDaemon(m mountFlags, args []string) (*daemon.Server, *daemon.Daemon, e
 	defer stop()
 	d, err := daemon.Start(ctx, daemon.Options{
 		Local: args[0], Remote: args[1], Mountpoint: mnt,
-		Engine: engine.Options{StateDir: state, SSHCommand: m.ssh, Ignore: m.ignore, RemoteMyrrorfs: m.remoteMyrrorfs, Stderr: os.Stderr},
+		Engine: engine.Options{StateDir: state, SSHCommand: m.ssh, Ignore: m.ignore, RemoteMyrrorfs: m.remoteMyrrorfs, UnsafeSFTPWrites: m.unsafeSFTP, Stderr: os.Stderr},
 		Rescan: m.rescan, Debug: m.debug, Log: os.Stderr,
 	})
 	if err != nil {

@@ -60,12 +60,13 @@ Exit status: 0 both sides are identical; 3 conflicts remain (untouched);
 // When a mount holds the pair, the error says how to reach it instead.
 func openPair(ctx context.Context, c common, local, remote, holder string) (*engine.Pair, error) {
 	p, err := engine.Open(ctx, local, remote, engine.Options{
-		StateDir:       c.state,
-		SSHCommand:     c.ssh,
-		Ignore:         c.ignore,
-		Holder:         fmt.Sprintf("%s (pid %d)", holder, os.Getpid()),
-		RemoteMyrrorfs: c.remoteMyrrorfs,
-		ScanProgress:   scanProgress(),
+		StateDir:         c.state,
+		SSHCommand:       c.ssh,
+		Ignore:           c.ignore,
+		Holder:           fmt.Sprintf("%s (pid %d)", holder, os.Getpid()),
+		RemoteMyrrorfs:   c.remoteMyrrorfs,
+		UnsafeSFTPWrites: c.unsafeSFTP,
+		ScanProgress:     scanProgress(),
 	})
 	if err != nil {
 		return nil, damagedHint(heldByMount(err, c, holder), c, local, remote)

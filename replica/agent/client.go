@@ -18,6 +18,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/myrrorfs/myrrorfs/replica"
@@ -68,14 +69,20 @@ type Options struct {
 	Stderr io.Writer
 }
 
-// Replica is a remote tree served by an agent. File operations go over
-// SFTP exactly as in replica/sftp; Lstat, ReadDir, ListTree, Hash, CopyTemp,
-// Rename and the fsyncs that make writes durable (see replica.Replica) are
-// done by the agent in place, so fingerprints are whole (nanosecond mtime
-// and ctime, inode). It is safe for concurrent use.
+// Replica is a remote tree served by an agent. Every operation that
+// writes, renames or removes, and Lstat, ReadDir, Readlink, ListTree,
+// Hash, CopyTemp and the fsyncs that make writes durable (see
+// replica.Replica), is an agent request done in place by replica/local
+// beneath the root, so that nothing can be redirected outside the tree
+// and fingerprints are whole (nanosecond mtime and ctime, inode). Only
+// Open reads file content over SFTP, as in replica/sftp, whose writes stay
+// refused (the agent's SFTP server is read-only too). It is safe for
+// concurrent use.
 type Replica struct {
 	*sftp.Replica
-	c *conn
+	c            *conn
+	handles      atomic.Uint64 // the last temporary handle given
+	bytesWritten atomic.Int64  // file content sent in write requests
 }
 
 var (
@@ -399,8 +406,6 @@ func (r *Replica) listed(dir string, rec *listRecord) replica.Listed {
 // does it with renameat beneath its root (the SFTP server's rename refuses
 // to replace an empty directory).
 func (r *Replica) Rename(oldp, newp string) error {
-	r.Replica.Forget(oldp)
-	r.Replica.Forget(newp)
 	_, err := r.c.call(request{Op: opRename, Path: oldp, Dir: newp})
 	return err
 }

@@ -21,6 +21,17 @@ const (
 	opSync    byte = 5 // fsync file or directory Path
 	opStat    byte = 6 // lstat Path: its fingerprint
 	opReadDir byte = 7 // list directory Path (one level, no symlink targets): batches, then a response
+	// Since protocol 3 (every write is a request; see write.go):
+	opCreate   byte = 8  // create a temporary in directory Path with Perm, as handle Num: its path
+	opWrite    byte = 9  // append Data to the temporary of handle Num; not answered
+	opClose    byte = 10 // fsync and close the temporary of handle Num
+	opMkdir    byte = 11 // make directory Path with Perm
+	opSymlink  byte = 12 // make symlink Path pointing to Data
+	opRemove   byte = 13 // remove file, symlink or empty directory Path
+	opChmod    byte = 14 // set the permission bits of Path to Perm
+	opChtimes  byte = 15 // set the mtime of Path to Num nanoseconds (as an int64)
+	opLink     byte = 16 // hard link Dir to file Path
+	opReadlink byte = 17 // the target of symlink Path, in the response's Path
 )
 
 // helloID is the id of the agent's first message, sent unasked: its Path is
@@ -33,7 +44,9 @@ type request struct {
 	Op   byte
 	Path string // hash: the file; copy: the source
 	Dir  string // copy: the directory of the new temporary; rename: the new path
-	Perm uint32 // copy: permission bits of the new temporary
+	Perm uint32 // copy, create, mkdir, chmod: permission bits
+	Num  uint64 // create, write, close: the temporary's handle; chtimes: the mtime
+	Data []byte // write: file content; symlink: the target
 }
 
 // response answers the request with the same ID. A list request gets any
@@ -171,14 +184,17 @@ func (d *decoder) end() error {
 	return d.err
 }
 
-// marshal encodes q as: id, op, path, dir, perm.
+// marshal encodes q as: id, op, path, dir, perm, num, data.
 func (q *request) marshal() []byte {
-	e := encoder{b: make([]byte, 0, 17+len(q.Path)+len(q.Dir))}
+	e := encoder{b: make([]byte, 0, 29+len(q.Path)+len(q.Dir)+len(q.Data))}
 	e.u32(q.ID)
 	e.u8(q.Op)
 	e.str(q.Path)
 	e.str(q.Dir)
 	e.u32(q.Perm)
+	e.u64(q.Num)
+	e.u32(uint32(len(q.Data)))
+	e.b = append(e.b, q.Data...)
 	return e.b
 }
 
@@ -186,7 +202,10 @@ func (q *request) marshal() []byte {
 // error wrapping errBadMessage. Paths are not checked here.
 func unmarshalRequest(b []byte) (request, error) {
 	d := decoder{b: b}
-	q := request{ID: d.u32(), Op: d.u8(), Path: d.str(), Dir: d.str(), Perm: d.u32()}
+	q := request{ID: d.u32(), Op: d.u8(), Path: d.str(), Dir: d.str(), Perm: d.u32(), Num: d.u64()}
+	if n := d.u32(); n > 0 {
+		q.Data = bytes.Clone(d.take(int(n)))
+	}
 	return q, d.end()
 }
 

@@ -24,7 +24,11 @@ import (
 // inode; stat and one-level listing requests give them for Lstat and
 // ReadDir), and the agent makes what it writes durable (sync requests;
 // copies and renames fsync before answering).
-const Protocol = 2
+//
+// Version 3: every operation that writes, renames or removes is an agent
+// request done beneath the root (requests carry a number and data); the
+// SFTP channel is read-only.
+const Protocol = 3
 
 // greetingWord begins the line the agent writes first:
 // "myrrorfs-agent <protocol> <version>\n".
@@ -44,9 +48,10 @@ func Version() string {
 }
 
 // Serve is the agent: it writes the greeting to w, then serves, over the
-// frames read from r and written to w, SFTP (channel 0) on the whole
-// filesystem and agent requests (channel 1) on the tree at root, which it
-// opens with replica/local so no request ever follows a symlink. It
+// frames read from r and written to w, read-only SFTP (channel 0) on the
+// whole filesystem and agent requests (channel 1) on the tree at root,
+// which it opens with replica/local so no request ever follows a symlink:
+// every write is such a request, so none can leave the tree. It
 // returns nil when r ends cleanly, or the error that stopped it (a missing
 // root, a malformed frame, a broken stream).
 func Serve(r io.Reader, w io.Writer, root string) error {
@@ -85,16 +90,21 @@ type server struct {
 	sftpOut *io.PipeReader // what the SFTP server reads
 	work    chan request
 	workers sync.WaitGroup
+	temps   temps
 }
 
 func newServer(loc *local.Replica, fw *frameWriter) *server {
 	pr, pw := io.Pipe()
-	return &server{loc: loc, fw: fw, sftpIn: pw, sftpOut: pr, work: make(chan request, 256)}
+	return &server{loc: loc, fw: fw, sftpIn: pw, sftpOut: pr, work: make(chan request, 256),
+		temps: temps{open: make(map[uint64]*openTemp)}}
 }
 
 // run serves until r ends or fails, then waits for every goroutine.
 func (s *server) run(r io.Reader) error {
-	srv, err := pkgsftp.NewServer(sftpConn{s.sftpOut, streamWriter{s.fw, chanSFTP}}, pkgsftp.WithMaxTxPacket(sftpPacket))
+	// read-only: SFTP acts by path, so a write could be redirected out of
+	// the tree by a directory swapped for a symlink; writes are requests
+	srv, err := pkgsftp.NewServer(sftpConn{s.sftpOut, streamWriter{s.fw, chanSFTP}},
+		pkgsftp.WithMaxTxPacket(sftpPacket), pkgsftp.ReadOnly())
 	if err != nil {
 		return fmt.Errorf("agent: start the SFTP server: %w", err)
 	}
@@ -111,6 +121,7 @@ func (s *server) run(r io.Reader) error {
 	s.sftpIn.CloseWithError(io.EOF)
 	close(s.work)
 	s.workers.Wait()
+	s.closeAll()
 	<-sftpDone
 	if err != nil {
 		return fmt.Errorf("agent: %w", err)
@@ -140,6 +151,10 @@ func (s *server) demux(r *bufio.Reader) error {
 		q, err := unmarshalRequest(payload)
 		if err != nil {
 			return err
+		}
+		if q.Op == opWrite { // in order, here: see temps
+			s.write(q)
+			continue
 		}
 		s.work <- q
 	}
@@ -192,6 +207,28 @@ func (s *server) answer(q request) response {
 		return response{FP: info.FP}
 	case opReadDir:
 		return s.readDir(q)
+	case opCreate:
+		return s.create(q)
+	case opClose:
+		return s.closeTemp(q)
+	case opMkdir:
+		return errResponse(s.loc.Mkdir(q.Path, q.Perm&0o7777))
+	case opSymlink:
+		return errResponse(s.loc.Symlink(string(q.Data), q.Path))
+	case opRemove:
+		return errResponse(s.loc.Remove(q.Path))
+	case opChmod:
+		return errResponse(s.loc.Chmod(q.Path, q.Perm&0o7777))
+	case opChtimes:
+		return errResponse(s.loc.Chtimes(q.Path, int64(q.Num)))
+	case opLink:
+		return errResponse(s.loc.Link(q.Path, q.Dir))
+	case opReadlink:
+		target, err := s.loc.Readlink(q.Path)
+		if err != nil {
+			return response{Err: toRemote(err)}
+		}
+		return response{Path: target}
 	}
 	return response{Err: &remoteError{Class: errUnsupported, Msg: fmt.Sprintf("unknown agent operation %d", q.Op)}}
 }

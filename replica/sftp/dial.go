@@ -38,6 +38,10 @@ type Options struct {
 	// Stderr receives a copy of ssh's stderr, which is also kept for error
 	// messages. Nil: kept only.
 	Stderr io.Writer
+	// UnsafeWrites lets the replica write, rename and remove, although
+	// plain SFTP cannot keep those beneath the root (see Replica). False:
+	// the replica is read-only.
+	UnsafeWrites bool
 }
 
 // Dial starts ssh to o.Host, opens an SFTP session over it and checks that
@@ -135,6 +139,9 @@ func connect(proc *Process, o Options) (*Replica, error) {
 		return nil, err
 	}
 	r.spec = o.Host + ":" + o.Path
+	if o.UnsafeWrites {
+		r.AllowUnsafeWrites()
+	}
 	return r, nil
 }
 

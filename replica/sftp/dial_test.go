@@ -24,7 +24,7 @@ func dialTest(t testing.TB) (*Replica, string) {
 	t.Helper()
 	sshCmd, host := testenv.SSH(t)
 	dir := testenv.SSHRemoteDir(t)
-	r := dialOpts(t, Options{SSHCommand: sshCmd, Host: host, Path: dir})
+	r := dialOpts(t, Options{SSHCommand: sshCmd, Host: host, Path: dir, UnsafeWrites: true})
 	return r, dir
 }
 

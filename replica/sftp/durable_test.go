@@ -82,6 +82,7 @@ func dialLogged(t *testing.T, log *serverLog) (*Replica, string) {
 		proc.Close()
 		t.Fatal(err)
 	}
+	r.AllowUnsafeWrites()
 	return r, dir
 }
 

@@ -30,15 +30,30 @@ import (
 // cannot open the directory (no read permission), gives no durability at
 // all: the operation still succeeds. With an agent (UseSyncer) the agent
 // fsyncs instead.
+//
+// Safety: OpenSSH's SFTP server, like SFTP itself, acts by path. A parent
+// directory checked with lstat to be a real directory may be swapped for a
+// symlink by the remote before the next request, which then acts outside
+// the tree; no sequence of SFTP requests can rule that out. So a Replica
+// is read-only unless made with Options.UnsafeWrites (AllowUnsafeWrites):
+// CreateTemp, Rename, Mkdir, Symlink, Remove, Chmod, Chtimes and Link fail
+// with an error wrapping ErrWritesRefused and replica.ErrUnsafePath, and
+// do nothing. Reads (Lstat, ReadDir, Readlink, Open) check every parent
+// before each call, with the same race: a swapped parent can make them
+// read outside the tree, never write. With UnsafeWrites every parent is
+// still checked right before each call, which narrows the window without
+// closing it. Only an agent on the remote (replica/agent) acts beneath
+// the root safely.
 type Replica struct {
 	host   string // as the user gave it
 	spec   string // host:path as the user gave it
 	root   string // absolute remote path of the root
 	client *pkgsftp.Client
 	proc   Transport
-	dirs   *dirCache
 	fsync  bool   // the server has fsync@openssh.com
 	syncer Syncer // when set, used instead of fsync@openssh.com
+
+	unsafeWrites bool // writes are allowed, racy as they are (see Replica)
 
 	bytesRead    atomic.Int64
 	bytesWritten atomic.Int64
@@ -74,7 +89,6 @@ func FromClient(client *pkgsftp.Client, t Transport, host, root string) (*Replic
 		root:   root,
 		client: client,
 		proc:   t,
-		dirs:   newDirCache(dirTTL),
 	}
 	ext, ok := client.HasExtension("fsync@openssh.com")
 	r.fsync = ok && ext == "1" // what pkg/sftp's File.Sync requires
@@ -95,6 +109,11 @@ type Syncer interface {
 	// the root) without following a symlink.
 	Sync(p string) error
 }
+
+// AllowUnsafeWrites lets r write, rename and remove by path, although the
+// remote can make such an operation act outside the tree (see Replica).
+// It must be called before r is used.
+func (r *Replica) AllowUnsafeWrites() { r.unsafeWrites = true }
 
 // UseSyncer makes r make files and directories durable through s instead
 // of fsync@openssh.com. It must be called before r is used.
@@ -312,6 +331,9 @@ func (r *Replica) Open(p string) (io.ReadCloser, error) {
 // CreateTemp creates a new empty file with permission perm (exactly, no
 // umask) in directory dir under a fresh tree.TempPrefix name.
 func (r *Replica) CreateTemp(dir string, perm uint32) (string, replica.WriteFile, error) {
+	if err := r.refuseWrite("create", dir); err != nil {
+		return "", nil, err
+	}
 	if err := r.check("create", tree.Join(dir, "x")); err != nil {
 		return "", nil, err
 	}
@@ -339,6 +361,9 @@ func (r *Replica) CreateTemp(dir string, perm uint32) (string, replica.WriteFile
 // Rename moves oldp to newp atomically, replacing a file or symlink at newp
 // (posix-rename@openssh.com).
 func (r *Replica) Rename(oldp, newp string) error {
+	if err := r.refuseLink("rename", oldp, newp); err != nil {
+		return err
+	}
 	if err := r.check("rename", oldp); err != nil {
 		return err
 	}
@@ -348,8 +373,6 @@ func (r *Replica) Rename(oldp, newp string) error {
 	if oldp == "" || newp == "" {
 		return r.linkErr("rename", oldp, newp, errors.New("cannot rename the root"))
 	}
-	r.dirs.forget(oldp)
-	r.dirs.forget(newp)
 	if err := r.client.PosixRename(r.abs(oldp), r.abs(newp)); err != nil {
 		return r.linkErr("rename", oldp, newp, err)
 	}
@@ -358,11 +381,17 @@ func (r *Replica) Rename(oldp, newp string) error {
 
 // Mkdir creates directory p with permission perm (exactly, no umask).
 func (r *Replica) Mkdir(p string, perm uint32) error {
+	if err := r.refuseWrite("mkdir", p); err != nil {
+		return err
+	}
 	if err := r.check("mkdir", p); err != nil {
 		return err
 	}
 	if err := r.client.Mkdir(r.abs(p)); err != nil {
 		return r.pathErr("mkdir", p, err)
+	}
+	if err := r.check("chmod", p); err != nil { // again: the window stays narrow
+		return err
 	}
 	if err := r.client.Chmod(r.abs(p), fs.FileMode(perm&0o7777)); err != nil {
 		return r.pathErr("chmod", p, err)
@@ -375,6 +404,9 @@ func (r *Replica) Mkdir(p string, perm uint32) error {
 
 // Symlink creates a symbolic link at p pointing to target, stored as given.
 func (r *Replica) Symlink(target, p string) error {
+	if err := r.refuseWrite("symlink", p); err != nil {
+		return err
+	}
 	if err := r.check("symlink", p); err != nil {
 		return err
 	}
@@ -386,6 +418,9 @@ func (r *Replica) Symlink(target, p string) error {
 
 // Remove removes a file, a symlink or an empty directory.
 func (r *Replica) Remove(p string) error {
+	if err := r.refuseWrite("remove", p); err != nil {
+		return err
+	}
 	if err := r.check("remove", p); err != nil {
 		return err
 	}
@@ -396,8 +431,10 @@ func (r *Replica) Remove(p string) error {
 	if err != nil {
 		return r.pathErr("remove", p, err)
 	}
+	if err := r.check("remove", p); err != nil { // again: the window stays narrow
+		return err
+	}
 	if modeKind(st.Mode) == tree.Dir {
-		r.dirs.forget(p) // only directories are cached
 		err = r.client.RemoveDirectory(r.abs(p))
 	} else {
 		err = r.client.Remove(r.abs(p))
@@ -410,10 +447,16 @@ func (r *Replica) Remove(p string) error {
 
 // Chmod sets the permission bits of p; a symlink at p is refused.
 func (r *Replica) Chmod(p string, perm uint32) error {
+	if err := r.refuseWrite("chmod", p); err != nil {
+		return err
+	}
 	if err := r.check("chmod", p); err != nil {
 		return err
 	}
 	if err := r.requireNotSymlink("chmod", p); err != nil {
+		return err
+	}
+	if err := r.check("chmod", p); err != nil { // again: the window stays narrow
 		return err
 	}
 	return r.pathErr("chmod", p, r.client.Chmod(r.abs(p), fs.FileMode(perm&0o7777)))
@@ -422,10 +465,16 @@ func (r *Replica) Chmod(p string, perm uint32) error {
 // Chtimes sets the modification time of p, rounded down to whole seconds;
 // the access time is set to the same value. A symlink at p is refused.
 func (r *Replica) Chtimes(p string, mtimeNs int64) error {
+	if err := r.refuseWrite("chtimes", p); err != nil {
+		return err
+	}
 	if err := r.check("chtimes", p); err != nil {
 		return err
 	}
 	if err := r.requireNotSymlink("chtimes", p); err != nil {
+		return err
+	}
+	if err := r.check("chtimes", p); err != nil { // again: the window stays narrow
 		return err
 	}
 	t := time.Unix(0, mtimeNs).Truncate(time.Second)
@@ -450,6 +499,9 @@ func (r *Replica) requireNotSymlink(op, p string) error {
 // Link makes newp a hard link to file oldp with hardlink@openssh.com, or
 // returns an error wrapping replica.ErrUnsupported when the server lacks it.
 func (r *Replica) Link(oldp, newp string) error {
+	if err := r.refuseLink("link", oldp, newp); err != nil {
+		return err
+	}
 	if err := r.check("link", oldp); err != nil {
 		return err
 	}

@@ -3,79 +3,42 @@ package sftp
 import (
 	"fmt"
 	"io/fs"
+	"os"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/myrrorfs/myrrorfs/replica"
 	"github.com/myrrorfs/myrrorfs/tree"
 )
 
-// dirTTL is how long a directory checked to be a real directory (not a
-// symlink) is trusted without a new check.
-const dirTTL = 2 * time.Second
-
-// dirCache remembers directories recently checked to be real directories.
-// Entries expire after ttl, and Rename and Remove forget what they touch.
-// It is safe for concurrent use.
-type dirCache struct {
-	mu      sync.Mutex
-	ttl     time.Duration
-	checked map[string]time.Time // relative path -> when checked
-	now     func() time.Time
+// ErrWritesRefused is wrapped (with replica.ErrUnsafePath) by the error of
+// every operation that would write, rename or remove on a plain SFTP
+// replica made without Options.UnsafeWrites: see Replica.
+var ErrWritesRefused error = &kindError{
+	msg:   "refused: plain SFTP cannot write safely beneath the remote root (a remote directory may be swapped for a symlink meanwhile); a myrrorfs agent on the remote is needed (see --remote-myrrorfs), or --unsafe-sftp-writes to accept the risk",
+	kinds: []error{replica.ErrUnsafePath},
 }
 
-func newDirCache(ttl time.Duration) *dirCache {
-	return &dirCache{ttl: ttl, checked: make(map[string]time.Time), now: time.Now}
-}
-
-// fresh reports whether p was checked less than ttl ago.
-func (c *dirCache) fresh(p string) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	at, ok := c.checked[p]
-	return ok && c.now().Sub(at) < c.ttl
-}
-
-// add records that p was just checked to be a real directory.
-func (c *dirCache) add(p string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	now := c.now()
-	if len(c.checked) >= 4096 {
-		c.pruneLocked(now)
+// refuseWrite fails unless r may write: ErrWritesRefused naming p.
+func (r *Replica) refuseWrite(op, p string) error {
+	if r.unsafeWrites {
+		return nil
 	}
-	c.checked[p] = now
+	return &fs.PathError{Op: op, Path: r.where(p), Err: ErrWritesRefused}
 }
 
-// pruneLocked drops expired entries.
-func (c *dirCache) pruneLocked(now time.Time) {
-	for k, at := range c.checked {
-		if now.Sub(at) >= c.ttl {
-			delete(c.checked, k)
-		}
+// refuseLink is refuseWrite for an operation on two paths.
+func (r *Replica) refuseLink(op, oldp, newp string) error {
+	if r.unsafeWrites {
+		return nil
 	}
-}
-
-// forget drops p and everything under it.
-func (c *dirCache) forget(p string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if p == "" {
-		clear(c.checked)
-		return
-	}
-	delete(c.checked, p)
-	for k := range c.checked {
-		if tree.IsUnder(k, p) {
-			delete(c.checked, k)
-		}
-	}
+	return &os.LinkError{Op: op, Old: r.where(oldp), New: r.where(newp), Err: ErrWritesRefused}
 }
 
 // check validates relative path p and makes sure that none of its parent
-// directories is a symlink (or not a directory at all). The root itself is
-// trusted: the user chose it.
+// directories is a symlink (or not a directory at all), by one lstat of
+// each, every time: nothing is cached, so that the window in which a parent
+// can be swapped for a symlink is as short as path-based SFTP allows (it is
+// never closed: see Replica). The root itself is trusted: the user chose it.
 func (r *Replica) check(op, p string) error {
 	if err := tree.ValidPath(p); err != nil {
 		return &fs.PathError{Op: op, Path: r.where(p), Err: fmt.Errorf("%w: %w", replica.ErrUnsafePath, err)}
@@ -92,16 +55,12 @@ func (r *Replica) check(op, p string) error {
 
 // checkDir makes sure that relative path dir is a real directory.
 func (r *Replica) checkDir(op, dir string) error {
-	if r.dirs.fresh(dir) {
-		return nil
-	}
 	st, err := r.lstat(dir)
 	if err != nil {
 		return r.pathErr(op, dir, err)
 	}
 	switch modeKind(st.Mode) {
 	case tree.Dir:
-		r.dirs.add(dir)
 		return nil
 	case tree.Symlink:
 		return &fs.PathError{Op: op, Path: r.where(dir), Err: errSymlink}
@@ -119,7 +78,3 @@ func (r *Replica) abs(p string) string {
 	}
 	return r.root + "/" + p
 }
-
-// Forget drops what is known about directory p and everything under it,
-// for a change made behind the replica's back (e.g. by a remote agent).
-func (r *Replica) Forget(p string) { r.dirs.forget(p) }
