@@ -160,3 +160,23 @@ func TestPlanTextShowsRenames(t *testing.T) {
 		t.Fatalf("plan text:\n%s\nwant it to begin with:\n%s", b.String(), want)
 	}
 }
+
+// Issue 7 case 11: a directory deleted on one side goes on the other even
+// when it still holds an ignored file there (kept with it in the backup
+// area).
+func TestRemoveDirHoldingIgnoredFile(t *testing.T) {
+	l, r, state := newPairDirs(t, snapshot{".myrrorignore": "f:*.o\n:-", "d": "d", "d/x": "f:x:-"})
+	os.WriteFile(filepath.Join(r, "d/x.o"), []byte("object"), 0o644)
+	os.RemoveAll(filepath.Join(l, "d"))
+	_, res := syncPair(t, l, r, state)
+	if !res.InSync() {
+		t.Fatalf("problems %v", res.Problems)
+	}
+	if _, err := os.Lstat(filepath.Join(r, "d")); !os.IsNotExist(err) {
+		t.Fatalf("remote d still there: %v", err)
+	}
+	kept, _ := filepath.Glob(filepath.Join(r, ".myrrorfs-backup/*/d/x.o"))
+	if len(kept) != 1 {
+		t.Fatalf("ignored file not kept in the backup area: %v", kept)
+	}
+}

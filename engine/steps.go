@@ -94,7 +94,7 @@ func (e *executor) removeDir(op *ops.Op) error {
 			return fmt.Errorf("not removed, it holds %s: %w", in.Name, ErrChanged)
 		}
 	}
-	return e.backups[op.Side].keep(op.Path, false)
+	return e.backups[op.Side].keepDir(op.Path)
 }
 
 // stage writes an op's new content into a temporary next to its target:
@@ -337,6 +337,33 @@ func (b *backupArea) keep(p string, link bool) error {
 		return fmt.Errorf("move to backup: %w", err)
 	}
 	return nil
+}
+
+// keepDir moves directory p into the backup area. Where the backup area
+// already holds a directory of that name (the entries under p that were
+// removed one by one this run went there), what p still holds joins it,
+// one entry at a time.
+func (b *backupArea) keepDir(p string) error {
+	err := b.keep(p, false)
+	if err == nil {
+		return nil
+	}
+	infos, lerr := b.r.ReadDir(p)
+	if lerr != nil {
+		return err
+	}
+	for _, in := range infos {
+		child := tree.Join(p, in.Name)
+		if in.Kind == tree.Dir {
+			err = b.keepDir(child)
+		} else {
+			err = b.keep(child, false)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return b.r.Remove(p)
 }
 
 // mkdirAll creates directory p and its parents.
