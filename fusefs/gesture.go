@@ -269,11 +269,7 @@ func (v *View) setBaseTree(m *model, p string) error {
 // newLocal makes the inode for a local entry just created.
 func (n *node) newLocal(ctx context.Context, real string, under bool, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
 	var st syscall.Stat_t
-	var gen uint64
-	err := n.v.at(real, func(p string) (err error) {
-		gen, err = lstatGen(p, &st)
-		return err
-	})
+	gen, err := n.v.lstat(real, &st)
 	if err != nil {
 		return nil, errnoOf(err)
 	}
@@ -299,7 +295,7 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 	var f *os.File
 	real, errno := n.creating(name, func(real string) error {
 		var err error
-		f, err = n.v.openLocal(real, int(flags)|os.O_CREATE, os.FileMode(mode))
+		f, err = n.v.openLocal(real, int(flags)|os.O_CREATE, mode)
 		return err
 	})
 	if errno != 0 {
@@ -329,7 +325,9 @@ func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.En
 
 func (n *node) Mknod(ctx context.Context, name string, mode uint32, dev uint32, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
 	real, errno := n.creating(name, func(real string) error {
-		return n.v.at(real, func(p string) error { return syscall.Mknod(p, mode, int(dev)) })
+		return n.v.lt.At("mknod", real, func(dirfd int, name string) error {
+			return unix.Mknodat(dirfd, name, mode, int(dev))
+		})
 	})
 	if errno != 0 {
 		return nil, errno
@@ -450,7 +448,7 @@ func (v *View) checkRemove(m *model, t target, dir bool) syscall.Errno {
 		isDir = m.remote[t.real].Kind == tree.Dir
 	} else {
 		var st syscall.Stat_t
-		if err := v.at(t.real, func(p string) error { return syscall.Lstat(p, &st) }); err != nil {
+		if _, err := v.lstat(t.real, &st); err != nil {
 			return errnoOf(err)
 		}
 		isDir = st.Mode&syscall.S_IFMT == syscall.S_IFDIR
@@ -543,7 +541,10 @@ func (n *node) Setattr(ctx context.Context, f fs.FileHandle, in *fuse.SetAttrIn,
 	if mode, ok := in.GetMode(); ok {
 		var err error
 		if t.real == "" {
-			err = unix.Chmod(n.v.root, mode&0o7777) // the root, never replaced
+			// the root, which the replica never changes
+			err = n.v.lt.At("chmod", "", func(dirfd int, name string) error {
+				return unix.Fchmodat(dirfd, name, mode&0o7777, 0)
+			})
 		} else {
 			err = n.v.lt.Chmod(t.real, mode&0o7777)
 		}
@@ -551,8 +552,8 @@ func (n *node) Setattr(ctx context.Context, f fs.FileHandle, in *fuse.SetAttrIn,
 			return errnoOf(err)
 		}
 	}
-	if err := n.v.at(t.real, func(p string) error {
-		if errno := setattrPath(p, in); errno != 0 {
+	if err := n.v.lt.At("setattr", t.real, func(dirfd int, name string) error {
+		if errno := setattrAt(dirfd, name, in); errno != 0 {
 			return errno
 		}
 		return nil
@@ -562,10 +563,10 @@ func (n *node) Setattr(ctx context.Context, f fs.FileHandle, in *fuse.SetAttrIn,
 	return n.Getattr(ctx, nil, out)
 }
 
-// setattrPath applies a SETATTR request but its mode to a local path.
-// truncate may not follow a symlink that was swapped in for the file: it
-// acts on a descriptor opened without following one.
-func setattrPath(p string, in *fuse.SetAttrIn) syscall.Errno {
+// setattrAt applies a SETATTR request but its mode to entry name of
+// directory dirfd, never following a symlink there: truncate acts on a
+// descriptor opened without following one.
+func setattrAt(dirfd int, name string, in *fuse.SetAttrIn) syscall.Errno {
 	uid, uok := in.GetUID()
 	gid, gok := in.GetGID()
 	if uok || gok {
@@ -576,12 +577,12 @@ func setattrPath(p string, in *fuse.SetAttrIn) syscall.Errno {
 		if gok {
 			sg = int(gid)
 		}
-		if err := unix.Fchownat(unix.AT_FDCWD, p, su, sg, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		if err := unix.Fchownat(dirfd, name, su, sg, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 			return fs.ToErrno(err)
 		}
 	}
 	if sz, ok := in.GetSize(); ok {
-		if err := truncateNoFollow(p, int64(sz)); err != nil {
+		if err := truncateAt(dirfd, name, int64(sz)); err != nil {
 			return fs.ToErrno(err)
 		}
 	}
@@ -596,7 +597,7 @@ func setattrPath(p string, in *fuse.SetAttrIn) syscall.Errno {
 		if mok {
 			ts[1] = unix.NsecToTimespec(mtime.UnixNano())
 		}
-		if err := unix.UtimesNanoAt(unix.AT_FDCWD, p, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		if err := unix.UtimesNanoAt(dirfd, name, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 			return fs.ToErrno(err)
 		}
 	}

@@ -165,15 +165,10 @@ func (v *View) moveSibling(m *model, st target, dst string) (bool, syscall.Errno
 }
 
 // rename renames a local tree path, replacing an empty directory like
-// rename(2), never through a symlink. With RENAME_NOREPLACE an existing
-// local entry at to is refused (the caller holds the gesture lock).
+// rename(2), never through a symlink. With RENAME_NOREPLACE an entry at to
+// is refused atomically, also one that appeared behind the view's back.
 func (v *View) rename(from, to string, flags uint32) error {
-	if flags&unix.RENAME_NOREPLACE != 0 {
-		if _, err := v.lt.Lstat(to); err == nil {
-			return syscall.EEXIST
-		}
-	}
-	return v.lt.Rename(from, to)
+	return v.lt.RenameFlags(from, to, uint(flags&unix.RENAME_NOREPLACE))
 }
 
 // trashCopy puts a copy of a sibling at dst in the trash folder (kept in
@@ -244,9 +239,6 @@ func (v *View) exchange(src, dst string) syscall.Errno {
 		if a.side != local || b.side != local || a.sib != nil || b.sib != nil {
 			return false, syscall.EINVAL
 		}
-		err := v.at2(a.real, b.real, func(pa, pb string) error {
-			return unix.Renameat2(unix.AT_FDCWD, pa, unix.AT_FDCWD, pb, unix.RENAME_EXCHANGE)
-		})
-		return false, errnoOf(err)
+		return false, errnoOf(v.lt.RenameFlags(a.real, b.real, unix.RENAME_EXCHANGE))
 	})
 }
