@@ -33,6 +33,105 @@ func (v *View) gesture(fn func() (reload bool, errno syscall.Errno)) syscall.Err
 	return errno
 }
 
+// need is a remote version a gesture downloads.
+type need struct {
+	path string
+	e    tree.Entry
+}
+
+// fetched is a remote version in the local cache.
+type fetched struct {
+	e     tree.Entry
+	cache string
+}
+
+// fetchTries bounds how often a gesture fetches again because the remote
+// versions it needs changed while it fetched.
+const fetchTries = 3
+
+// gestureFetching is gesture for changes that download remote versions:
+// the versions needs lists for the current model are fetched first,
+// without the gesture lock, so that a remote that is slow or hangs never
+// holds up other gestures. Under the lock, fn runs only if the model still
+// needs nothing but what was fetched (download takes it from v.fetched,
+// and never fetches itself); if the model moved on meanwhile (a rescan
+// saw the remote change, which may also fail the fetch), the new versions
+// are fetched and fn tried again, and after fetchTries attempts the
+// gesture fails with EAGAIN, having changed nothing.
+func (v *View) gestureFetching(needs func(m *model) []need, fn func() (bool, syscall.Errno)) syscall.Errno {
+	got := map[string]fetched{}
+	for try := 0; try < fetchTries; try++ {
+		for _, nd := range needs(v.model()) {
+			if f, ok := got[nd.path]; ok && f.e == nd.e {
+				continue
+			}
+			cache, err := v.b.Fetch(nd.path, nd.e)
+			if err != nil {
+				if stillNeeded(needs(v.model()), nd) {
+					return errnoOf(err)
+				}
+				break // the remote changed and the model with it: again
+			}
+			got[nd.path] = fetched{nd.e, cache}
+		}
+		stale := false
+		errno := v.gesture(func() (bool, syscall.Errno) {
+			for _, nd := range needs(v.model()) {
+				if f, ok := got[nd.path]; !ok || f.e != nd.e {
+					stale = true
+					return false, syscall.EAGAIN
+				}
+			}
+			v.fetched = got
+			defer func() { v.fetched = nil }()
+			return fn()
+		})
+		if !stale {
+			return errno
+		}
+	}
+	return syscall.EAGAIN
+}
+
+func stillNeeded(ns []need, nd need) bool {
+	for _, n := range ns {
+		if n == nd {
+			return true
+		}
+	}
+	return false
+}
+
+// cached returns the local cache of remote version e of path, fetched
+// before the gesture took the lock (see gestureFetching).
+func (v *View) cached(path string, e tree.Entry) (string, error) {
+	f, ok := v.fetched[path]
+	if !ok || f.e != e {
+		return "", syscall.EAGAIN // not fetched: never fetch under the lock
+	}
+	return f.cache, nil
+}
+
+// remoteFiles lists the remote files of the subtree at p as the model
+// shows it (what downloadTree downloads).
+func (m *model) remoteFiles(p string) []need {
+	var ns []need
+	var walk func(p string)
+	walk = func(p string) {
+		e := m.remote[p]
+		switch e.Kind {
+		case tree.File:
+			ns = append(ns, need{p, e})
+		case tree.Dir:
+			for _, name := range m.rkids[p] {
+				walk(tree.Join(p, name))
+			}
+		}
+	}
+	walk(p)
+	return ns
+}
+
 func errnoOf(err error) syscall.Errno {
 	if err == nil {
 		return 0
@@ -126,7 +225,13 @@ func (v *View) copyUpFor(t target) syscall.Errno {
 	if t.under || t.sib != nil {
 		return syscall.EROFS // write to p.remote in place: rename it to keep it
 	}
-	return v.gesture(func() (bool, syscall.Errno) {
+	needs := func(m *model) []need {
+		if o := m.ov[t.real]; o != nil && o.kind == ovRemote && o.d.Remote.Kind == tree.File {
+			return []need{{t.real, o.d.Remote}}
+		}
+		return nil
+	}
+	return v.gestureFetching(needs, func() (bool, syscall.Errno) {
 		m := v.model()
 		o := m.ov[t.real]
 		if o == nil || o.kind != ovRemote {
@@ -181,7 +286,7 @@ func (v *View) download(from, to string, e tree.Entry) error {
 			return err
 		}
 	default:
-		cache, err := v.b.Fetch(from, e)
+		cache, err := v.cached(from, e)
 		if err != nil {
 			return err
 		}

@@ -322,9 +322,9 @@ func (r readOnly) Write(ctx context.Context, data []byte, off int64) (uint32, sy
 	return 0, syscall.EROFS
 }
 
+// fetch fetches a remote version without the gesture lock: a remote that
+// hangs holds up this open only.
 func (v *View) fetch(real string, e tree.Entry) (string, error) {
-	v.gmu.Lock()
-	defer v.gmu.Unlock()
 	return v.b.Fetch(real, e)
 }
 

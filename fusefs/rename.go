@@ -24,7 +24,8 @@ func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedd
 	if flags&unix.RENAME_EXCHANGE != 0 {
 		return n.v.exchange(src, dst)
 	}
-	return n.v.gesture(func() (bool, syscall.Errno) {
+	needs := func(m *model) []need { return renameNeeds(m, src, dst) }
+	return n.v.gestureFetching(needs, func() (bool, syscall.Errno) {
 		m := n.v.model()
 		st, ok := m.resolve(src)
 		if !ok {
@@ -88,6 +89,28 @@ func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedd
 		}
 		return reload || st.under, 0
 	})
+}
+
+// renameNeeds lists the remote files a rename of view path src to dst
+// downloads: those of a remote-backed source (into the trash, only a
+// sibling's own version if it is a file; to its bare name, none).
+func renameNeeds(m *model, src, dst string) []need {
+	st, ok := m.resolve(src)
+	if !ok || st.side != remote {
+		return nil
+	}
+	if st.sib != nil {
+		switch {
+		case dst == st.real:
+			return nil
+		case tree.InTrash(dst):
+			if e := st.sib.d.Remote; e.Kind == tree.File {
+				return []need{{st.real, e}}
+			}
+			return nil
+		}
+	}
+	return m.remoteFiles(st.real)
 }
 
 // prepareRenameTarget returns the local path a rename lands on. Landing on

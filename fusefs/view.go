@@ -21,8 +21,10 @@ import (
 	"github.com/myrrorfs/myrrorfs/tree"
 )
 
-// Backend is what the view needs from the pair it shows. Its methods are
-// called with the view's gesture lock held, one at a time.
+// Backend is what the view needs from the pair it shows. Its methods but
+// Fetch are called with the view's gesture lock held, one at a time.
+// Fetch, which may wait on the remote, is never called with the lock held:
+// it may run at any time, concurrently with any other method.
 type Backend interface {
 	// Refresh rescans the local side, reconciles it with the base and the
 	// latest remote scan, and returns the decisions in tree order.
@@ -65,11 +67,12 @@ type View struct {
 	mu sync.RWMutex
 	m  *model
 
-	gmu  sync.Mutex // serializes gestures and reloads
-	uid  uint32
-	gid  uint32
-	dev  uint64
-	node *node // the root node, once mounted
+	gmu     sync.Mutex         // serializes gestures and reloads
+	fetched map[string]fetched // remote versions fetched for the gesture holding gmu
+	uid     uint32
+	gid     uint32
+	dev     uint64
+	node    *node // the root node, once mounted
 }
 
 // New makes a view of the local tree at localRoot, changed through lt (the
