@@ -524,7 +524,7 @@ func (n *node) remove(name string, dir bool) syscall.Errno {
 		case t.sib != nil:
 			// rm p.remote keeps the local version, rm p.local the remote
 			// one, over the conflict's whole subtree
-			return true, errnoOf(n.v.b.SetBases(t.sib.subtreeBases(1 - t.side)))
+			return true, errnoOf(n.v.b.SetBases(t.sib.subtreeBases(t.side.Other())))
 		case t.under:
 			// inside p.remote or p.local: hidden until the sibling itself
 			// goes; the local tree keeps the version meanwhile

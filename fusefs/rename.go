@@ -161,7 +161,7 @@ func (v *View) moveSibling(m *model, st target, dst string) (bool, syscall.Errno
 		if err := v.trashCopy(m, st, dst, mine); err != nil {
 			return false, errnoOf(err)
 		}
-		return true, errnoOf(v.b.SetBases(o.subtreeBases(1 - st.side)))
+		return true, errnoOf(v.b.SetBases(o.subtreeBases(st.side.Other())))
 	}
 	real, reload, errno := v.prepareNew(dst)
 	if errno != 0 {
