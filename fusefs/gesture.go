@@ -33,6 +33,105 @@ func (v *View) gesture(fn func() (reload bool, errno syscall.Errno)) syscall.Err
 	return errno
 }
 
+// need is a remote version a gesture downloads.
+type need struct {
+	path string
+	e    tree.Entry
+}
+
+// fetched is a remote version in the local cache.
+type fetched struct {
+	e     tree.Entry
+	cache string
+}
+
+// fetchTries bounds how often a gesture fetches again because the remote
+// versions it needs changed while it fetched.
+const fetchTries = 3
+
+// gestureFetching is gesture for changes that download remote versions:
+// the versions needs lists for the current model are fetched first,
+// without the gesture lock, so that a remote that is slow or hangs never
+// holds up other gestures. Under the lock, fn runs only if the model still
+// needs nothing but what was fetched (download takes it from v.fetched,
+// and never fetches itself); if the model moved on meanwhile (a rescan
+// saw the remote change, which may also fail the fetch), the new versions
+// are fetched and fn tried again, and after fetchTries attempts the
+// gesture fails with EAGAIN, having changed nothing.
+func (v *View) gestureFetching(needs func(m *model) []need, fn func() (bool, syscall.Errno)) syscall.Errno {
+	got := map[string]fetched{}
+	for try := 0; try < fetchTries; try++ {
+		for _, nd := range needs(v.model()) {
+			if f, ok := got[nd.path]; ok && f.e == nd.e {
+				continue
+			}
+			cache, err := v.b.Fetch(nd.path, nd.e)
+			if err != nil {
+				if stillNeeded(needs(v.model()), nd) {
+					return errnoOf(err)
+				}
+				break // the remote changed and the model with it: again
+			}
+			got[nd.path] = fetched{nd.e, cache}
+		}
+		stale := false
+		errno := v.gesture(func() (bool, syscall.Errno) {
+			for _, nd := range needs(v.model()) {
+				if f, ok := got[nd.path]; !ok || f.e != nd.e {
+					stale = true
+					return false, syscall.EAGAIN
+				}
+			}
+			v.fetched = got
+			defer func() { v.fetched = nil }()
+			return fn()
+		})
+		if !stale {
+			return errno
+		}
+	}
+	return syscall.EAGAIN
+}
+
+func stillNeeded(ns []need, nd need) bool {
+	for _, n := range ns {
+		if n == nd {
+			return true
+		}
+	}
+	return false
+}
+
+// cached returns the local cache of remote version e of path, fetched
+// before the gesture took the lock (see gestureFetching).
+func (v *View) cached(path string, e tree.Entry) (string, error) {
+	f, ok := v.fetched[path]
+	if !ok || f.e != e {
+		return "", syscall.EAGAIN // not fetched: never fetch under the lock
+	}
+	return f.cache, nil
+}
+
+// remoteFiles lists the remote files of the subtree at p as the model
+// shows it (what downloadTree downloads).
+func (m *model) remoteFiles(p string) []need {
+	var ns []need
+	var walk func(p string)
+	walk = func(p string) {
+		e := m.remote[p]
+		switch e.Kind {
+		case tree.File:
+			ns = append(ns, need{p, e})
+		case tree.Dir:
+			for _, name := range m.rkids[p] {
+				walk(tree.Join(p, name))
+			}
+		}
+	}
+	walk(p)
+	return ns
+}
+
 func errnoOf(err error) syscall.Errno {
 	if err == nil {
 		return 0
@@ -126,7 +225,13 @@ func (v *View) copyUpFor(t target) syscall.Errno {
 	if t.under || t.sib != nil {
 		return syscall.EROFS // write to p.remote in place: rename it to keep it
 	}
-	return v.gesture(func() (bool, syscall.Errno) {
+	needs := func(m *model) []need {
+		if o := m.ov[t.real]; o != nil && o.kind == ovRemote && o.d.Remote.Kind == tree.File {
+			return []need{{t.real, o.d.Remote}}
+		}
+		return nil
+	}
+	return v.gestureFetching(needs, func() (bool, syscall.Errno) {
 		m := v.model()
 		o := m.ov[t.real]
 		if o == nil || o.kind != ovRemote {
@@ -181,7 +286,7 @@ func (v *View) download(from, to string, e tree.Entry) error {
 			return err
 		}
 	default:
-		cache, err := v.b.Fetch(from, e)
+		cache, err := v.cached(from, e)
 		if err != nil {
 			return err
 		}
@@ -269,11 +374,7 @@ func (v *View) setBaseTree(m *model, p string) error {
 // newLocal makes the inode for a local entry just created.
 func (n *node) newLocal(ctx context.Context, real string, under bool, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
 	var st syscall.Stat_t
-	var gen uint64
-	err := n.v.at(real, func(p string) (err error) {
-		gen, err = lstatGen(p, &st)
-		return err
-	})
+	gen, err := n.v.lstat(real, &st)
 	if err != nil {
 		return nil, errnoOf(err)
 	}
@@ -299,7 +400,7 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 	var f *os.File
 	real, errno := n.creating(name, func(real string) error {
 		var err error
-		f, err = n.v.openLocal(real, int(flags)|os.O_CREATE, os.FileMode(mode))
+		f, err = n.v.openLocal(real, int(flags)|os.O_CREATE, mode)
 		return err
 	})
 	if errno != 0 {
@@ -329,7 +430,9 @@ func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.En
 
 func (n *node) Mknod(ctx context.Context, name string, mode uint32, dev uint32, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
 	real, errno := n.creating(name, func(real string) error {
-		return n.v.at(real, func(p string) error { return syscall.Mknod(p, mode, int(dev)) })
+		return n.v.lt.At("mknod", real, func(dirfd int, name string) error {
+			return unix.Mknodat(dirfd, name, mode, int(dev))
+		})
 	})
 	if errno != 0 {
 		return nil, errno
@@ -421,7 +524,7 @@ func (n *node) remove(name string, dir bool) syscall.Errno {
 		case t.sib != nil:
 			// rm p.remote keeps the local version, rm p.local the remote
 			// one, over the conflict's whole subtree
-			return true, errnoOf(n.v.b.SetBases(t.sib.subtreeBases(1 - t.side)))
+			return true, errnoOf(n.v.b.SetBases(t.sib.subtreeBases(t.side.Other())))
 		case t.under:
 			// inside p.remote or p.local: hidden until the sibling itself
 			// goes; the local tree keeps the version meanwhile
@@ -450,7 +553,7 @@ func (v *View) checkRemove(m *model, t target, dir bool) syscall.Errno {
 		isDir = m.remote[t.real].Kind == tree.Dir
 	} else {
 		var st syscall.Stat_t
-		if err := v.at(t.real, func(p string) error { return syscall.Lstat(p, &st) }); err != nil {
+		if _, err := v.lstat(t.real, &st); err != nil {
 			return errnoOf(err)
 		}
 		isDir = st.Mode&syscall.S_IFMT == syscall.S_IFDIR
@@ -543,7 +646,10 @@ func (n *node) Setattr(ctx context.Context, f fs.FileHandle, in *fuse.SetAttrIn,
 	if mode, ok := in.GetMode(); ok {
 		var err error
 		if t.real == "" {
-			err = unix.Chmod(n.v.root, mode&0o7777) // the root, never replaced
+			// the root, which the replica never changes
+			err = n.v.lt.At("chmod", "", func(dirfd int, name string) error {
+				return unix.Fchmodat(dirfd, name, mode&0o7777, 0)
+			})
 		} else {
 			err = n.v.lt.Chmod(t.real, mode&0o7777)
 		}
@@ -551,8 +657,8 @@ func (n *node) Setattr(ctx context.Context, f fs.FileHandle, in *fuse.SetAttrIn,
 			return errnoOf(err)
 		}
 	}
-	if err := n.v.at(t.real, func(p string) error {
-		if errno := setattrPath(p, in); errno != 0 {
+	if err := n.v.lt.At("setattr", t.real, func(dirfd int, name string) error {
+		if errno := setattrAt(dirfd, name, in); errno != 0 {
 			return errno
 		}
 		return nil
@@ -562,10 +668,10 @@ func (n *node) Setattr(ctx context.Context, f fs.FileHandle, in *fuse.SetAttrIn,
 	return n.Getattr(ctx, nil, out)
 }
 
-// setattrPath applies a SETATTR request but its mode to a local path.
-// truncate may not follow a symlink that was swapped in for the file: it
-// acts on a descriptor opened without following one.
-func setattrPath(p string, in *fuse.SetAttrIn) syscall.Errno {
+// setattrAt applies a SETATTR request but its mode to entry name of
+// directory dirfd, never following a symlink there: truncate acts on a
+// descriptor opened without following one.
+func setattrAt(dirfd int, name string, in *fuse.SetAttrIn) syscall.Errno {
 	uid, uok := in.GetUID()
 	gid, gok := in.GetGID()
 	if uok || gok {
@@ -576,12 +682,12 @@ func setattrPath(p string, in *fuse.SetAttrIn) syscall.Errno {
 		if gok {
 			sg = int(gid)
 		}
-		if err := unix.Fchownat(unix.AT_FDCWD, p, su, sg, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		if err := unix.Fchownat(dirfd, name, su, sg, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 			return fs.ToErrno(err)
 		}
 	}
 	if sz, ok := in.GetSize(); ok {
-		if err := truncateNoFollow(p, int64(sz)); err != nil {
+		if err := truncateAt(dirfd, name, int64(sz)); err != nil {
 			return fs.ToErrno(err)
 		}
 	}
@@ -596,7 +702,7 @@ func setattrPath(p string, in *fuse.SetAttrIn) syscall.Errno {
 		if mok {
 			ts[1] = unix.NsecToTimespec(mtime.UnixNano())
 		}
-		if err := unix.UtimesNanoAt(unix.AT_FDCWD, p, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		if err := unix.UtimesNanoAt(dirfd, name, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 			return fs.ToErrno(err)
 		}
 	}

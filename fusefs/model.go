@@ -5,16 +5,18 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/myrrorfs/myrrorfs/ops"
 	"github.com/myrrorfs/myrrorfs/reconcile"
 	"github.com/myrrorfs/myrrorfs/tree"
 )
 
-// side says which tree backs an entry of the view.
-type side uint8
+// side says which tree backs an entry of the view: the project's one side
+// enum, under short names.
+type side = ops.Side
 
 const (
-	local side = iota
-	remote
+	local  = ops.Local
+	remote = ops.Remote
 )
 
 // ovKind says how the view differs from the local tree at a path.

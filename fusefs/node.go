@@ -102,11 +102,8 @@ func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs
 	var st syscall.Stat_t
 	var gen uint64
 	if t.side == local {
-		err := n.v.at(t.real, func(p string) (err error) {
-			gen, err = lstatGen(p, &st)
-			return err
-		})
-		if err != nil {
+		var err error
+		if gen, err = n.v.lstat(t.real, &st); err != nil {
 			return nil, errnoOf(err)
 		}
 	}
@@ -130,7 +127,7 @@ func (n *node) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) 
 		return 0
 	}
 	var st syscall.Stat_t
-	if err := n.v.at(t.real, func(p string) error { return syscall.Lstat(p, &st) }); err != nil {
+	if _, err := n.v.lstat(t.real, &st); err != nil {
 		return errnoOf(err)
 	}
 	if want := n.StableAttr().Mode; vp != "" && want != 0 && st.Mode&syscall.S_IFMT != want {
@@ -206,7 +203,7 @@ func (v *View) children(m *model, t target) (map[string]fuse.DirEntry, error) {
 				e = fuse.DirEntry{Name: name, Mode: kindMode(m.remote[ct.real].Kind), Ino: remoteIno(ct.real, remote)}
 			} else {
 				var st syscall.Stat_t
-				if v.at(ct.real, func(p string) error { return syscall.Lstat(p, &st) }) != nil {
+				if _, err := v.lstat(ct.real, &st); err != nil {
 					continue
 				}
 				e = fuse.DirEntry{Name: name, Mode: st.Mode & syscall.S_IFMT, Ino: v.localIno(&st)}
@@ -252,8 +249,10 @@ func (n *node) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
 
 func (n *node) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
 	var s syscall.Statfs_t
-	if err := syscall.Statfs(n.v.root, &s); err != nil {
-		return fs.ToErrno(err)
+	if err := n.v.lt.At("statfs", "", func(dirfd int, name string) error {
+		return syscall.Statfs(procPath(dirfd, name), &s)
+	}); err != nil {
+		return errnoOf(err)
 	}
 	out.FromStatfsT(&s)
 	return 0
@@ -323,9 +322,9 @@ func (r readOnly) Write(ctx context.Context, data []byte, off int64) (uint32, sy
 	return 0, syscall.EROFS
 }
 
+// fetch fetches a remote version without the gesture lock: a remote that
+// hangs holds up this open only.
 func (v *View) fetch(real string, e tree.Entry) (string, error) {
-	v.gmu.Lock()
-	defer v.gmu.Unlock()
 	return v.b.Fetch(real, e)
 }
 
@@ -339,8 +338,9 @@ var (
 	_ fs.NodeRemovexattrer = (*node)(nil)
 )
 
-// onLocal runs fn on the local path behind n (see View.at), or returns
-// remoteErr for versions only the remote holds.
+// onLocal runs fn on a path naming the local entry behind n through its
+// directory's descriptor (see procPath), or returns remoteErr for versions
+// only the remote holds.
 func (n *node) onLocal(remoteErr syscall.Errno, fn func(p string) error) syscall.Errno {
 	t, ok := n.v.model().resolve(n.vpath())
 	if !ok {
@@ -349,7 +349,9 @@ func (n *node) onLocal(remoteErr syscall.Errno, fn func(p string) error) syscall
 	if t.side == remote {
 		return remoteErr
 	}
-	return errnoOf(n.v.at(t.real, fn))
+	return errnoOf(n.v.lt.At("xattr", t.real, func(dirfd int, name string) error {
+		return fn(procPath(dirfd, name))
+	}))
 }
 
 func (n *node) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {

@@ -24,7 +24,8 @@ func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedd
 	if flags&unix.RENAME_EXCHANGE != 0 {
 		return n.v.exchange(src, dst)
 	}
-	return n.v.gesture(func() (bool, syscall.Errno) {
+	needs := func(m *model) []need { return renameNeeds(m, src, dst) }
+	return n.v.gestureFetching(needs, func() (bool, syscall.Errno) {
 		m := n.v.model()
 		st, ok := m.resolve(src)
 		if !ok {
@@ -90,6 +91,28 @@ func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedd
 	})
 }
 
+// renameNeeds lists the remote files a rename of view path src to dst
+// downloads: those of a remote-backed source (into the trash, only a
+// sibling's own version if it is a file; to its bare name, none).
+func renameNeeds(m *model, src, dst string) []need {
+	st, ok := m.resolve(src)
+	if !ok || st.side != remote {
+		return nil
+	}
+	if st.sib != nil {
+		switch {
+		case dst == st.real:
+			return nil
+		case tree.InTrash(dst):
+			if e := st.sib.d.Remote; e.Kind == tree.File {
+				return []need{{st.real, e}}
+			}
+			return nil
+		}
+	}
+	return m.remoteFiles(st.real)
+}
+
 // prepareRenameTarget returns the local path a rename lands on. Landing on
 // a version only the remote holds, or on a path the remote deleted, counts
 // as editing it: the local entry it replaces is kept in the backup area
@@ -138,7 +161,7 @@ func (v *View) moveSibling(m *model, st target, dst string) (bool, syscall.Errno
 		if err := v.trashCopy(m, st, dst, mine); err != nil {
 			return false, errnoOf(err)
 		}
-		return true, errnoOf(v.b.SetBases(o.subtreeBases(1 - st.side)))
+		return true, errnoOf(v.b.SetBases(o.subtreeBases(st.side.Other())))
 	}
 	real, reload, errno := v.prepareNew(dst)
 	if errno != 0 {
@@ -165,15 +188,10 @@ func (v *View) moveSibling(m *model, st target, dst string) (bool, syscall.Errno
 }
 
 // rename renames a local tree path, replacing an empty directory like
-// rename(2), never through a symlink. With RENAME_NOREPLACE an existing
-// local entry at to is refused (the caller holds the gesture lock).
+// rename(2), never through a symlink. With RENAME_NOREPLACE an entry at to
+// is refused atomically, also one that appeared behind the view's back.
 func (v *View) rename(from, to string, flags uint32) error {
-	if flags&unix.RENAME_NOREPLACE != 0 {
-		if _, err := v.lt.Lstat(to); err == nil {
-			return syscall.EEXIST
-		}
-	}
-	return v.lt.Rename(from, to)
+	return v.lt.RenameFlags(from, to, uint(flags&unix.RENAME_NOREPLACE))
 }
 
 // trashCopy puts a copy of a sibling at dst in the trash folder (kept in
@@ -244,9 +262,6 @@ func (v *View) exchange(src, dst string) syscall.Errno {
 		if a.side != local || b.side != local || a.sib != nil || b.sib != nil {
 			return false, syscall.EINVAL
 		}
-		err := v.at2(a.real, b.real, func(pa, pb string) error {
-			return unix.Renameat2(unix.AT_FDCWD, pa, unix.AT_FDCWD, pb, unix.RENAME_EXCHANGE)
-		})
-		return false, errnoOf(err)
+		return false, errnoOf(v.lt.RenameFlags(a.real, b.real, unix.RENAME_EXCHANGE))
 	})
 }

@@ -19,11 +19,12 @@ import (
 	"github.com/myrrorfs/myrrorfs/reconcile"
 	"github.com/myrrorfs/myrrorfs/replica"
 	"github.com/myrrorfs/myrrorfs/tree"
-	"golang.org/x/sys/unix"
 )
 
-// Backend is what the view needs from the pair it shows. Its methods are
-// called with the view's gesture lock held, one at a time.
+// Backend is what the view needs from the pair it shows. Its methods but
+// Fetch are called with the view's gesture lock held, one at a time.
+// Fetch, which may wait on the remote, is never called with the lock held:
+// it may run at any time, concurrently with any other method.
 type Backend interface {
 	// Refresh rescans the local side, reconciles it with the base and the
 	// latest remote scan, and returns the decisions in tree order.
@@ -44,6 +45,14 @@ type Backend interface {
 type Tree interface {
 	replica.Replica
 	replica.Copier
+	// At runs fn on the directory holding p, resolved beneath the root
+	// without following a symlink, and p's last component (the root's
+	// descriptor and "." for p == ""), for calls the replica has no
+	// method for; fn must not follow the last component either.
+	At(op, p string, fn func(dirfd int, name string) error) error
+	// RenameFlags is Rename with renameat2 flags (RENAME_NOREPLACE,
+	// RENAME_EXCHANGE), atomic like the system call.
+	RenameFlags(oldp, newp string, flags uint) error
 }
 
 // BaseChange moves the base of one path.
@@ -58,13 +67,12 @@ type View struct {
 	mu sync.RWMutex
 	m  *model
 
-	gmu       sync.Mutex // serializes gestures and reloads
-	rootFd    int        // the local root, open for the view's lifetime
-	closeOnce sync.Once
-	uid       uint32
-	gid       uint32
-	dev       uint64
-	node      *node // the root node, once mounted
+	gmu     sync.Mutex         // serializes gestures and reloads
+	fetched map[string]fetched // remote versions fetched for the gesture holding gmu
+	uid     uint32
+	gid     uint32
+	dev     uint64
+	node    *node // the root node, once mounted
 }
 
 // New makes a view of the local tree at localRoot, changed through lt (the
@@ -74,11 +82,7 @@ func New(localRoot string, b Backend, lt Tree, ds []reconcile.Decision) (*View, 
 	if err := syscall.Stat(localRoot, &st); err != nil {
 		return nil, &os.PathError{Op: "stat", Path: localRoot, Err: err}
 	}
-	fd, err := unix.Open(localRoot, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, &os.PathError{Op: "open", Path: localRoot, Err: err}
-	}
-	v := &View{b: b, lt: lt, root: localRoot, uid: st.Uid, gid: st.Gid, dev: st.Dev, rootFd: fd}
+	v := &View{b: b, lt: lt, root: localRoot, uid: st.Uid, gid: st.Gid, dev: st.Dev}
 	v.m = buildModel(ds, v.localNames)
 	return v, nil
 }
@@ -137,15 +141,10 @@ func (v *View) Siblings(path string) (local, remote string) {
 	return local, remote
 }
 
-// Close releases the view's descriptor of the local root; call it once the
-// view is unmounted (no request may use it any more). Calls after the first
-// do nothing: a descriptor number closed twice may belong to someone else
-// by then.
-func (v *View) Close() error {
-	var err error
-	v.closeOnce.Do(func() { err = unix.Close(v.rootFd) })
-	return err
-}
+// Close is called once the view is unmounted. The view holds no
+// descriptor of its own (the local tree's replica holds the root's), so
+// there is nothing to release; calling it again is harmless.
+func (v *View) Close() error { return nil }
 
 func (v *View) model() *model {
 	v.mu.RLock()

@@ -189,3 +189,18 @@ func (r *Replica) atParents(op, oldp, newp string, fn func(odir int, oname strin
 	}
 	return nil
 }
+
+// At resolves the directory holding p beneath the root, refusing any
+// symlink on the way and anything outside the root, and runs fn on that
+// directory's descriptor (O_PATH, valid during fn only) and p's last
+// component. fn decides about the last component itself and must not
+// follow it (AT_SYMLINK_NOFOLLOW, O_NOFOLLOW...). For p == "" (the root
+// itself) fn gets the root's descriptor and ".". It serves callers that
+// need a call the replica has no method for; errors are wrapped with op
+// and p like the replica's own.
+func (r *Replica) At(op, p string, fn func(dirfd int, name string) error) error {
+	if p == "" {
+		return r.wrap(op, p, fn(r.rootfd, "."))
+	}
+	return r.atParent(op, p, fn)
+}

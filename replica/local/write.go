@@ -106,8 +106,15 @@ func (r *Replica) CopyTemp(src, dstDir string, perm uint32) (string, error) {
 // (or an empty directory when oldp is a directory). Neither may be the root.
 // The directories of both are fsynced before it returns.
 func (r *Replica) Rename(oldp, newp string) error {
+	return r.RenameFlags(oldp, newp, 0)
+}
+
+// RenameFlags is Rename with renameat2 flags: unix.RENAME_NOREPLACE fails
+// with EEXIST, atomically, when newp exists; unix.RENAME_EXCHANGE swaps
+// oldp and newp, which must both exist.
+func (r *Replica) RenameFlags(oldp, newp string, flags uint) error {
 	return r.atParents("rename", oldp, newp, func(odir int, oname string, ndir int, nname string) error {
-		if err := unix.Renameat(odir, oname, ndir, nname); err != nil {
+		if err := unix.Renameat2(odir, oname, ndir, nname, flags); err != nil {
 			return err
 		}
 		if err := r.syncDirFd(ndir, tree.Parent(newp)); err != nil {
