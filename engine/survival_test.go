@@ -481,7 +481,7 @@ func newPropScenario(t testing.TB, seed int64) propScenario {
 	// (opening a journal costs more than a whole scenario's scans): a run
 	// keeps nothing between scans but the journal.
 	p, err := Open(context.Background(), sc.local, sc.remoteArg, Options{StateDir: sc.state, Holder: "test",
-		SSHCommand: sshCommand, RemoteMyrrorfs: propRemoteMyrrorfs})
+		SSHCommand: sshCommand, RemoteMyrrorfs: propRemoteMyrrorfs, UnsafeSFTPWrites: propRemoteMyrrorfs == ""})
 	if err != nil {
 		t.Fatal(err)
 	}
