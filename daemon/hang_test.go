@@ -17,7 +17,6 @@ import (
 // few seconds. The view fetches without its gesture lock; the daemon's
 // backend must also not hold its own lock across the fetch.
 func TestHangingRemoteLeavesGesturesFree(t *testing.T) {
-	t.Skip("needs the daemon lock split: the backend holds its lock across Fetch, and Refresh/SetBases wait on it")
 	f := setup(t, scenario{
 		sshRemote: true,
 		base:      map[string]string{"o/p": "base", "r": "base", "o/q": "q"},
