@@ -15,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // ErrNoDaemon means that no daemon answers on a mount's socket: the mount
@@ -39,6 +41,9 @@ func Call(ctx context.Context, socket string, req Request, progress func(Progres
 		return nil, fmt.Errorf("connect to %s: %w", socket, err)
 	}
 	defer c.Close()
+	if err := samePeer(c, "daemon on "+socket); err != nil {
+		return nil, err
+	}
 	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Now()) })
 	defer stop()
 	req.V = ProtocolVersion
@@ -50,6 +55,34 @@ func Call(ctx context.Context, socket string, req Request, progress func(Progres
 		return nil, fmt.Errorf("send %s request to %s: %w", req.Op, socket, err)
 	}
 	return readResponse(ctx, c, socket, progress)
+}
+
+// samePeer checks that the process at the other end of the unix
+// connection c (a "client" or a "daemon on S") runs as this process's
+// user: no other user can answer a command, or send one to a daemon.
+func samePeer(c net.Conn, who string) error {
+	uc, ok := c.(*net.UnixConn)
+	if !ok {
+		return fmt.Errorf("%s: not a unix socket", who)
+	}
+	raw, err := uc.SyscallConn()
+	if err != nil {
+		return fmt.Errorf("%s: %w", who, err)
+	}
+	var cred *unix.Ucred
+	var cerr error
+	if err := raw.Control(func(fd uintptr) {
+		cred, cerr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
+	}); err != nil {
+		cerr = err
+	}
+	if cerr != nil {
+		return fmt.Errorf("%s: its credentials: %w", who, cerr)
+	}
+	if uid := os.Geteuid(); int(cred.Uid) != uid {
+		return fmt.Errorf("the %s runs as uid %d, not as uid %d: refused", who, cred.Uid, uid)
+	}
+	return nil
 }
 
 // readResponse reads frames from r until the final response.

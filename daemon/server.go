@@ -363,8 +363,9 @@ type Server struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // connections being served
 
-	mu     sync.Mutex // guards closed, and wg.Add against Close
+	mu     sync.Mutex // guards closed, record, and wg.Add against Close
 	closed bool
+	record string // the runtime directory's record of the socket (see Record)
 }
 
 // Listen listens on the unix socket at path; Serve then answers. It
@@ -409,6 +410,21 @@ func removeStaleSocket(path string) error {
 
 // Path returns the socket's path.
 func (s *Server) Path() string { return s.path }
+
+// Record leaves in the user's runtime directory the record by which
+// commands given only mountpoint (canonical) find this socket, whatever
+// the state directory (see RuntimeDir); Close removes it. It also removes
+// the records that nothing answers on any more.
+func (s *Server) Record(mountpoint string) error {
+	rec, err := record(mountpoint, s.path)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.record = rec
+	s.mu.Unlock()
+	return nil
+}
 
 // Serve answers requests to m until Close, each connection in its own
 // goroutine. Call it once.
@@ -459,7 +475,9 @@ func (s *Server) serveConn(c net.Conn) {
 	}
 	var req Request
 	var resp Response
-	if err := json.Unmarshal(line, &req); err != nil {
+	if err := samePeer(c, "client"); err != nil {
+		resp = errorResponse(err)
+	} else if err := json.Unmarshal(line, &req); err != nil {
 		resp = errorResponse(fmt.Errorf("bad request: %w", err))
 	} else {
 		resp = Handle(ctx, s.m, req, send)
@@ -481,9 +499,18 @@ func (s *Server) Shutdown() {
 	s.wg.Wait()
 }
 
-// Close shuts the server down and removes the socket file.
+// Close shuts the server down and removes its record and the socket file.
 func (s *Server) Close() error {
 	s.Shutdown()
+	s.mu.Lock()
+	rec := s.record
+	s.record = ""
+	s.mu.Unlock()
+	if rec != "" {
+		if target, err := os.Readlink(rec); err == nil && target == s.path {
+			os.Remove(rec)
+		}
+	}
 	if err := os.Remove(s.path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("remove socket: %w", err)
 	}

@@ -26,7 +26,8 @@ What runs is what was shown: the daemon rescans when it applies, and if
 the plan differs from the one shown (a side changed meanwhile), nothing is
 applied and the new plan is shown and asked for again.
 
-Pass the --state the mount was made with.
+The mount's daemon is found from MOUNTPOINT alone, whatever --state it was
+made with; --state, when given, names the state directory to look in.
 
 Exit status: 0 both sides are identical; 3 conflicts remain (untouched);
 1 error (a message names the path and the cause).`,

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
+	"strings"
 
 	"github.com/myrrorfs/myrrorfs/daemon"
 	"github.com/spf13/cobra"
@@ -33,12 +35,73 @@ func run(args []string) int {
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.msg != "" {
-			fmt.Fprintln(os.Stderr, "myrrorfs: "+ee.msg)
+			fmt.Fprintln(os.Stderr, errorLine(ee.msg))
 		}
 		return ee.code
 	}
-	fmt.Fprintln(os.Stderr, "myrrorfs: "+daemon.OneLine(err.Error()))
+	fmt.Fprintln(os.Stderr, errorLine(err.Error()))
 	return 1
+}
+
+// errorLine is msg as the one line printed for an error: on one line, with
+// one "myrrorfs: " prefix however many the message already has.
+func errorLine(msg string) string {
+	msg = daemon.OneLine(msg)
+	for strings.HasPrefix(msg, "myrrorfs: ") {
+		msg = strings.TrimPrefix(msg, "myrrorfs: ")
+	}
+	return "myrrorfs: " + msg
+}
+
+// version is this program's version: the module version it was built
+// as, and the revision of its source when the build recorded one.
+func version() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "myrrorfs (unknown version)"
+	}
+	return versionOf(info)
+}
+
+// versionOf is the version line of a build with the information info.
+func versionOf(info *debug.BuildInfo) string {
+	v := info.Main.Version
+	if v == "" {
+		v = "(devel)"
+	}
+	var rev, modified string
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				modified = ", modified"
+			}
+		}
+	}
+	line := "myrrorfs " + v
+	if rev != "" {
+		line += " (revision " + rev + modified + ")"
+	}
+	return line
+}
+
+func newVersion() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version of myrrorfs",
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 0 {
+				return fmt.Errorf("version takes no arguments; got %d", len(args))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			fmt.Fprintln(cmd.OutOrStdout(), version())
+			return nil
+		},
+	}
 }
 
 // common holds the flags every pair-opening command takes.
@@ -69,11 +132,17 @@ copied to the other; a path changed on both sides is a conflict and is left
 alone until resolved.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       version(),
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
+	root.AddCommand(newVersion())
 	root.AddCommand(newSync(), newStatus(), newConflicts(), newMount(), newCommit(), newUnmount(), newRepair())
 	root.AddCommand(newAgent())
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return fmt.Errorf("%s: %w (see myrrorfs %s --help)", c.Name(), err, c.Name())
+		if !c.HasParent() {
+			return fmt.Errorf("%w (see myrrorfs --help)", err)
+		}
+		return fmt.Errorf("%s: %w (see %s --help)", c.Name(), err, c.CommandPath())
 	})
 	return root
 }

@@ -47,7 +47,9 @@ Nothing reaches the remote before myrrorfs commit.
 
 mount returns once the view is live and leaves a daemon in the background
 (like sshfs); it logs to <state>/mounts/<id>.log and answers status,
-conflicts, commit and unmount on the socket <state>/mounts/<id>.sock.
+conflicts, commit and unmount on the socket <state>/mounts/<id>.sock,
+which it records in the user's runtime directory ($XDG_RUNTIME_DIR/myrrorfs)
+so that those commands find it from MOUNTPOINT alone.
 With -f it stays in the foreground and logs to standard error. The daemon
 unmounts on SIGTERM or SIGINT, and exits when the view is unmounted.`,
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -295,6 +297,9 @@ func startDaemon(m mountFlags, args []string) (*daemon.Server, *daemon.Daemon, e
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", args[2], err)
 	}
+	if err := srv.Record(mnt); err != nil {
+		logf("commands on %s will need --state %s: %v", mnt, state, err)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	d, err := daemon.Start(ctx, daemon.Options{
@@ -313,10 +318,6 @@ func startDaemon(m mountFlags, args []string) (*daemon.Server, *daemon.Daemon, e
 // runUnmount unmounts mountpoint through its daemon, or directly when no
 // daemon answers, and returns once it is no longer a mount.
 func runUnmount(ctx context.Context, c common, arg string) error {
-	state, err := stateDir(c)
-	if err != nil {
-		return err
-	}
 	mnt, err := daemon.CanonicalMountpoint(arg)
 	if err != nil {
 		return err
@@ -324,7 +325,10 @@ func runUnmount(ctx context.Context, c common, arg string) error {
 	if err := isMyrrorfsMount(arg, mnt); err != nil {
 		return err
 	}
-	socket := daemon.SocketPath(state, mnt)
+	socket, _, err := daemonSocket(c, mnt)
+	if err != nil {
+		return err
+	}
 	resp, err := daemon.Call(ctx, socket, daemon.Request{Op: daemon.OpUnmount}, nil)
 	switch {
 	case errors.Is(err, daemon.ErrNoDaemon):
@@ -342,12 +346,12 @@ func runUnmount(ctx context.Context, c common, arg string) error {
 }
 
 // detach unmounts mnt (given as arg) lazily, as a killed daemon left it,
-// and removes the daemon's dead socket.
+// and removes the daemon's dead socket and its record.
 func detach(arg, mnt, socket string) error {
 	if err := unix.Unmount(mnt, unix.MNT_DETACH); err != nil {
 		return fmt.Errorf("unmount %s: %w", arg, err)
 	}
-	os.Remove(socket)
+	daemon.Forget(mnt, socket)
 	if err := waitUnmounted(mnt, 10*time.Second); err != nil {
 		return fmt.Errorf("unmount %s: %w", arg, err)
 	}
@@ -398,16 +402,37 @@ func waitRemoved(path string, limit time.Duration) {
 // target is the mount a status, conflicts or commit addresses.
 type target struct {
 	arg, mnt, socket string
+	note             string // why the runtime directory's record was not used
+}
+
+// daemonSocket returns the socket of the daemon of mnt (canonical): under
+// --state when it is given, else the one the user's runtime directory
+// records for mnt (the daemon leaves it there, whatever its state
+// directory), else the one under the default state directory. note says
+// why the runtime directory could not be trusted, if it could not.
+func daemonSocket(c common, mnt string) (socket, note string, err error) {
+	if c.state != "" {
+		state, err := stateDir(c)
+		if err != nil {
+			return "", "", err
+		}
+		return daemon.SocketPath(state, mnt), "", nil
+	}
+	rec, err := daemon.Recorded(mnt)
+	switch {
+	case err != nil:
+		note = daemon.OneLine(err.Error())
+	case rec != "":
+		return rec, "", nil
+	}
+	return daemon.SocketPath(engine.DefaultStateDir(), mnt), note, nil
 }
 
 // mountTarget finds the mount named by args (a MOUNTPOINT), or with no
 // args the myrrorfs mount that holds the current directory.
 func mountTarget(c common, args []string) (target, error) {
-	state, err := stateDir(c)
-	if err != nil {
-		return target{}, err
-	}
 	var t target
+	var err error
 	if len(args) == 1 {
 		t.arg = args[0]
 		if t.mnt, err = daemon.CanonicalMountpoint(args[0]); err != nil {
@@ -422,7 +447,9 @@ func mountTarget(c common, args []string) (target, error) {
 		}
 		t.arg = t.mnt
 	}
-	t.socket = daemon.SocketPath(state, t.mnt)
+	if t.socket, t.note, err = daemonSocket(c, t.mnt); err != nil {
+		return target{}, err
+	}
 	return t, nil
 }
 
@@ -450,7 +477,11 @@ func (t target) call(req daemon.Request, progress func(daemon.Progress)) (*daemo
 	defer stop()
 	resp, err := daemon.Call(ctx, t.socket, req, progress)
 	if errors.Is(err, daemon.ErrNoDaemon) {
-		return nil, fmt.Errorf("%s: no myrrorfs daemon answers on %s (if it was mounted with --state, pass the same; if its daemon died, run myrrorfs unmount %s)", t.arg, t.socket, t.arg)
+		note := ""
+		if t.note != "" {
+			note = t.note + "; "
+		}
+		return nil, fmt.Errorf("%s: no myrrorfs daemon answers on %s (%sif it was mounted with --state, pass the same; if its daemon died, run myrrorfs unmount %s)", t.arg, t.socket, note, t.arg)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", t.arg, err)
