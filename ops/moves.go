@@ -235,10 +235,13 @@ func findDirRenames(rows []Row, ds []reconcile.Decision, taken []bool) map[int]i
 			continue
 		}
 		used := map[int]bool{}
-		covered := func(i int) bool { // under a directory already paired
+		covered := func(i int) bool { // overlapping a directory already paired
 			for to, from := range out {
-				if tree.IsUnder(rows[i].Path, rows[to].Path) || tree.IsUnder(rows[i].Path, rows[from].Path) {
-					return true
+				for _, k := range []int{to, from} {
+					a, b := rows[i].Path, rows[k].Path
+					if a == b || tree.IsUnder(a, b) || tree.IsUnder(b, a) {
+						return true
+					}
 				}
 			}
 			return false
