@@ -1,0 +1,102 @@
+package main
+
+import (
+	"encoding/hex"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"lukechampine.com/blake3"
+
+	"github.com/myrrorfs/myrrorfs/internal/testenv"
+)
+
+// oneLine fails t unless r failed with exit code 1 and one line on stderr
+// holding every one of want.
+func oneLine(t *testing.T, r result, want ...string) {
+	t.Helper()
+	if r.code != 1 {
+		t.Fatalf("exit %d, want 1; stderr:\n%s", r.code, r.stderr)
+	}
+	msg := strings.TrimSuffix(r.stderr, "\n")
+	t.Logf("stderr: %s", msg)
+	if strings.Contains(msg, "\n") {
+		t.Fatalf("error is not one line:\n%s", r.stderr)
+	}
+	for _, w := range want {
+		if !strings.Contains(msg, w) {
+			t.Fatalf("error %q does not contain %q", msg, w)
+		}
+	}
+}
+
+// fakeAgent writes an executable script that says a greeting of protocol
+// proto and then reads its input to the end, as an old myrrorfs would.
+func fakeAgent(t *testing.T, dir, proto string) string {
+	t.Helper()
+	p := filepath.Join(dir, "myrrorfs")
+	script := "#!/bin/sh\necho 'myrrorfs-agent " + proto + " v0.old'\nexec cat >/dev/null\n"
+	if err := os.WriteFile(p, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestRemoteMyrrorfsThatCannotRun(t *testing.T) {
+	p := newPair(t, true)
+	write(t, p.local, map[string]string{"a": "a"})
+	missing := "/nonexistent/myrrorfs"
+	r := myrrorfs(t, p.args("sync", "-y", "--remote-myrrorfs", missing)...)
+	oneLine(t, r, "--remote-myrrorfs "+missing, "No such file")
+	if got := read(t, filepath.Join(p.remoteDir, "a")); got == "a" {
+		t.Fatal("the sync fell back to plain SFTP")
+	}
+}
+
+func TestRemoteMyrrorfsOfAnotherProtocol(t *testing.T) {
+	p := newPair(t, true)
+	old := fakeAgent(t, t.TempDir(), "2")
+	r := myrrorfs(t, p.args("sync", "-y", "--remote-myrrorfs", old)...)
+	oneLine(t, r, "--remote-myrrorfs "+old, "protocol 2")
+}
+
+// An agent of another protocol found by myrrorfs itself (here: in the
+// remote cache where this binary would be uploaded) is replaced by an
+// upload, and a warning says so.
+func TestStaleAgentReplacedWithWarning(t *testing.T) {
+	sshCmd, host := testenv.SSH(t)
+	f, err := os.Open(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := blake3.New(32, nil)
+	io.Copy(h, f)
+	f.Close()
+	dir := ".cache/myrrorfs/" + hex.EncodeToString(h.Sum(nil))[:16]
+	script := "#!/bin/sh\necho 'myrrorfs-agent 2 v0.old'\nexec cat >/dev/null\n"
+	words := append(strings.Fields(sshCmd), host,
+		"mkdir -p "+dir+" && cat > "+dir+"/myrrorfs && chmod 755 "+dir+"/myrrorfs")
+	cmd := exec.Command(words[0], words[1:]...)
+	cmd.Stdin = strings.NewReader(script)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("plant a stale agent: %v: %s", err, out)
+	}
+	p := newPair(t, true)
+	write(t, p.local, map[string]string{"a": "a"})
+	r := myrrorfs(t, p.args("sync", "-y")...)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	t.Logf("stderr: %s", r.stderr)
+	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+	if len(lines) != 1 || !strings.Contains(lines[0], "warning") || !strings.Contains(lines[0], "protocol 2") ||
+		!strings.Contains(lines[0], dir) {
+		t.Fatalf("want one warning about the stale agent, got:\n%s", r.stderr)
+	}
+	if got := read(t, filepath.Join(p.remoteDir, "a")); got != "a" {
+		t.Fatalf("remote a = %q", got)
+	}
+}
