@@ -100,3 +100,22 @@ func TestStaleAgentReplacedWithWarning(t *testing.T) {
 		t.Fatalf("remote a = %q", got)
 	}
 }
+
+// A damaged pair file in the journal's directory is named and shown
+// escaped, never printed raw.
+func TestDamagedPairFile(t *testing.T) {
+	p := newPair(t, false)
+	write(t, p.local, map[string]string{"a": "a"})
+	if r := myrrorfs(t, p.args("sync", "-y")...); r.code != 0 {
+		t.Fatalf("sync: %d %s", r.code, r.stderr)
+	}
+	dir := journalDir(t, p)
+	if err := os.WriteFile(filepath.Join(dir, "pair"), []byte("\x1b[31mred\nline\x00\xff"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := myrrorfs(t, p.args("sync", "-y")...)
+	oneLine(t, r, dir, `\x1b[31mred`)
+	if strings.ContainsAny(r.stderr, "\x1b\x00\xff") {
+		t.Fatalf("raw bytes in %q", r.stderr)
+	}
+}
