@@ -119,3 +119,25 @@ func TestDamagedPairFile(t *testing.T) {
 		t.Fatalf("raw bytes in %q", r.stderr)
 	}
 }
+
+// A connection lost while connecting names the host and what ssh said
+// about it, not just ssh's exit status.
+func TestConnectionLostWhileConnecting(t *testing.T) {
+	p := newPair(t, true)
+	// the remote "agent" kills the sshd process serving its connection
+	killer := filepath.Join(t.TempDir(), "myrrorfs")
+	if err := os.WriteFile(killer, []byte("#!/bin/sh\nkill -9 $PPID\nsleep 5\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := myrrorfs(t, p.args("sync", "-y", "--remote-myrrorfs", killer)...)
+	oneLine(t, r, "--remote-myrrorfs "+killer, "myrrorfs-test", "closed")
+}
+
+// A connection closed during the key exchange, which ssh reports without
+// a word at LogLevel ERROR, still gets ssh's own explanation.
+func TestConnectionClosedDuringKeyExchange(t *testing.T) {
+	p := newPair(t, true)
+	p.flags[len(p.flags)-2] += ` -oProxyCommand="sh -c 'echo SSH-2.0-OpenSSH_9.2; exec sleep 0.2'"`
+	r := myrrorfs(t, p.args("sync", "-y")...)
+	oneLine(t, r, "myrrorfs-test", "Connection closed")
+}
