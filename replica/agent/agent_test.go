@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -337,4 +339,56 @@ func TestEnsureRemoteNeverUploadsTestBinary(t *testing.T) {
 	if entries, _ := os.ReadDir(cache); len(entries) != 0 {
 		t.Errorf("the remote cache holds %d entries, want none", len(entries))
 	}
+}
+
+// A hung agent gives a clear error after the dial's deadline, and the
+// agent process ends with the connection (it does not outlive it on the
+// remote host).
+func TestHungAgent(t *testing.T) {
+	sshCmd, host := testenv.SSH(t)
+	dir := testenv.SSHRemoteDir(t)
+	hung := filepath.Join(t.TempDir(), "hung-myrrorfs")
+	script := "#!/bin/sh\n" + stallEnv + "=1 exec " + agentBin + " \"$@\"\n"
+	if err := os.WriteFile(hung, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_, err := Dial(ctx, Options{SSHCommand: sshCmd, Host: host, Path: dir, RemoteCommand: hung})
+	if err == nil || !strings.Contains(err.Error(), hung) || !strings.Contains(err.Error(), "did not answer within 2s") {
+		t.Fatalf("Dial: %v; want a timeout naming %s", err, hung)
+	}
+	t.Log(err)
+	deadline := time.Now().Add(hangupGrace + 5*time.Second)
+	for {
+		pids := agentsServing(dir)
+		if len(pids) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("agent processes %v still run after the connection ended", pids)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// agentsServing returns the pids of processes running an agent on root.
+func agentsServing(root string) []int {
+	var pids []int
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		args := strings.Split(string(cmdline), "\x00")
+		if slices.Contains(args, "agent") && slices.Contains(args, root) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }

@@ -108,21 +108,31 @@ func Dial(ctx context.Context, o Options) (*Replica, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", o.Host, err)
 	}
+	start := time.Now()
 	r, err := openBounded(ctx, proc, func() (*Replica, error) {
 		return open(proc.Stdout(), proc.Stdin(), proc, o.Host)
 	})
+	if errors.Is(err, context.DeadlineExceeded) {
+		return nil, fmt.Errorf("connect to %s: the remote myrrorfs agent (%s) did not answer within %s; it was stopped",
+			o.Host, agentCommand(o), time.Since(start).Round(time.Second))
+	}
 	if err != nil {
 		return nil, noAgentOr(o.Host, proc, err)
 	}
 	return r, nil
 }
 
+// agentCommand is the remote command o runs as the agent.
+func agentCommand(o Options) string {
+	if o.RemoteCommand == "" {
+		return "myrrorfs"
+	}
+	return o.RemoteCommand
+}
+
 // agentArgv builds the ssh command line that runs the agent on o.Host.
 func agentArgv(o Options) ([]string, error) {
-	remote := o.RemoteCommand
-	if remote == "" {
-		remote = "myrrorfs"
-	}
+	remote := agentCommand(o)
 	root := o.Path
 	if root == "" {
 		root = "."
