@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/sys/unix"
 	"lukechampine.com/blake3"
 
 	"github.com/myrrorfs/myrrorfs/internal/testenv"
@@ -140,4 +141,34 @@ func TestConnectionClosedDuringKeyExchange(t *testing.T) {
 	p.flags[len(p.flags)-2] += ` -oProxyCommand="sh -c 'echo SSH-2.0-OpenSSH_9.2; exec sleep 0.2'"`
 	r := myrrorfs(t, p.args("sync", "-y")...)
 	oneLine(t, r, "myrrorfs-test", "Connection closed")
+}
+
+// Over plain SFTP, whose server says only "Failure", a full remote disk
+// is named as such (asked with statvfs@openssh.com), beside the path.
+func TestPlainSFTPDiskFull(t *testing.T) {
+	p := newPair(t, true)
+	p.remoteDir = testenv.Tmpfs(t, 256<<10)
+	p.remote = p.remote[:strings.Index(p.remote, ":")+1] + p.remoteDir
+	write(t, p.local, map[string]string{"big": strings.Repeat("x", 1<<20)})
+	r := myrrorfs(t, p.args("sync", "-y", "--remote-myrrorfs", "none")...)
+	t.Logf("stderr: %s", r.stderr)
+	if r.code != 1 || !strings.Contains(r.stderr, "big") || !strings.Contains(r.stderr, "no space left on device") {
+		t.Fatalf("exit %d, want 1 and a message naming big and the full disk:\n%s", r.code, r.stderr)
+	}
+}
+
+// Likewise a read-only remote filesystem.
+func TestPlainSFTPReadOnly(t *testing.T) {
+	p := newPair(t, true)
+	p.remoteDir = testenv.Tmpfs(t, 1<<20)
+	p.remote = p.remote[:strings.Index(p.remote, ":")+1] + p.remoteDir
+	if err := unix.Mount("", p.remoteDir, "", unix.MS_REMOUNT|unix.MS_RDONLY, ""); err != nil {
+		t.Skipf("remount read-only: %v", err)
+	}
+	write(t, p.local, map[string]string{"f": "f"})
+	r := myrrorfs(t, p.args("sync", "-y", "--remote-myrrorfs", "none")...)
+	t.Logf("stderr: %s", r.stderr)
+	if r.code != 1 || !strings.Contains(r.stderr, p.remoteDir) || !strings.Contains(r.stderr, "read-only file system") {
+		t.Fatalf("exit %d, want 1 and a message naming the read-only remote:\n%s", r.code, r.stderr)
+	}
 }

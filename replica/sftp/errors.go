@@ -62,7 +62,37 @@ func (r *Replica) where(p string) string {
 
 // mapErr turns an SFTP or transport error into the error classes of
 // package replica (see mapErr).
-func (r *Replica) mapErr(err error) error { return mapErr(r.proc, r.host, err) }
+// An SFTP server's "Failure" says nothing of its cause; when the remote
+// filesystem (asked with statvfs@openssh.com) is read-only or full, that
+// cause is given instead.
+func (r *Replica) mapErr(err error) error {
+	err = mapErr(r.proc, r.host, err)
+	var se *pkgsftp.StatusError
+	if errors.As(err, &se) && se.FxCode() == pkgsftp.ErrSSHFxFailure {
+		if cause := r.failureCause(); cause != nil {
+			return cause
+		}
+	}
+	return err
+}
+
+// stRdonly is statvfs's ST_RDONLY flag.
+const stRdonly = 1
+
+// failureCause is what makes writes to the remote filesystem fail, when
+// statvfs tells it: EROFS, ENOSPC (no block or no inode left); else nil.
+func (r *Replica) failureCause() error {
+	st, err := r.client.StatVFS(r.root)
+	switch {
+	case err != nil:
+		return nil
+	case st.Flag&stRdonly != 0:
+		return syscall.EROFS
+	case st.Bavail == 0 || st.Favail == 0:
+		return syscall.ENOSPC
+	}
+	return nil
+}
 
 // isConnLost reports whether err means the connection is gone.
 func (r *Replica) isConnLost(err error) bool { return isConnLost(r.proc, err) }
