@@ -172,3 +172,27 @@ func TestPlainSFTPReadOnly(t *testing.T) {
 		t.Fatalf("exit %d, want 1 and a message naming the read-only remote:\n%s", r.code, r.stderr)
 	}
 }
+
+// Over ssh with the agent, a user's file under a temporary's unmarked name
+// and another pair's temporary are never removed by a sync.
+func TestRemoteReservedNamesKeptWithAgent(t *testing.T) {
+	p := newPair(t, true)
+	write(t, p.local, map[string]string{"a": "a"})
+	others := []string{".myrrorfs-tmp-0123456789abcdef", ".myrrorfs-tmp-aaaaaaaaaaaa-0123456789abcdef"}
+	for _, n := range others {
+		write(t, p.remoteDir, map[string]string{n: "mine"})
+	}
+	for range 2 {
+		if r := myrrorfs(t, p.args("sync", "-y", "--remote-myrrorfs", bin)...); r.code != 0 {
+			t.Fatalf("sync: %d %s", r.code, r.stderr)
+		}
+	}
+	for _, n := range others {
+		if got := read(t, filepath.Join(p.remoteDir, n)); got != "mine" {
+			t.Fatalf("%s: %q", n, got)
+		}
+	}
+	if got := read(t, filepath.Join(p.remoteDir, "a")); got != "a" {
+		t.Fatalf("a: %q", got)
+	}
+}

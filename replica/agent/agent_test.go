@@ -392,3 +392,32 @@ func agentsServing(root string) []int {
 	}
 	return pids
 }
+
+// Temporaries made through the agent (created or copied in place) carry
+// the pair's marker.
+func TestTempsCarryMarker(t *testing.T) {
+	r, dir := dialTest(t)
+	const m = "0123456789ab"
+	r.SetTempMarker(m)
+	name, w, err := r.CreateTemp("", 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte("x"))
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := replica.ParseTempName(name); !ok || got != m {
+		t.Fatalf("CreateTemp made %q, want a temporary marked %s", name, m)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "src"), []byte("s"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cp, err := r.CopyTemp("src", "", 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := replica.ParseTempName(cp); !ok || got != m {
+		t.Fatalf("CopyTemp made %q, want a temporary marked %s", cp, m)
+	}
+}

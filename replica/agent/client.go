@@ -424,7 +424,7 @@ func (r *Replica) Rename(oldp, newp string) error {
 // with permission perm in directory dstDir, and returns its path. No
 // content crosses the network; on error no temporary is left.
 func (r *Replica) CopyTemp(src, dstDir string, perm uint32) (string, error) {
-	resp, err := r.c.call(request{Op: opCopy, Path: src, Dir: dstDir, Perm: perm})
+	resp, err := r.c.call(request{Op: opCopy, Path: src, Dir: dstDir, Perm: perm, Data: []byte(r.TempMarker())})
 	if err != nil {
 		return "", err
 	}

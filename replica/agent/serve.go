@@ -182,6 +182,7 @@ func (s *server) answer(q request) response {
 		}
 		return response{Hash: h, FP: fp}
 	case opCopy:
+		s.setMarker(q)
 		p, err := s.loc.CopyTemp(q.Path, q.Dir, q.Perm&0o7777)
 		if err != nil {
 			return response{Err: toRemote(err)}
