@@ -196,3 +196,27 @@ func TestRemoteReservedNamesKeptWithAgent(t *testing.T) {
 		t.Fatalf("a: %q", got)
 	}
 }
+
+// A path too long for the backup area over plain SFTP (whose server says
+// "Bad message") is named, with the cause.
+func TestBackupPathTooLong(t *testing.T) {
+	p := newPair(t, true)
+	rel := ""
+	for range 15 {
+		rel = filepath.Join(rel, strings.Repeat("d", 255))
+	}
+	// the remote path fits in PATH_MAX, its backup does not
+	f := filepath.Join(rel, strings.Repeat("f", 245-len(p.remoteDir)))
+	write(t, p.local, map[string]string{f: "x", "keep": "k"})
+	if r := myrrorfs(t, p.args("sync", "-y", "--remote-myrrorfs", "none")...); r.code != 0 {
+		t.Fatalf("first sync: %d %s", r.code, r.stderr)
+	}
+	if err := os.Remove(filepath.Join(p.local, f)); err != nil {
+		t.Fatal(err)
+	}
+	r := myrrorfs(t, p.args("sync", "-y", "--remote-myrrorfs", "none")...)
+	oneLine(t, r, filepath.Join(p.remoteDir, f), ".myrrorfs-backup", "file name too long")
+	if got := read(t, filepath.Join(p.remoteDir, f)); got != "x" {
+		t.Fatalf("remote %s: %q", f, got)
+	}
+}

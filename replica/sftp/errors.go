@@ -44,7 +44,25 @@ func (r *Replica) pathErr(op, p string, err error) error {
 	if err == nil {
 		return nil
 	}
-	return &fs.PathError{Op: op, Path: r.where(p), Err: r.mapErr(err)}
+	return &fs.PathError{Op: op, Path: r.where(p), Err: tooLong(r.mapErr(err), r.abs(p))}
+}
+
+// pathMax is the longest path OpenSSH's SFTP server takes (PATH_MAX).
+const pathMax = 4096
+
+// tooLong gives ENAMETOOLONG for err when it is the "Bad message" an SFTP
+// server answers for a path (one of paths, absolute) that is too long.
+func tooLong(err error, paths ...string) error {
+	var se *pkgsftp.StatusError
+	if !errors.As(err, &se) || se.FxCode() != pkgsftp.ErrSSHFxBadMessage {
+		return err
+	}
+	for _, p := range paths {
+		if len(p) >= pathMax {
+			return syscall.ENAMETOOLONG
+		}
+	}
+	return err
 }
 
 // linkErr wraps the cause of a failed op on two relative paths.
@@ -52,7 +70,7 @@ func (r *Replica) linkErr(op, oldp, newp string, err error) error {
 	if err == nil {
 		return nil
 	}
-	return &os.LinkError{Op: op, Old: r.where(oldp), New: r.where(newp), Err: r.mapErr(err)}
+	return &os.LinkError{Op: op, Old: r.where(oldp), New: r.where(newp), Err: tooLong(r.mapErr(err), r.abs(oldp), r.abs(newp))}
 }
 
 // where names relative path p for messages: host:/absolute/remote/path.
