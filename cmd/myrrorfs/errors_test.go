@@ -145,15 +145,18 @@ func TestConnectionClosedDuringKeyExchange(t *testing.T) {
 
 // Over plain SFTP, whose server says only "Failure", a full remote disk
 // is named as such (asked with statvfs@openssh.com), beside the path.
-func TestPlainSFTPDiskFull(t *testing.T) {
-	p := newPair(t, true)
-	p.remoteDir = testenv.Tmpfs(t, 256<<10)
-	p.remote = p.remote[:strings.Index(p.remote, ":")+1] + p.remoteDir
-	write(t, p.local, map[string]string{"big": strings.Repeat("x", 1<<20)})
-	r := myrrorfs(t, p.args("sync", "-y", "--remote-myrrorfs", "none")...)
-	t.Logf("stderr: %s", r.stderr)
-	if r.code != 1 || !strings.Contains(r.stderr, "big") || !strings.Contains(r.stderr, "no space left on device") {
-		t.Fatalf("exit %d, want 1 and a message naming big and the full disk:\n%s", r.code, r.stderr)
+// With the agent, the cause is the agent's own errno.
+func TestRemoteDiskFull(t *testing.T) {
+	for _, agent := range []string{"none", bin} {
+		p := newPair(t, true)
+		p.remoteDir = testenv.Tmpfs(t, 256<<10)
+		p.remote = p.remote[:strings.Index(p.remote, ":")+1] + p.remoteDir
+		write(t, p.local, map[string]string{"big": strings.Repeat("x", 1<<20)})
+		r := myrrorfs(t, p.args("sync", "-y", "--remote-myrrorfs", agent)...)
+		t.Logf("stderr: %s", r.stderr)
+		if r.code != 1 || !strings.Contains(r.stderr, "big") || !strings.Contains(r.stderr, "no space left on device") {
+			t.Fatalf("agent %s: exit %d, want 1 and a message naming big and the full disk:\n%s", agent, r.code, r.stderr)
+		}
 	}
 }
 
