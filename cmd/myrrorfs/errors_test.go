@@ -6,8 +6,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 	"lukechampine.com/blake3"
@@ -222,4 +225,63 @@ func TestBackupPathTooLong(t *testing.T) {
 	if got := read(t, filepath.Join(p.remoteDir, f)); got != "x" {
 		t.Fatalf("remote %s: %q", f, got)
 	}
+}
+
+// When the client dies mid-sync, the agent it ran on the remote host ends
+// with the connection.
+func TestAgentEndsWithClient(t *testing.T) {
+	p := newPair(t, true)
+	files := map[string]string{}
+	for i := range 40 {
+		files[filepath.Join("d", strings.Repeat("x", i+1))] = strings.Repeat("y", 4<<20)
+	}
+	write(t, p.local, files)
+	cmd := exec.Command(bin, p.args("sync", "-y", "--remote-myrrorfs", bin)...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(agentsServing(p.remoteDir)) == 0 {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatal("no agent started")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond)
+	cmd.Process.Kill()
+	cmd.Wait()
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		pids := agentsServing(p.remoteDir)
+		if len(pids) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("agent processes %v still run after the client was killed", pids)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// agentsServing returns the pids of processes running an agent on root.
+func agentsServing(root string) []int {
+	var pids []int
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		args := strings.Split(string(cmdline), "\x00")
+		if slices.Contains(args, "agent") && slices.Contains(args, root) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }
