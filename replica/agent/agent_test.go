@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -419,5 +420,35 @@ func TestTempsCarryMarker(t *testing.T) {
 	}
 	if got, ok := replica.ParseTempName(cp); !ok || got != m {
 		t.Fatalf("CopyTemp made %q, want a temporary marked %s", cp, m)
+	}
+}
+
+// Downloads through read requests return every byte, whatever the size
+// against the read chunk.
+func TestOpenReadsWholeFiles(t *testing.T) {
+	r, dir := dialTest(t)
+	for _, size := range []int{0, 1, readChunk - 1, readChunk, readChunk + 1, 3*readChunk + 7, readAhead*readChunk + 5, 5 << 20} {
+		want := make([]byte, size)
+		for i := range want {
+			want[i] = byte(i*7 + i/251)
+		}
+		name := fmt.Sprintf("f%d", size)
+		if err := os.WriteFile(filepath.Join(dir, name), want, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		rc, err := r.Open(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(rc)
+		if cerr := rc.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("size %d: read %d bytes, equal %v, err %v", size, len(got), bytes.Equal(got, want), err)
+		}
+	}
+	if _, err := r.Open("missing"); !errors.Is(err, replica.ErrNotExist) {
+		t.Fatalf("Open(missing) = %v, want ErrNotExist", err)
 	}
 }

@@ -74,15 +74,17 @@ type Options struct {
 // Hash, CopyTemp and the fsyncs that make writes durable (see
 // replica.Replica), is an agent request done in place by replica/local
 // beneath the root, so that nothing can be redirected outside the tree
-// and fingerprints are whole (nanosecond mtime and ctime, inode). Only
-// Open reads file content over SFTP, as in replica/sftp, whose writes stay
-// refused (the agent's SFTP server is read-only too). It is safe for
-// concurrent use.
+// and fingerprints are whole (nanosecond mtime and ctime, inode). So is
+// Open: downloads read the file the agent opened beneath the root (see
+// read.go). The SFTP channel remains, read-only, for the session's start;
+// writes over it stay refused (the agent's SFTP server is read-only too).
+// It is safe for concurrent use.
 type Replica struct {
 	*sftp.Replica
 	c            *conn
 	handles      atomic.Uint64 // the last temporary handle given
 	bytesWritten atomic.Int64  // file content sent in write requests
+	bytesRead    atomic.Int64  // file content received in read responses
 }
 
 var (
