@@ -33,7 +33,7 @@ func makeFixture(t *testing.T, dir string) {
 	files := map[string]os.FileMode{
 		"a": 0o644, "d/f": 0o600, "d/e/g": 0o644, "exec": 0o755, "suid": 0o4755,
 		"old": 0o644, "late": 0o644, "x.log": 0o644, "d/y.log": 0o644,
-		".myrrorfs-tmp-1": 0o600, "d/.myrrorfs-tmp-2": 0o600,
+		".myrrorfs-tmp-0123456789abcdef": 0o600, "d/.myrrorfs-tmp-fedcba9876543210": 0o600,
 		".myrrorfs-backup/a": 0o644, ".Trash-0/t": 0o644,
 		"node_modules/m/i.js": 0o644,
 	}
@@ -146,7 +146,7 @@ func TestListTreeSameAsLocal(t *testing.T) {
 	if !slices.Equal(remote.Temps, near.Temps) || !slices.Equal(problemsOf(remote), problemsOf(near)) {
 		t.Errorf("agent temps %q, problems %q; local %q, %q", remote.Temps, problemsOf(remote), near.Temps, problemsOf(near))
 	}
-	want := []string{".myrrorfs-tmp-1", "d/.myrrorfs-tmp-2"}
+	want := []string{".myrrorfs-tmp-0123456789abcdef", "d/.myrrorfs-tmp-fedcba9876543210"}
 	if !slices.Equal(remote.Temps, want) || !slices.Equal(problemsOf(remote), []string{"d/fifo (warning)"}) {
 		t.Errorf("temps %q, problems %q; want %q and the fifo", remote.Temps, problemsOf(remote), want)
 	}
