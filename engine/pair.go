@@ -48,6 +48,9 @@ type Options struct {
 	// written to. Without it such a remote is read-only: path-based SFTP
 	// cannot keep a write beneath the remote root (see replica/sftp).
 	UnsafeSFTPWrites bool
+	// Warn, if set, receives one-line warnings about how the remote is
+	// reached (e.g. an agent of another protocol replaced by an upload).
+	Warn func(msg string)
 }
 
 // Pair is an opened pair: both replicas and the journal.
@@ -195,9 +198,13 @@ func openRemote(ctx context.Context, rs Spec, opt Options) (replica.Replica, err
 		}
 		return r, nil
 	}
-	if opt.RemoteMyrrorfs != "none" {
+	if cmd := opt.RemoteMyrrorfs; cmd != "none" {
 		r, err := dialAgent(ctx, rs, opt)
-		if !errors.Is(err, agent.ErrNoAgent) {
+		switch {
+		case err != nil && cmd != "":
+			// the user named it: never fall back, say why it cannot serve
+			return nil, fmt.Errorf("--remote-myrrorfs %s: %w", cmd, err)
+		case !errors.Is(err, agent.ErrNoAgent):
 			return r, err
 		}
 	}
@@ -211,21 +218,25 @@ func openRemote(ctx context.Context, rs Spec, opt Options) (replica.Replica, err
 
 // dialAgent opens the remote side through an agent: opt.RemoteMyrrorfs, or
 // the one agent.EnsureRemote finds or uploads; an agent of another protocol
-// is replaced by an upload of this binary, once. An error wrapping
-// agent.ErrNoAgent means plain SFTP should be used; any other is final.
+// that was found (not named by the user) is replaced by an upload of this
+// binary, once, with a warning (opt.Warn). An error wrapping
+// agent.ErrNoAgent means plain SFTP could be used; any other is final.
 func dialAgent(ctx context.Context, rs Spec, opt Options) (replica.Replica, error) {
 	cmd := opt.RemoteMyrrorfs
+	var stale *agent.VersionError // an agent found and passed over
+	staleCmd := ""
 	if cmd == "" {
 		// most often this binary was uploaded by an earlier run: one
 		// connection, no probe
 		if cached, err := agent.CachedCommand(); err == nil {
 			ao := agent.Options{SSHCommand: opt.SSHCommand, Host: rs.Host, Path: rs.Path, RemoteCommand: cached, Stderr: io.Discard}
 			r, err := agent.Dial(ctx, ao)
-			var ve *agent.VersionError
 			switch {
 			case err == nil:
 				return r, nil
-			case !errors.Is(err, agent.ErrNoAgent) && !errors.As(err, &ve):
+			case errors.As(err, &stale):
+				staleCmd = cached
+			case !errors.Is(err, agent.ErrNoAgent):
 				return nil, err
 			}
 		}
@@ -237,7 +248,8 @@ func dialAgent(ctx context.Context, rs Spec, opt Options) (replica.Replica, erro
 	ao := agent.Options{SSHCommand: opt.SSHCommand, Host: rs.Host, Path: rs.Path, RemoteCommand: cmd, Stderr: opt.Stderr}
 	r, err := agent.Dial(ctx, ao)
 	var ve *agent.VersionError
-	if errors.As(err, &ve) {
+	if errors.As(err, &ve) && opt.RemoteMyrrorfs == "" {
+		stale, staleCmd = ve, cmd
 		if ao.RemoteCommand, err = agent.Upload(ctx, opt.SSHCommand, rs.Host); err != nil {
 			return nil, err
 		}
@@ -248,6 +260,9 @@ func dialAgent(ctx context.Context, rs Spec, opt Options) (replica.Replica, erro
 	}
 	if err != nil {
 		return nil, err // never a nil *agent.Replica in the interface
+	}
+	if stale != nil && opt.Warn != nil {
+		opt.Warn(fmt.Sprintf("%s (%s); using %s as the agent instead", stale, staleCmd, ao.RemoteCommand))
 	}
 	return r, nil
 }

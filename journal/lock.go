@@ -136,9 +136,18 @@ func checkPairFile(dir, identity string) error {
 	case err == nil && bytes.Equal(got, want):
 		return nil
 	case err == nil:
-		return fmt.Errorf("%s belongs to another pair:\n%s", dir, got)
+		return fmt.Errorf("%s belongs to another pair, or its pair file is damaged: it holds %q, not %q",
+			dir, truncate(got, 512), want)
 	case !errors.Is(err, os.ErrNotExist):
 		return fmt.Errorf("read pair file: %w", err)
 	}
 	return writeFileAtomic(name, want)
+}
+
+// truncate is b cut to at most n bytes.
+func truncate(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[:n]
+	}
+	return b
 }

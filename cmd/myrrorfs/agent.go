@@ -1,8 +1,6 @@
 package main
 
 import (
-	"os"
-
 	"github.com/spf13/cobra"
 
 	"github.com/myrrorfs/myrrorfs/replica/agent"
@@ -18,7 +16,7 @@ func newAgent() *cobra.Command {
 		Hidden: true,
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return agent.Serve(os.Stdin, os.Stdout, root)
+			return agent.ServeStdio(root)
 		},
 	}
 	cmd.Flags().StringVar(&root, "root", ".", "the tree to serve (DIR)")

@@ -304,7 +304,7 @@ func startDaemon(m mountFlags, args []string) (*daemon.Server, *daemon.Daemon, e
 	defer stop()
 	d, err := daemon.Start(ctx, daemon.Options{
 		Local: args[0], Remote: args[1], Mountpoint: mnt,
-		Engine: engine.Options{StateDir: state, SSHCommand: m.ssh, Ignore: m.ignore, RemoteMyrrorfs: m.remoteMyrrorfs, UnsafeSFTPWrites: m.unsafeSFTP, Stderr: os.Stderr},
+		Engine: engine.Options{StateDir: state, SSHCommand: m.ssh, Ignore: m.ignore, RemoteMyrrorfs: m.remoteMyrrorfs, UnsafeSFTPWrites: m.unsafeSFTP, Stderr: os.Stderr, Warn: warnLine},
 		Rescan: m.rescan, Debug: m.debug, Log: os.Stderr,
 	})
 	if err != nil {

@@ -56,6 +56,11 @@ Exit status: 0 both sides are identical; 3 conflicts remain (untouched);
 	return cmd
 }
 
+// warnLine prints a one-line warning.
+func warnLine(msg string) {
+	fmt.Fprintf(os.Stderr, "myrrorfs: warning: %s\n", daemon.OneLine(msg))
+}
+
 // openPair opens the pair for the command holder ("myrrorfs sync", …).
 // When a mount holds the pair, the error says how to reach it instead.
 func openPair(ctx context.Context, c common, local, remote, holder string) (*engine.Pair, error) {
@@ -67,6 +72,7 @@ func openPair(ctx context.Context, c common, local, remote, holder string) (*eng
 		RemoteMyrrorfs:   c.remoteMyrrorfs,
 		UnsafeSFTPWrites: c.unsafeSFTP,
 		ScanProgress:     scanProgress(),
+		Warn:             warnLine,
 	})
 	if err != nil {
 		return nil, damagedHint(heldByMount(err, c, holder), c, local, remote)

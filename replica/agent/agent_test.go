@@ -5,9 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -336,5 +339,116 @@ func TestEnsureRemoteNeverUploadsTestBinary(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(cache); len(entries) != 0 {
 		t.Errorf("the remote cache holds %d entries, want none", len(entries))
+	}
+}
+
+// A hung agent gives a clear error after the dial's deadline, and the
+// agent process ends with the connection (it does not outlive it on the
+// remote host).
+func TestHungAgent(t *testing.T) {
+	sshCmd, host := testenv.SSH(t)
+	dir := testenv.SSHRemoteDir(t)
+	hung := filepath.Join(t.TempDir(), "hung-myrrorfs")
+	script := "#!/bin/sh\n" + stallEnv + "=1 exec " + agentBin + " \"$@\"\n"
+	if err := os.WriteFile(hung, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_, err := Dial(ctx, Options{SSHCommand: sshCmd, Host: host, Path: dir, RemoteCommand: hung})
+	if err == nil || !strings.Contains(err.Error(), hung) || !strings.Contains(err.Error(), "did not answer within 2s") {
+		t.Fatalf("Dial: %v; want a timeout naming %s", err, hung)
+	}
+	t.Log(err)
+	deadline := time.Now().Add(hangupGrace + 5*time.Second)
+	for {
+		pids := agentsServing(dir)
+		if len(pids) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("agent processes %v still run after the connection ended", pids)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// agentsServing returns the pids of processes running an agent on root.
+func agentsServing(root string) []int {
+	var pids []int
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		args := strings.Split(string(cmdline), "\x00")
+		if slices.Contains(args, "agent") && slices.Contains(args, root) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// Temporaries made through the agent (created or copied in place) carry
+// the pair's marker.
+func TestTempsCarryMarker(t *testing.T) {
+	r, dir := dialTest(t)
+	const m = "0123456789ab"
+	r.SetTempMarker(m)
+	name, w, err := r.CreateTemp("", 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte("x"))
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := replica.ParseTempName(name); !ok || got != m {
+		t.Fatalf("CreateTemp made %q, want a temporary marked %s", name, m)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "src"), []byte("s"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cp, err := r.CopyTemp("src", "", 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := replica.ParseTempName(cp); !ok || got != m {
+		t.Fatalf("CopyTemp made %q, want a temporary marked %s", cp, m)
+	}
+}
+
+// Downloads through read requests return every byte, whatever the size
+// against the read chunk.
+func TestOpenReadsWholeFiles(t *testing.T) {
+	r, dir := dialTest(t)
+	for _, size := range []int{0, 1, readChunk - 1, readChunk, readChunk + 1, 3*readChunk + 7, readAhead*readChunk + 5, 5 << 20} {
+		want := make([]byte, size)
+		for i := range want {
+			want[i] = byte(i*7 + i/251)
+		}
+		name := fmt.Sprintf("f%d", size)
+		if err := os.WriteFile(filepath.Join(dir, name), want, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		rc, err := r.Open(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(rc)
+		if cerr := rc.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("size %d: read %d bytes, equal %v, err %v", size, len(got), bytes.Equal(got, want), err)
+		}
+	}
+	if _, err := r.Open("missing"); !errors.Is(err, replica.ErrNotExist) {
+		t.Fatalf("Open(missing) = %v, want ErrNotExist", err)
 	}
 }

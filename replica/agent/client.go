@@ -74,15 +74,17 @@ type Options struct {
 // Hash, CopyTemp and the fsyncs that make writes durable (see
 // replica.Replica), is an agent request done in place by replica/local
 // beneath the root, so that nothing can be redirected outside the tree
-// and fingerprints are whole (nanosecond mtime and ctime, inode). Only
-// Open reads file content over SFTP, as in replica/sftp, whose writes stay
-// refused (the agent's SFTP server is read-only too). It is safe for
-// concurrent use.
+// and fingerprints are whole (nanosecond mtime and ctime, inode). So is
+// Open: downloads read the file the agent opened beneath the root (see
+// read.go). The SFTP channel remains, read-only, for the session's start;
+// writes over it stay refused (the agent's SFTP server is read-only too).
+// It is safe for concurrent use.
 type Replica struct {
 	*sftp.Replica
 	c            *conn
 	handles      atomic.Uint64 // the last temporary handle given
 	bytesWritten atomic.Int64  // file content sent in write requests
+	bytesRead    atomic.Int64  // file content received in read responses
 }
 
 var (
@@ -108,21 +110,31 @@ func Dial(ctx context.Context, o Options) (*Replica, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", o.Host, err)
 	}
+	start := time.Now()
 	r, err := openBounded(ctx, proc, func() (*Replica, error) {
 		return open(proc.Stdout(), proc.Stdin(), proc, o.Host)
 	})
+	if errors.Is(err, context.DeadlineExceeded) {
+		return nil, fmt.Errorf("connect to %s: the remote myrrorfs agent (%s) did not answer within %s; it was stopped",
+			o.Host, agentCommand(o), time.Since(start).Round(time.Second))
+	}
 	if err != nil {
 		return nil, noAgentOr(o.Host, proc, err)
 	}
 	return r, nil
 }
 
+// agentCommand is the remote command o runs as the agent.
+func agentCommand(o Options) string {
+	if o.RemoteCommand == "" {
+		return "myrrorfs"
+	}
+	return o.RemoteCommand
+}
+
 // agentArgv builds the ssh command line that runs the agent on o.Host.
 func agentArgv(o Options) ([]string, error) {
-	remote := o.RemoteCommand
-	if remote == "" {
-		remote = "myrrorfs"
-	}
+	remote := agentCommand(o)
 	root := o.Path
 	if root == "" {
 		root = "."
@@ -414,7 +426,7 @@ func (r *Replica) Rename(oldp, newp string) error {
 // with permission perm in directory dstDir, and returns its path. No
 // content crosses the network; on error no temporary is left.
 func (r *Replica) CopyTemp(src, dstDir string, perm uint32) (string, error) {
-	resp, err := r.c.call(request{Op: opCopy, Path: src, Dir: dstDir, Perm: perm})
+	resp, err := r.c.call(request{Op: opCopy, Path: src, Dir: dstDir, Perm: perm, Data: []byte(r.TempMarker())})
 	if err != nil {
 		return "", err
 	}

@@ -32,6 +32,10 @@ const (
 	opChtimes  byte = 15 // set the mtime of Path to Num nanoseconds (as an int64)
 	opLink     byte = 16 // hard link Dir to file Path
 	opReadlink byte = 17 // the target of symlink Path, in the response's Path
+	// Since protocol 4 (downloads are requests; see read.go):
+	opOpen      byte = 18 // open regular file Path for reading as handle Num
+	opRead      byte = 19 // read up to Perm bytes of handle Num at the offset in Data: the bytes, in the response's Path
+	opCloseRead byte = 20 // close the file of handle Num
 )
 
 // helloID is the id of the agent's first message, sent unasked: its Path is

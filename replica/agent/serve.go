@@ -28,7 +28,10 @@ import (
 // Version 3: every operation that writes, renames or removes is an agent
 // request done beneath the root (requests carry a number and data); the
 // SFTP channel is read-only.
-const Protocol = 3
+//
+// Version 4: downloads are agent requests too (open, read, close), so no
+// file content is read by path over the SFTP channel.
+const Protocol = 4
 
 // greetingWord begins the line the agent writes first:
 // "myrrorfs-agent <protocol> <version>\n".
@@ -91,12 +94,13 @@ type server struct {
 	work    chan request
 	workers sync.WaitGroup
 	temps   temps
+	reads   readers
 }
 
 func newServer(loc *local.Replica, fw *frameWriter) *server {
 	pr, pw := io.Pipe()
 	return &server{loc: loc, fw: fw, sftpIn: pw, sftpOut: pr, work: make(chan request, 256),
-		temps: temps{open: make(map[uint64]*openTemp)}}
+		temps: temps{open: make(map[uint64]*openTemp)}, reads: readers{open: make(map[uint64]readAtCloser)}}
 }
 
 // run serves until r ends or fails, then waits for every goroutine.
@@ -122,6 +126,7 @@ func (s *server) run(r io.Reader) error {
 	close(s.work)
 	s.workers.Wait()
 	s.closeAll()
+	s.closeReaders()
 	<-sftpDone
 	if err != nil {
 		return fmt.Errorf("agent: %w", err)
@@ -182,6 +187,7 @@ func (s *server) answer(q request) response {
 		}
 		return response{Hash: h, FP: fp}
 	case opCopy:
+		s.setMarker(q)
 		p, err := s.loc.CopyTemp(q.Path, q.Dir, q.Perm&0o7777)
 		if err != nil {
 			return response{Err: toRemote(err)}
@@ -223,6 +229,12 @@ func (s *server) answer(q request) response {
 		return errResponse(s.loc.Chtimes(q.Path, int64(q.Num)))
 	case opLink:
 		return errResponse(s.loc.Link(q.Path, q.Dir))
+	case opOpen:
+		return s.openRead(q)
+	case opRead:
+		return s.readAt(q)
+	case opCloseRead:
+		return s.closeRead(q)
 	case opReadlink:
 		target, err := s.loc.Readlink(q.Path)
 		if err != nil {

@@ -51,6 +51,7 @@ func (s *server) create(q request) response {
 	case n >= maxTemps:
 		return response{Err: &remoteError{Msg: fmt.Sprintf("create in %s: %d temporaries open already", q.Path, n)}}
 	}
+	s.setMarker(q)
 	p, w, err := s.loc.CreateTemp(q.Path, q.Perm&0o7777)
 	if err != nil {
 		return response{Err: toRemote(err)}
@@ -118,7 +119,7 @@ func errResponse(err error) response {
 // is sent in write requests, and Close has the agent fsync it.
 func (r *Replica) CreateTemp(dir string, perm uint32) (string, replica.WriteFile, error) {
 	h := r.handles.Add(1)
-	resp, err := r.c.call(request{Op: opCreate, Path: dir, Perm: perm & 0o7777, Num: h})
+	resp, err := r.c.call(request{Op: opCreate, Path: dir, Perm: perm & 0o7777, Num: h, Data: []byte(r.TempMarker())})
 	if err != nil {
 		return "", nil, err
 	}
@@ -244,4 +245,14 @@ func (r *Replica) Readlink(p string) (string, error) {
 		return "", err
 	}
 	return resp.Path, nil
+}
+
+// setMarker makes the marker a create or copy request carries (its data,
+// when a valid marker) the one of the temporaries made from now on: one
+// agent serves one pair.
+func (s *server) setMarker(q request) {
+	m := string(q.Data)
+	if got, ok := replica.ParseTempName(replica.TempNameFor(m)); m != "" && ok && got == m {
+		s.loc.SetTempMarker(m)
+	}
 }

@@ -108,7 +108,13 @@ func SSHArgv(sshCommand, host string, opts []string, remote ...string) ([]string
 	if len(words) == 0 {
 		return nil, fmt.Errorf("ssh command %q: no program given", sshCommand)
 	}
-	argv := append(words, "-x", "-a", "-oClearAllForwardings=yes", "-oBatchMode=yes")
+	// LogLevel INFO: ssh says why a connection closed (at ERROR it may
+	// exit 255 without a word); what it says is kept for error messages,
+	// not shown. ServerAliveInterval: a dead connection ends ssh (and so
+	// every call) within a minute. Options in sshCommand come first and
+	// so win over these.
+	argv := append(words, "-x", "-a", "-oClearAllForwardings=yes", "-oBatchMode=yes",
+		"-oLogLevel=INFO", "-oServerAliveInterval=15")
 	argv = append(append(argv, opts...), host)
 	return append(argv, remote...), nil
 }

@@ -44,7 +44,25 @@ func (r *Replica) pathErr(op, p string, err error) error {
 	if err == nil {
 		return nil
 	}
-	return &fs.PathError{Op: op, Path: r.where(p), Err: r.mapErr(err)}
+	return &fs.PathError{Op: op, Path: r.where(p), Err: tooLong(r.mapErr(err), r.abs(p))}
+}
+
+// pathMax is the longest path OpenSSH's SFTP server takes (PATH_MAX).
+const pathMax = 4096
+
+// tooLong gives ENAMETOOLONG for err when it is the "Bad message" an SFTP
+// server answers for a path (one of paths, absolute) that is too long.
+func tooLong(err error, paths ...string) error {
+	var se *pkgsftp.StatusError
+	if !errors.As(err, &se) || se.FxCode() != pkgsftp.ErrSSHFxBadMessage {
+		return err
+	}
+	for _, p := range paths {
+		if len(p) >= pathMax {
+			return syscall.ENAMETOOLONG
+		}
+	}
+	return err
 }
 
 // linkErr wraps the cause of a failed op on two relative paths.
@@ -52,7 +70,7 @@ func (r *Replica) linkErr(op, oldp, newp string, err error) error {
 	if err == nil {
 		return nil
 	}
-	return &os.LinkError{Op: op, Old: r.where(oldp), New: r.where(newp), Err: r.mapErr(err)}
+	return &os.LinkError{Op: op, Old: r.where(oldp), New: r.where(newp), Err: tooLong(r.mapErr(err), r.abs(oldp), r.abs(newp))}
 }
 
 // where names relative path p for messages: host:/absolute/remote/path.
@@ -62,7 +80,37 @@ func (r *Replica) where(p string) string {
 
 // mapErr turns an SFTP or transport error into the error classes of
 // package replica (see mapErr).
-func (r *Replica) mapErr(err error) error { return mapErr(r.proc, r.host, err) }
+// An SFTP server's "Failure" says nothing of its cause; when the remote
+// filesystem (asked with statvfs@openssh.com) is read-only or full, that
+// cause is given instead.
+func (r *Replica) mapErr(err error) error {
+	err = mapErr(r.proc, r.host, err)
+	var se *pkgsftp.StatusError
+	if errors.As(err, &se) && se.FxCode() == pkgsftp.ErrSSHFxFailure {
+		if cause := r.failureCause(); cause != nil {
+			return cause
+		}
+	}
+	return err
+}
+
+// stRdonly is statvfs's ST_RDONLY flag.
+const stRdonly = 1
+
+// failureCause is what makes writes to the remote filesystem fail, when
+// statvfs tells it: EROFS, ENOSPC (no block or no inode left); else nil.
+func (r *Replica) failureCause() error {
+	st, err := r.client.StatVFS(r.root)
+	switch {
+	case err != nil:
+		return nil
+	case st.Flag&stRdonly != 0:
+		return syscall.EROFS
+	case st.Bavail == 0 || st.Favail == 0:
+		return syscall.ENOSPC
+	}
+	return nil
+}
 
 // isConnLost reports whether err means the connection is gone.
 func (r *Replica) isConnLost(err error) bool { return isConnLost(r.proc, err) }

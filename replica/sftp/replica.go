@@ -53,14 +53,30 @@ type Replica struct {
 	fsync  bool   // the server has fsync@openssh.com
 	syncer Syncer // when set, used instead of fsync@openssh.com
 
-	unsafeWrites bool // writes are allowed, racy as they are (see Replica)
+	unsafeWrites bool                   // writes are allowed, racy as they are (see Replica)
+	marker       atomic.Pointer[string] // pair marker of the temporaries it creates
 
 	bytesRead    atomic.Int64
 	bytesWritten atomic.Int64
 	closeOnce    sync.Once
 }
 
-var _ replica.Replica = (*Replica)(nil)
+var (
+	_ replica.Replica     = (*Replica)(nil)
+	_ replica.TempMarking = (*Replica)(nil)
+)
+
+// SetTempMarker names the temporaries created from now on after the pair
+// with this marker (see replica.TempNameFor).
+func (r *Replica) SetTempMarker(marker string) { r.marker.Store(&marker) }
+
+// TempMarker is the marker set by SetTempMarker ("" if none).
+func (r *Replica) TempMarker() string {
+	if p := r.marker.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
 
 // Transport is the connection an SFTP client runs over (an ssh Process,
 // or a channel of another protocol), as far as error messages need it.
@@ -339,7 +355,7 @@ func (r *Replica) CreateTemp(dir string, perm uint32) (string, replica.WriteFile
 	}
 	var lastErr error
 	for range 10 {
-		p := tree.Join(dir, replica.TempName())
+		p := tree.Join(dir, replica.TempNameFor(r.TempMarker()))
 		f, err := r.client.OpenFile(r.abs(p), os.O_WRONLY|os.O_CREATE|os.O_EXCL)
 		if err != nil {
 			lastErr = r.pathErr("create", p, err)

@@ -14,7 +14,7 @@ import (
 func main() {
 	root := flag.String("root", ".", "the tree to serve")
 	flag.CommandLine.Parse(os.Args[2:]) // os.Args[1] is "agent"
-	if err := agent.Serve(os.Stdin, os.Stdout, *root); err != nil {
+	if err := agent.ServeStdio(*root); err != nil {
 		fmt.Fprintln(os.Stderr, "myrrorfs: "+err.Error())
 		os.Exit(1)
 	}
