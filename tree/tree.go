@@ -32,6 +32,20 @@ func (k Kind) String() string {
 	return "unknown"
 }
 
+// KindOfMode is the kind of an st_mode (type bits as in stat(2)); Absent
+// for anything but a file, a directory or a symlink.
+func KindOfMode(mode uint32) Kind {
+	switch mode & 0o170000 {
+	case 0o100000:
+		return File
+	case 0o040000:
+		return Dir
+	case 0o120000:
+		return Symlink
+	}
+	return Absent
+}
+
 // Hash is a BLAKE3-256 content hash. The zero Hash means "not known".
 type Hash [32]byte
 

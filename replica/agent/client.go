@@ -293,21 +293,8 @@ func (r *Replica) Lstat(p string) (replica.Info, error) {
 
 // infoOf is the Info of an entry named name with fingerprint fp.
 func infoOf(name string, fp tree.Fingerprint) replica.Info {
-	return replica.Info{Name: name, Kind: modeKind(fp.Mode), Perm: fp.Mode & 0o7777,
+	return replica.Info{Name: name, Kind: tree.KindOfMode(fp.Mode), Perm: fp.Mode & 0o7777,
 		Size: fp.Size, MtimeNs: fp.MtimeNs, FP: fp}
-}
-
-// modeKind is the kind of an st_mode; Absent for special files.
-func modeKind(mode uint32) tree.Kind {
-	switch mode & 0o170000 {
-	case 0o100000:
-		return tree.File
-	case 0o040000:
-		return tree.Dir
-	case 0o120000:
-		return tree.Symlink
-	}
-	return tree.Absent
 }
 
 // ReadDir lists directory p through the agent (beneath its root, no

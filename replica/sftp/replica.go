@@ -225,25 +225,12 @@ func (r *Replica) lstat(p string) (*pkgsftp.FileStat, error) {
 	return st, nil
 }
 
-// modeKind is the kind of an st_mode; Absent for special files.
-func modeKind(mode uint32) tree.Kind {
-	switch mode & 0o170000 {
-	case 0o100000:
-		return tree.File
-	case 0o040000:
-		return tree.Dir
-	case 0o120000:
-		return tree.Symlink
-	}
-	return tree.Absent
-}
-
 // info converts raw attributes of an entry named name.
 func info(name string, st *pkgsftp.FileStat) replica.Info {
 	mtime := int64(st.Mtime) * int64(time.Second)
 	return replica.Info{
 		Name:    name,
-		Kind:    modeKind(st.Mode),
+		Kind:    tree.KindOfMode(st.Mode),
 		Perm:    st.Mode & 0o7777,
 		Size:    int64(st.Size),
 		MtimeNs: mtime,
@@ -319,7 +306,7 @@ func (r *Replica) requireKind(op, p string, want tree.Kind) error {
 	if err != nil {
 		return r.pathErr(op, p, err)
 	}
-	switch got := modeKind(st.Mode); {
+	switch got := tree.KindOfMode(st.Mode); {
 	case got == want:
 		return nil
 	case got == tree.Symlink:
@@ -450,7 +437,7 @@ func (r *Replica) Remove(p string) error {
 	if err := r.check("remove", p); err != nil { // again: the window stays narrow
 		return err
 	}
-	if modeKind(st.Mode) == tree.Dir {
+	if tree.KindOfMode(st.Mode) == tree.Dir {
 		err = r.client.RemoveDirectory(r.abs(p))
 	} else {
 		err = r.client.Remove(r.abs(p))
@@ -506,7 +493,7 @@ func (r *Replica) requireNotSymlink(op, p string) error {
 	if err != nil {
 		return r.pathErr(op, p, err)
 	}
-	if modeKind(st.Mode) == tree.Symlink {
+	if tree.KindOfMode(st.Mode) == tree.Symlink {
 		return &fs.PathError{Op: op, Path: r.where(p), Err: fmt.Errorf("%w: is a symbolic link", replica.ErrUnsafePath)}
 	}
 	return nil

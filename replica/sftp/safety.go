@@ -59,7 +59,7 @@ func (r *Replica) checkDir(op, dir string) error {
 	if err != nil {
 		return r.pathErr(op, dir, err)
 	}
-	switch modeKind(st.Mode) {
+	switch tree.KindOfMode(st.Mode) {
 	case tree.Dir:
 		return nil
 	case tree.Symlink:
