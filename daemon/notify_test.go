@@ -353,3 +353,45 @@ func TestNotifyCommit(t *testing.T) {
 	checkView(t, "view", f.mnt, map[string]string{"r": "R", "c": "made before commit"})
 	check(t, "local", f.local, map[string]string{"r": "R", "c": "made before commit"})
 }
+
+// TestNotifyConcurrentGestures: while rescans bring remote changes (whose
+// echoes run on the mount), a user creates, renames and removes files in
+// the mount: every operation succeeds, the local tree holds exactly what
+// the user made, and the watcher heard of every remote file that stayed.
+func TestNotifyConcurrentGestures(t *testing.T) {
+	f := setup(t, scenario{base: map[string]string{"keep": "k"}})
+	w := watch(t, f.mnt)
+	const n = 15
+	done := make(chan error, 1)
+	go func() {
+		for i := 0; i < n; i++ {
+			put(t, f.remote, map[string]string{fmt.Sprintf("r%d", i): "remote"})
+			if i > 0 {
+				os.Remove(filepath.Join(f.remote, fmt.Sprintf("r%d", i-1)))
+			}
+			if _, err := f.d.Rescan(context.Background()); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	mustSh(t, f.mnt, `i=0; while [ $i -lt 40 ]; do
+		printf $i > u$i && mv u$i v$i && cat v$i >/dev/null && ls >/dev/null || exit 1
+		[ $i -gt 0 ] && { rm v$((i-1)) || exit 1; }
+		i=$((i+1)); done`)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"v39": "39", "v38": absent, "u39": absent, "keep": "k"}
+	check(t, "local", f.local, want)
+	for i := 0; i < n-1; i++ {
+		want[fmt.Sprintf("r%d", i)] = absent
+	}
+	want[fmt.Sprintf("r%d", n-1)] = "remote"
+	checkView(t, "view", f.mnt, want)
+	expectEvents(t, w, map[string]uint32{fmt.Sprintf("r%d", n-1): appeared, "v39": appeared})
+	if got := lsMount(t, f.mnt); got != fmt.Sprintf("keep r%d v39", n-1) {
+		t.Errorf("view = %q", got)
+	}
+}

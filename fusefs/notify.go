@@ -154,6 +154,9 @@ func (nt *notifier) run(es []echo) {
 	}
 	for i := range es {
 		e := es[i]
+		if !nt.v.stillTrue(e) {
+			continue // the view moved on since (a later batch tells)
+		}
 		nt.cur.Store(&e)
 		switch e.kind {
 		case echoCreate:
@@ -177,6 +180,29 @@ func (nt *notifier) run(es []echo) {
 		}
 		nt.cur.Store(nil)
 	}
+}
+
+// stillTrue reports whether the view still shows what echo e tells: a
+// name that appeared is there with the same kind, one that vanished is
+// not (a user may have made it again meanwhile: its own event told).
+func (v *View) stillTrue(e echo) bool {
+	m := v.model()
+	t, ok := m.resolve(e.path)
+	mode := uint32(0)
+	if ok && t.side == remote {
+		mode = kindMode(m.remote[t.real].Kind)
+	} else if ok {
+		var st syscall.Stat_t
+		if _, err := v.lstat(t.real, &st); err != nil {
+			ok = false
+		} else {
+			mode = st.Mode & syscall.S_IFMT
+		}
+	}
+	if e.kind == echoDelete {
+		return !ok
+	}
+	return ok && mode == e.mode
 }
 
 // echoing returns the echo under way when the request comes from the
