@@ -208,7 +208,7 @@ func (v *View) stillTrue(e echo) bool {
 // echoing returns the echo under way when the request comes from the
 // notifier's thread (nil otherwise).
 func (v *View) echoing(ctx context.Context) (*echo, bool) {
-	nt := v.nt
+	nt := v.nt.Load()
 	if nt == nil {
 		return nil, false
 	}
@@ -452,7 +452,7 @@ func echoes(ods []reconcile.Decision, om *model, nds []reconcile.Decision, m *mo
 
 // startNotifier starts echoing the view's changes on the mount at mnt.
 func (v *View) startNotifier(mnt string) {
-	v.nt = newNotifier(v, mnt)
+	v.nt.Store(newNotifier(v, mnt))
 }
 
 // notifyTimeout bounds how long Close waits for the echoes under way.
@@ -460,7 +460,7 @@ const notifyTimeout = 5 * time.Second
 
 // stopNotifier stops the echoes (the mount is gone or going).
 func (v *View) stopNotifier() {
-	nt := v.nt
+	nt := v.nt.Load()
 	if nt == nil {
 		return
 	}

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -74,9 +75,9 @@ type View struct {
 	dev     uint64
 	node    *node // the root node, once mounted
 
-	ds  []reconcile.Decision // the decisions installed last (under gmu)
-	own map[string]bool      // view paths changed by gestures' own requests since (under gmu)
-	nt  *notifier            // echoes the view's own changes on the mount, once mounted
+	ds  []reconcile.Decision     // the decisions installed last (under gmu)
+	own map[string]bool          // view paths changed by gestures' own requests since (under gmu)
+	nt  atomic.Pointer[notifier] // echoes the view's own changes on the mount, once mounted
 }
 
 // New makes a view of the local tree at localRoot, changed through lt (the
@@ -216,8 +217,8 @@ func (v *View) install(ds []reconcile.Decision) {
 	m.keepGone(old)
 	v.m = m
 	v.mu.Unlock()
-	if v.nt != nil {
-		v.nt.push(batch{old: old, m: m, echoes: echoes(v.ds, old, ds, m, v.own)})
+	if nt := v.nt.Load(); nt != nil {
+		nt.push(batch{old: old, m: m, echoes: echoes(v.ds, old, ds, m, v.own)})
 	}
 	v.ds, v.own = ds, nil
 }
