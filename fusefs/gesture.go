@@ -384,18 +384,21 @@ func (n *node) newLocal(ctx context.Context, real string, under bool, out *fuse.
 // creating runs a creation of view entry name under n.
 func (n *node) creating(name string, make func(real string) error) (string, syscall.Errno) {
 	var real string
-	errno := n.v.gesture(func() (bool, syscall.Errno) {
+	errno := n.v.gesture(n.v.owning([]string{n.child(name)}, func() (bool, syscall.Errno) {
 		r, reload, errno := n.v.prepareNew(n.child(name))
 		if errno != 0 {
 			return reload, errno
 		}
 		real = r
 		return reload, errnoOf(make(r))
-	})
+	}))
 	return real, errno
 }
 
 func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*fs.Inode, fs.FileHandle, uint32, syscall.Errno) {
+	if _, ok := n.v.echoing(ctx); ok {
+		return nil, nil, 0, syscall.EPERM
+	}
 	flags &^= syscall.O_APPEND
 	var f *os.File
 	real, errno := n.creating(name, func(real string) error {
@@ -419,6 +422,9 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 }
 
 func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	if e, ok := n.v.echoing(ctx); ok {
+		return n.echoMake(ctx, e, name, out)
+	}
 	real, errno := n.creating(name, func(real string) error {
 		return n.v.lt.Mkdir(real, mode&0o7777)
 	})
@@ -429,6 +435,9 @@ func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.En
 }
 
 func (n *node) Mknod(ctx context.Context, name string, mode uint32, dev uint32, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	if e, ok := n.v.echoing(ctx); ok {
+		return n.echoMake(ctx, e, name, out)
+	}
 	real, errno := n.creating(name, func(real string) error {
 		return n.v.lt.At("mknod", real, func(dirfd int, name string) error {
 			return unix.Mknodat(dirfd, name, mode, int(dev))
@@ -441,6 +450,9 @@ func (n *node) Mknod(ctx context.Context, name string, mode uint32, dev uint32, 
 }
 
 func (n *node) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	if e, ok := n.v.echoing(ctx); ok {
+		return n.echoMake(ctx, e, name, out)
+	}
 	real, errno := n.creating(name, func(real string) error {
 		return n.v.lt.Symlink(target, real)
 	})
@@ -472,10 +484,16 @@ func (n *node) Link(ctx context.Context, target fs.InodeEmbedder, name string, o
 }
 
 func (n *node) Unlink(ctx context.Context, name string) syscall.Errno {
+	if e, ok := n.v.echoing(ctx); ok {
+		return n.echoRemove(e, name)
+	}
 	return n.remove(name, false)
 }
 
 func (n *node) Rmdir(ctx context.Context, name string) syscall.Errno {
+	if e, ok := n.v.echoing(ctx); ok {
+		return n.echoRemove(e, name)
+	}
 	return n.remove(name, true)
 }
 
@@ -511,7 +529,7 @@ func (v *View) rmdirLocal(real string) error {
 // the local tree holds.
 func (n *node) remove(name string, dir bool) syscall.Errno {
 	vp := n.child(name)
-	return n.v.gesture(func() (bool, syscall.Errno) {
+	return n.v.gesture(n.v.owning([]string{vp}, func() (bool, syscall.Errno) {
 		m := n.v.model()
 		t, ok := m.resolve(vp)
 		if !ok {
@@ -542,7 +560,7 @@ func (n *node) remove(name string, dir bool) syscall.Errno {
 			return false, errnoOf(n.v.rmdirLocal(t.real))
 		}
 		return false, errnoOf(n.v.lt.Remove(t.real))
-	})
+	}))
 }
 
 // checkRemove refuses unlink of a directory, rmdir of anything else, and
@@ -627,6 +645,10 @@ func cloneSet(s map[string]bool) map[string]bool {
 }
 
 func (n *node) Setattr(ctx context.Context, f fs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	if _, ok := n.v.echoing(ctx); ok {
+		// a touch that tells watchers of new content: nothing changes
+		return n.Getattr(ctx, nil, out)
+	}
 	t, ok := n.v.model().resolve(n.vpath())
 	if !ok {
 		return syscall.ENOENT

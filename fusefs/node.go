@@ -95,6 +95,15 @@ func (n *node) newChild(ctx context.Context, t target, st *syscall.Stat_t, gen u
 }
 
 func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	if e, ok := n.v.echoing(ctx); ok {
+		if in, errno, done := n.echoLookup(ctx, e, name, out); done {
+			return in, errno
+		}
+	}
+	return n.lookup(ctx, name, out)
+}
+
+func (n *node) lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
 	t, ok := n.v.model().resolve(n.child(name))
 	if !ok {
 		return nil, syscall.ENOENT

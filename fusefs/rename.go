@@ -20,12 +20,15 @@ func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedd
 	if !ok {
 		return syscall.EXDEV
 	}
+	if _, ok := n.v.echoing(ctx); ok {
+		return syscall.EPERM
+	}
 	src, dst := n.child(name), np.child(newName)
 	if flags&unix.RENAME_EXCHANGE != 0 {
 		return n.v.exchange(src, dst)
 	}
 	needs := func(m *model) []need { return renameNeeds(m, src, dst) }
-	return n.v.gestureFetching(needs, func() (bool, syscall.Errno) {
+	return n.v.gestureFetching(needs, n.v.owning([]string{src, dst}, func() (bool, syscall.Errno) {
 		m := n.v.model()
 		st, ok := m.resolve(src)
 		if !ok {
@@ -88,7 +91,7 @@ func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedd
 			return true, onto()
 		}
 		return reload || st.under, 0
-	})
+	}))
 }
 
 // renameNeeds lists the remote files a rename of view path src to dst

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -73,6 +74,10 @@ type View struct {
 	gid     uint32
 	dev     uint64
 	node    *node // the root node, once mounted
+
+	ds  []reconcile.Decision     // the decisions installed last (under gmu)
+	own map[string]bool          // view paths changed by gestures' own requests since (under gmu)
+	nt  atomic.Pointer[notifier] // echoes the view's own changes on the mount, once mounted
 }
 
 // New makes a view of the local tree at localRoot, changed through lt (the
@@ -82,7 +87,7 @@ func New(localRoot string, b Backend, lt Tree, ds []reconcile.Decision) (*View, 
 	if err := syscall.Stat(localRoot, &st); err != nil {
 		return nil, &os.PathError{Op: "stat", Path: localRoot, Err: err}
 	}
-	v := &View{b: b, lt: lt, root: localRoot, uid: st.Uid, gid: st.Gid, dev: st.Dev}
+	v := &View{b: b, lt: lt, root: localRoot, uid: st.Uid, gid: st.Gid, dev: st.Dev, ds: ds}
 	v.m = buildModel(ds, v.localNames)
 	return v, nil
 }
@@ -120,7 +125,12 @@ func (v *View) Mount(mountpoint string, o MountOptions) (*fuse.Server, error) {
 			Debug:         o.Debug,
 		},
 	}
-	return fs.Mount(mountpoint, v.node, opts)
+	srv, err := fs.Mount(mountpoint, v.node, opts)
+	if err != nil {
+		return nil, err
+	}
+	v.startNotifier(mountpoint)
+	return srv, nil
 }
 
 // Siblings returns the view paths under which the conflict at path shows
@@ -144,7 +154,10 @@ func (v *View) Siblings(path string) (local, remote string) {
 // Close is called once the view is unmounted. The view holds no
 // descriptor of its own (the local tree's replica holds the root's), so
 // there is nothing to release; calling it again is harmless.
-func (v *View) Close() error { return nil }
+func (v *View) Close() error {
+	v.stopNotifier()
+	return nil
+}
 
 func (v *View) model() *model {
 	v.mu.RLock()
@@ -204,14 +217,15 @@ func (v *View) install(ds []reconcile.Decision) {
 	m.keepGone(old)
 	v.m = m
 	v.mu.Unlock()
-	if v.node != nil {
-		go v.invalidate(old, m)
+	if nt := v.nt.Load(); nt != nil {
+		nt.push(batch{old: old, m: m, echoes: echoes(v.ds, old, ds, m, v.own)})
 	}
+	v.ds, v.own = ds, nil
 }
 
 // invalidate tells the kernel to forget names whose meaning changed
-// between two models. It runs on its own goroutine: a notification sent
-// from a FUSE handler would deadlock the mount.
+// between two models. It runs on the notifier's goroutine: a notification
+// sent from a FUSE handler would deadlock the mount.
 func (v *View) invalidate(old, m *model) {
 	changed := map[string]map[string]bool{} // dir -> names
 	mark := func(p string, o *overlay) {
