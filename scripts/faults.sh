@@ -12,7 +12,8 @@
 # Environment: MYRRORFS_FAULTS_KINDS=a,b (only these kinds),
 # MYRRORFS_FAULTS_SEED=S (first seed of each kind), MYRRORFS_FAULTS_N=N (at
 # most N scenarios per kind), MYRRORFS_FAULTS_STATE_MIDRUN=1 (also fill the
-# state disk during a run). It prints a summary line beginning "faults:".
+# state disk during a run), MYRRORFS_FAULTS_SWAP_ROOT=1 (also swap REMOTE
+# itself for a symlink). It prints a summary line beginning "faults:".
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
