@@ -6,6 +6,7 @@
 #                                        of the mount's stress tests, and every fuzz target
 #                                        for MYRRORFS_FUZZTIME each (default 5s)
 #   scripts/test.sh ARGS...              only `go test -count=1 ARGS...` (e.g. -run Foo ./replica/...)
+#   scripts/faults.sh [--long|--short]   the fault-injection run (TestFaults; short form in the suite)
 #
 # Package patterns are relative to the repository root, whatever the current
 # directory. Needs root on Debian: missing tools (sshd, ssh, fusermount3,
