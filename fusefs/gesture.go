@@ -400,7 +400,7 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 	var f *os.File
 	real, errno := n.creating(name, func(real string) error {
 		var err error
-		f, err = n.v.openLocal(real, int(flags)|os.O_CREATE, mode)
+		f, err = n.v.createLocal(ctx, real, int(flags), mode)
 		return err
 	})
 	if errno != 0 {
@@ -420,7 +420,10 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 
 func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
 	real, errno := n.creating(name, func(real string) error {
-		return n.v.lt.Mkdir(real, mode&0o7777)
+		if err := n.v.lt.Mkdir(real, mode&0o7777); err != nil {
+			return err
+		}
+		return n.v.settleAt(ctx, real, mode)
 	})
 	if errno != 0 {
 		return nil, errno
@@ -431,7 +434,10 @@ func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.En
 func (n *node) Mknod(ctx context.Context, name string, mode uint32, dev uint32, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
 	real, errno := n.creating(name, func(real string) error {
 		return n.v.lt.At("mknod", real, func(dirfd int, name string) error {
-			return unix.Mknodat(dirfd, name, mode, int(dev))
+			if err := unix.Mknodat(dirfd, name, mode, int(dev)); err != nil {
+				return err
+			}
+			return settleNew(ctx, dirfd, name, -1, mode)
 		})
 	})
 	if errno != 0 {
@@ -442,7 +448,10 @@ func (n *node) Mknod(ctx context.Context, name string, mode uint32, dev uint32, 
 
 func (n *node) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
 	real, errno := n.creating(name, func(real string) error {
-		return n.v.lt.Symlink(target, real)
+		if err := n.v.lt.Symlink(target, real); err != nil {
+			return err
+		}
+		return n.v.settleAt(ctx, real, 0)
 	})
 	if errno != 0 {
 		return nil, errno

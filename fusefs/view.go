@@ -94,6 +94,10 @@ type MountOptions struct {
 	// Timeout is how long the kernel may cache names and attributes of
 	// entries changed outside the mount; 0 means one second.
 	Timeout time.Duration
+	// AllowOther lets every user reach the mount, with the kernel checking
+	// permissions against the modes and owners shown
+	// (-o allow_other,default_permissions, as with sshfs).
+	AllowOther bool
 }
 
 // Mount mounts the view at mountpoint and returns the running server.
@@ -105,11 +109,12 @@ func (v *View) Mount(mountpoint string, o MountOptions) (*fuse.Server, error) {
 	v.node = &node{v: v}
 	// No negative caching: a name a resolution brings back (p after
 	// p.local and p.remote collapse) must show at once.
+	// NullPermissions: stat shows the mode LOCAL holds, 0000 included (the
+	// library would show 0644). The owners are those LOCAL holds too.
 	opts := &fs.Options{
-		EntryTimeout: &t,
-		AttrTimeout:  &t,
-		UID:          v.uid,
-		GID:          v.gid,
+		EntryTimeout:    &t,
+		AttrTimeout:     &t,
+		NullPermissions: true,
 		MountOptions: fuse.MountOptions{
 			FsName:        o.FsName,
 			Name:          "myrrorfs",
@@ -119,6 +124,10 @@ func (v *View) Mount(mountpoint string, o MountOptions) (*fuse.Server, error) {
 			EnableLocks:   true,
 			Debug:         o.Debug,
 		},
+	}
+	if o.AllowOther {
+		opts.MountOptions.AllowOther = true
+		opts.MountOptions.Options = append(opts.MountOptions.Options, "default_permissions")
 	}
 	return fs.Mount(mountpoint, v.node, opts)
 }
