@@ -116,3 +116,48 @@ func TestAllowOther(t *testing.T) {
 		})
 	}
 }
+
+// TestReadOnlySiblings: p.remote and the entries inside d.remote refuse
+// writes, and say so before any write: no write bits in their mode,
+// access(W_OK) fails, GIO reports them as not writable. p.local, d.local
+// and remote-backed entries that copy-up on write stay writable.
+func TestReadOnlySiblings(t *testing.T) {
+	f := setup(t, scenario{
+		base:     map[string]string{"p": "base", "d/x": "base", "d/s/y": "base", "e/z": "base", "r": "base", "keep": "k"},
+		local:    map[string]string{"p": "L", "e/z": "L"},
+		remote:   map[string]string{"p": "R", "d/x": "R", "r": "R"},
+		localRm:  []string{"d"},
+		remoteRm: []string{"e"},
+	})
+	if got := lsMount(t, f.mnt); got != "d.remote/ e.local/ keep p.local p.remote r" {
+		t.Fatalf("view = %q", got)
+	}
+	readOnly := []string{"p.remote", "d.remote", "d.remote/x", "d.remote/s", "d.remote/s/y"}
+	writable := []string{"p.local", "e.local", "e.local/z", "r", "keep"}
+	for _, p := range readOnly {
+		if m := modeOf(t, filepath.Join(f.mnt, p)); strings.ContainsAny(m[len(m)-3:], "2367") {
+			t.Errorf("%s: mode %s has write bits", p, m)
+		}
+		if err := syscall.Access(filepath.Join(f.mnt, p), 2); err == nil {
+			t.Errorf("%s: access(W_OK) succeeds", p)
+		}
+		if err := syscall.Access(filepath.Join(f.mnt, p), 4); err != nil {
+			t.Errorf("%s: access(R_OK): %v", p, err)
+		}
+	}
+	for _, p := range writable {
+		if m := modeOf(t, filepath.Join(f.mnt, p)); !strings.ContainsAny(m[len(m)-3:len(m)-2], "2367") {
+			t.Errorf("%s: mode %s lacks the owner's write bit", p, m)
+		}
+		if err := syscall.Access(filepath.Join(f.mnt, p), 2); err != nil {
+			t.Errorf("%s: access(W_OK): %v", p, err)
+		}
+	}
+	out := mustSh(t, f.mnt, `for p in p.remote d.remote/x d.remote p.local r; do printf '%s %s\n' "$p" "$(gio info -a access::can-write "$p" | sed -n 's/.*access::can-write: //p')"; done`)
+	want := "p.remote FALSE\nd.remote/x FALSE\nd.remote FALSE\np.local TRUE\nr TRUE\n"
+	if out != want {
+		t.Errorf("gio info access::can-write:\n%s\nwant\n%s", out, want)
+	}
+	// the shell's test -w asks the kernel too
+	mustSh(t, f.mnt, `! test -w p.remote && ! test -w d.remote/x && test -w p.local && test -w r`)
+}

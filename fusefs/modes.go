@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"syscall"
 
+	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"golang.org/x/sys/unix"
 )
@@ -123,4 +124,68 @@ func (v *View) settleAt(ctx context.Context, real string, mode uint32) error {
 	return v.lt.At("set the mode of", real, func(dirfd int, name string) error {
 		return settleNew(ctx, dirfd, name, -1, mode)
 	})
+}
+
+// refusesWrites reports whether t is a version the view shows but never
+// writes: p.remote and everything inside a p.remote directory (a write
+// there fails with EROFS; renaming the sibling keeps it). Their modes
+// show no write bit, and access(W_OK) fails, so that file managers and
+// editors say "read-only" before the user types.
+func refusesWrites(t target) bool {
+	return t.side == remote && (t.sib != nil || t.under)
+}
+
+// readOnlyAttr takes the write bits out of the attributes of an entry
+// that refuses writes.
+func readOnlyAttr(t target, a *fuse.Attr) {
+	if refusesWrites(t) && a.Mode&syscall.S_IFMT != syscall.S_IFLNK {
+		a.Mode &^= 0o222
+	}
+}
+
+var _ fs.NodeAccesser = (*node)(nil)
+
+// Access answers access(2) (the kernel asks only when the mount has no
+// default_permissions): EROFS for a write to an entry that refuses
+// writes, otherwise what the mode and owners shown allow the caller.
+func (n *node) Access(ctx context.Context, mask uint32) syscall.Errno {
+	t, ok := n.v.model().resolve(n.vpath())
+	if !ok {
+		return syscall.ENOENT
+	}
+	if mask&unix.W_OK != 0 && refusesWrites(t) {
+		return syscall.EROFS
+	}
+	var out fuse.AttrOut
+	if errno := n.Getattr(ctx, nil, &out); errno != 0 {
+		return errno
+	}
+	caller, ok := fuse.FromContext(ctx)
+	if !ok {
+		return 0
+	}
+	if !permits(caller.Uid, caller.Gid, out.Uid, out.Gid, out.Mode, mask) {
+		return syscall.EACCES
+	}
+	return 0
+}
+
+// permits reports whether a caller may access an entry of mode, owned by
+// uid:gid, in the ways mask asks (R_OK, W_OK, X_OK), as the kernel decides
+// for a local file system (supplementary groups aside).
+func permits(cuid, cgid, uid, gid, mode, mask uint32) bool {
+	mask &= 7
+	if cuid == 0 {
+		// root reads and writes anything, and executes what someone may
+		// execute (any directory)
+		return mask&unix.X_OK == 0 || mode&0o111 != 0 || mode&syscall.S_IFMT == syscall.S_IFDIR
+	}
+	perm := mode & 7
+	switch {
+	case cuid == uid:
+		perm = mode >> 6 & 7
+	case cgid == gid:
+		perm = mode >> 3 & 7
+	}
+	return perm&mask == mask
 }
