@@ -152,6 +152,9 @@ func errnoOf(err error) syscall.Errno {
 // is moved to the backup area with its base cleared. It returns the local
 // tree path for the new entry.
 func (v *View) prepareNew(vp string) (string, bool, syscall.Errno) {
+	if real, ok, errno := v.reuseSibling(vp); ok {
+		return real, true, errno
+	}
 	m := v.model()
 	pt, ok := m.resolve(tree.Parent(vp))
 	if !ok {
@@ -371,14 +374,19 @@ func (v *View) setBaseTree(m *model, p string) error {
 	return v.b.SetBases(cs)
 }
 
-// newLocal makes the inode for a local entry just created.
-func (n *node) newLocal(ctx context.Context, real string, under bool, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+// newLocal makes the inode for view entry name, just created at local path
+// real (a conflict sibling again, when it took a sibling's place).
+func (n *node) newLocal(ctx context.Context, name, real string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
 	var st syscall.Stat_t
 	gen, err := n.v.lstat(real, &st)
 	if err != nil {
 		return nil, errnoOf(err)
 	}
-	return n.newChild(ctx, target{side: local, real: real, under: under}, &st, gen, out), 0
+	t, ok := n.v.model().resolve(n.child(name))
+	if !ok || t.side != local || t.real != real {
+		t = target{side: local, real: real}
+	}
+	return n.newChild(ctx, t, &st, gen, out), 0
 }
 
 // creating runs a creation of view entry name under n.
@@ -409,7 +417,7 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 		}
 		return nil, nil, 0, errno
 	}
-	in, errno := n.newLocal(ctx, real, false, out)
+	in, errno := n.newLocal(ctx, name, real, out)
 	if errno != 0 {
 		f.Close()
 		return nil, nil, 0, errno
@@ -428,7 +436,7 @@ func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.En
 	if errno != 0 {
 		return nil, errno
 	}
-	return n.newLocal(ctx, real, false, out)
+	return n.newLocal(ctx, name, real, out)
 }
 
 func (n *node) Mknod(ctx context.Context, name string, mode uint32, dev uint32, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
@@ -443,7 +451,7 @@ func (n *node) Mknod(ctx context.Context, name string, mode uint32, dev uint32, 
 	if errno != 0 {
 		return nil, errno
 	}
-	return n.newLocal(ctx, real, false, out)
+	return n.newLocal(ctx, name, real, out)
 }
 
 func (n *node) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
@@ -456,7 +464,7 @@ func (n *node) Symlink(ctx context.Context, target, name string, out *fuse.Entry
 	if errno != 0 {
 		return nil, errno
 	}
-	return n.newLocal(ctx, real, false, out)
+	return n.newLocal(ctx, name, real, out)
 }
 
 func (n *node) Link(ctx context.Context, target fs.InodeEmbedder, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
@@ -477,7 +485,7 @@ func (n *node) Link(ctx context.Context, target fs.InodeEmbedder, name string, o
 	if errno != 0 {
 		return nil, errno
 	}
-	return n.newLocal(ctx, real, false, out)
+	return n.newLocal(ctx, name, real, out)
 }
 
 func (n *node) Unlink(ctx context.Context, name string) syscall.Errno {

@@ -287,3 +287,13 @@ func (m *model) viewName(p string, s side) (string, bool) {
 	}
 	return "", false
 }
+
+// baseBefore returns the bases of the conflict's paths as they were when
+// it was decided: moving them back reopens the conflict.
+func (o *overlay) baseBefore() []BaseChange {
+	cs := []BaseChange{{Path: o.d.Path, Entry: o.d.Base}}
+	for _, d := range o.under {
+		cs = append(cs, BaseChange{Path: d.Path, Entry: d.Base})
+	}
+	return cs
+}

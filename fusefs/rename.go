@@ -177,7 +177,13 @@ func (v *View) moveSibling(m *model, st target, dst string) (bool, syscall.Errno
 		for i := range cs {
 			cs[i].Entry = tree.Entry{}
 		}
-		return true, errnoOf(v.b.SetBases(cs))
+		if err := v.b.SetBases(cs); err != nil {
+			return true, errnoOf(err)
+		}
+		if o.d.Local.Kind == tree.File {
+			v.remember(tree.Join(tree.Parent(p), o.localName), p, o.baseBefore())
+		}
+		return true, 0
 	}
 	// keep both: the remote version is downloaded to the new name, and p
 	// keeps the local version (its bases move to the remote one)
