@@ -169,6 +169,16 @@ var gestureCases = []gestureCase{
 		after:   "keep p", view: map[string]string{"p": "R"},
 		both: map[string]string{"p": "R"}, remote: map[string]string{".Trash-0": absent},
 		backupLocal: map[string]string{"p": "L"}},
+	{name: "gio trash p.local, then restore it from the trash", sc: mm,
+		gesture: "gio trash p.local && [ \"$(ls)\" = 'keep\np' ] && mv .Trash-0/files/p.local p.local",
+		after:   "keep p.local p.remote", view: map[string]string{"p.local": "L", "p.remote": "R", "p": absent, ".Trash-0/files/p.local": absent},
+		localBefore: map[string]string{"p": "L", "p.local": absent},
+		conflicts:   1, local: map[string]string{"p": "L", "p.local": absent}, remote: map[string]string{"p": "R", "p.local": absent}},
+	{name: "gio trash p.remote, then restore it from the trash", sc: mm,
+		gesture: "gio trash p.remote && [ \"$(ls)\" = 'keep\np' ] && mv .Trash-0/files/p.remote p.remote",
+		after:   "keep p.local p.remote", view: map[string]string{"p.local": "L", "p.remote": "R", "p": absent, ".Trash-0/files/p.remote": absent},
+		localBefore: map[string]string{"p": "L", "p.remote": absent},
+		conflicts:   1, local: map[string]string{"p": "L", "p.remote": absent}, remote: map[string]string{"p": "R", "p.remote": absent}},
 	{name: "write to p.remote refused, mv p.remote x works", sc: mm,
 		gesture: `out=$(sh -c 'printf x >> p.remote' 2>&1) && { echo "append to p.remote succeeded"; exit 1; }
 case "$out" in *"Read-only file system"*) ;; *) echo "append to p.remote: $out"; exit 1;; esac

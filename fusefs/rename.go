@@ -45,6 +45,12 @@ func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedd
 		if st.sib != nil {
 			return n.v.moveSibling(m, st, dst)
 		}
+		if st.side == local && tree.InTrash(st.real) {
+			// back from the trash: a sibling put back reopens its conflict
+			if done, reload, errno := n.v.untrash(st.real, dst); done {
+				return reload, errno
+			}
+		}
 		if st.side == local {
 			// a source gone behind the view's back fails the rename before
 			// anything is changed
@@ -161,7 +167,17 @@ func (v *View) moveSibling(m *model, st target, dst string) (bool, syscall.Errno
 		if err := v.trashCopy(m, st, dst, mine); err != nil {
 			return false, errnoOf(err)
 		}
-		return true, errnoOf(v.b.SetBases(o.subtreeBases(st.side.Other())))
+		if err := v.b.SetBases(o.subtreeBases(st.side.Other())); err != nil {
+			return true, errnoOf(err)
+		}
+		if mine.Kind != tree.Dir {
+			name := o.localName
+			if st.side == remote {
+				name = o.remoteName
+			}
+			v.rememberTrash(dst, tree.Join(tree.Parent(p), name), st, mine)
+		}
+		return true, 0
 	}
 	real, reload, errno := v.prepareNew(dst)
 	if errno != 0 {
