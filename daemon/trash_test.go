@@ -36,3 +36,23 @@ func TestRestoreRemoteFromTrashAfterCommit(t *testing.T) {
 	}
 	checkView(t, "view after the restore", f.mnt, map[string]string{"p": "L", "p.remote": "R"})
 }
+
+// TestRestoreFromTrashAfterRemount: the trash remembers what a restore
+// needs, across a new daemon on the same pair.
+func TestRestoreFromTrashAfterRemount(t *testing.T) {
+	for _, sib := range []string{"p.local", "p.remote"} {
+		t.Run(sib, func(t *testing.T) {
+			f := setup(t, mm)
+			mustSh(t, f.mnt, "gio trash "+sib)
+			f.remount(t)
+			mustSh(t, f.mnt, "mv .Trash-0/files/"+sib+" "+sib)
+			if got := lsMount(t, f.mnt); got != "keep p.local p.remote" {
+				t.Fatalf("view after the restore = %q", got)
+			}
+			checkView(t, "view after the restore", f.mnt, map[string]string{"p.local": "L", "p.remote": "R", ".Trash-0/files/" + sib: absent})
+			f.commitWant(t, 1)
+			check(t, "local", f.local, map[string]string{"p": "L", sib: absent})
+			check(t, "remote", f.remote, map[string]string{"p": "R", sib: absent})
+		})
+	}
+}

@@ -175,6 +175,8 @@ func (v *View) moveSibling(m *model, st target, dst string) (bool, syscall.Errno
 			if st.side == remote {
 				name = o.remoteName
 			}
+			// the resolution stands even if this fails: only a later
+			// restore would not reopen the conflict
 			v.rememberTrash(dst, tree.Join(tree.Parent(p), name), st, mine)
 		}
 		return true, 0

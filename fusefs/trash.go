@@ -1,8 +1,13 @@
 package fusefs
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"io"
 	"os"
+	"strings"
 	"syscall"
 
 	"github.com/myrrorfs/myrrorfs/tree"
@@ -14,22 +19,68 @@ import (
 // conflict, moving its bases back to what they were before the trash
 // gesture, instead of taking the copy as a new file named p.local.
 
-// trashed is a conflict sibling moved into the trash.
+// trashed is a conflict sibling moved into the trash. It is kept next
+// to the copy, in the trash folder (under a name the view never shows), so
+// that a restore days and remounts later still finds it.
 type trashed struct {
-	vp    string       // the sibling's view path
-	path  string       // the conflict's path
-	side  side         // the version the sibling showed
-	e     tree.Entry   // that version
-	bases []BaseChange // the conflict's bases before the gesture
+	VP    string       // the sibling's view path
+	Path  string       // the conflict's path
+	Side  side         // the version the sibling showed
+	E     tree.Entry   // that version
+	Bases []BaseChange // the conflict's bases before the gesture
+}
+
+// trashRecord returns the local path of the record of trash path to:
+// .Trash-UID/.myrrorfs-restore/<digest of to>.
+func trashRecord(to string) string {
+	top := to
+	if i := strings.IndexByte(to, '/'); i >= 0 {
+		top = to[:i]
+	}
+	sum := sha256.Sum256([]byte(to))
+	return tree.Join(top, tree.InternalPrefix+"-restore/"+hex.EncodeToString(sum[:16]))
 }
 
 // rememberTrash records that the sibling st, shown at view path vp, was
-// moved to local trash path to; called with gmu held.
-func (v *View) rememberTrash(to, vp string, st target, e tree.Entry) {
-	if v.trashed == nil {
-		v.trashed = map[string]trashed{}
+// moved to local trash path to. Called with gmu held.
+func (v *View) rememberTrash(to, vp string, st target, e tree.Entry) error {
+	b, err := json.Marshal(trashed{VP: vp, Path: st.real, Side: st.side, E: e, Bases: st.sib.baseBefore()})
+	if err != nil {
+		return err
 	}
-	v.trashed[to] = trashed{vp: vp, path: st.real, side: st.side, e: e, bases: st.sib.baseBefore()}
+	rec := trashRecord(to)
+	if err := v.mkdirAll(tree.Parent(rec)); err != nil {
+		return err
+	}
+	tmp, w, err := v.lt.CreateTemp(tree.Parent(rec), 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(b)
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = v.lt.Rename(tmp, rec)
+	}
+	if err != nil {
+		v.lt.Remove(tmp)
+	}
+	return err
+}
+
+// trashedAt returns the record of trash path from, if any.
+func (v *View) trashedAt(from string) (trashed, bool) {
+	var tr trashed
+	r, err := v.lt.Open(trashRecord(from))
+	if err != nil {
+		return tr, false
+	}
+	defer r.Close()
+	if err := json.NewDecoder(io.LimitReader(r, 1<<20)).Decode(&tr); err != nil {
+		return tr, false
+	}
+	return tr, true
 }
 
 // untrash handles a rename of local trash path from to view path dst
@@ -41,18 +92,21 @@ func (v *View) rememberTrash(to, vp string, st target, e tree.Entry) {
 // it) cannot reopen the conflict: the rename is then an ordinary one.
 // Called with gmu held.
 func (v *View) untrash(from, dst string) (done, reload bool, errno syscall.Errno) {
-	tr, ok := v.trashed[from]
-	if !ok || tr.vp != dst || v.shows(dst) {
+	tr, ok := v.trashedAt(from)
+	if !ok || tr.VP != dst || v.shows(dst) {
 		return false, false, 0
 	}
-	switch tr.side {
+	if info, err := v.lt.Lstat(from); err != nil || info.Kind != tr.E.Kind || (tr.E.Kind == tree.File && info.Size != tr.E.Size) {
+		return false, false, 0 // not the copy the record speaks of
+	}
+	switch tr.Side {
 	case remote:
-		still, err := v.remoteHolds(tr.path, tr.e)
+		still, err := v.remoteHolds(tr.Path, tr.E)
 		if err != nil {
 			return true, false, errnoOf(err)
 		}
 		if !still {
-			delete(v.trashed, from)
+			v.lt.Remove(trashRecord(from))
 			return false, false, 0
 		}
 		// the remote still holds the version: the copy is not needed
@@ -62,7 +116,7 @@ func (v *View) untrash(from, dst string) (done, reload bool, errno syscall.Errno
 	case local:
 		var a, b syscall.Stat_t
 		_, errA := v.lstat(from, &a)
-		_, errB := v.lstat(tr.path, &b)
+		_, errB := v.lstat(tr.Path, &b)
 		switch {
 		case errA != nil:
 			return true, false, errnoOf(errA)
@@ -73,19 +127,19 @@ func (v *View) untrash(from, dst string) (done, reload bool, errno syscall.Errno
 			}
 		default:
 			if errB == nil {
-				if err := v.b.BackupLocal(tr.path); err != nil {
+				if err := v.b.BackupLocal(tr.Path); err != nil {
 					return true, false, errnoOf(err)
 				}
 			} else if !errors.Is(errB, os.ErrNotExist) {
 				return true, false, errnoOf(errB)
 			}
-			if err := v.rename(from, tr.path, 0); err != nil {
+			if err := v.rename(from, tr.Path, 0); err != nil {
 				return true, true, errnoOf(err)
 			}
 		}
 	}
-	delete(v.trashed, from)
-	return true, true, errnoOf(v.b.SetBases(tr.bases))
+	v.lt.Remove(trashRecord(from))
+	return true, true, errnoOf(v.b.SetBases(tr.Bases))
 }
 
 // remoteHolds reports whether the remote side, as last scanned, holds

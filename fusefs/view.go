@@ -70,7 +70,6 @@ type View struct {
 	gmu     sync.Mutex         // serializes gestures and reloads
 	fetched map[string]fetched // remote versions fetched for the gesture holding gmu
 	moved   map[string]moved   // siblings just renamed away, by view path (see reuseSibling); under gmu
-	trashed map[string]trashed // siblings moved into the trash, by local trash path (see untrash); under gmu
 	uid     uint32
 	gid     uint32
 	dev     uint64
