@@ -1,6 +1,9 @@
 package daemon
 
-import "testing"
+import (
+	"path/filepath"
+	"testing"
+)
 
 // TestRestoreFromTrashAfterCommit: p.local trashed, the resolution
 // committed (LOCAL's p replaced by the remote version, the local one in
@@ -44,6 +47,9 @@ func TestRestoreFromTrashAfterRemount(t *testing.T) {
 		t.Run(sib, func(t *testing.T) {
 			f := setup(t, mm)
 			mustSh(t, f.mnt, "gio trash "+sib)
+			if got := lsMount(t, filepath.Join(f.mnt, ".Trash-0")); got != "files/ info/" {
+				t.Errorf("the trash folder shows %q", got)
+			}
 			f.remount(t)
 			mustSh(t, f.mnt, "mv .Trash-0/files/"+sib+" "+sib)
 			if got := lsMount(t, f.mnt); got != "keep p.local p.remote" {

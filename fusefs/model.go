@@ -153,9 +153,14 @@ type target struct {
 	under bool
 }
 
-// hiddenName reports whether a local path is never shown.
+// hiddenName reports whether a local path is never shown: what myrrorfs
+// keeps to itself, also inside the trash folders (which are shown).
 func hiddenName(p string) bool {
-	return tree.Internal(p) && !tree.InTrash(p)
+	if tree.InTrash(p) {
+		_, in, _ := strings.Cut(p, "/")
+		return in != "" && tree.Internal(in)
+	}
+	return tree.Internal(p)
 }
 
 // resolve maps a view path to what backs it. ok is false when the view has
