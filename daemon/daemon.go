@@ -31,6 +31,7 @@ type Options struct {
 	Engine        engine.Options
 	Rescan        time.Duration // interval of remote rescans; 0 means 30 s
 	Debug         bool          // log FUSE requests
+	AllowOther    bool          // -o allow_other,default_permissions
 	Log           io.Writer     // diagnostics; nil discards them
 }
 
@@ -101,7 +102,7 @@ func Start(ctx context.Context, opt Options) (_ *Daemon, err error) {
 	if d.view, err = fusefs.New(d.pair.LocalSpec.Path, (*backend)(d), lt, plan.Decisions); err != nil {
 		return nil, err
 	}
-	d.server, err = d.view.Mount(mnt, fusefs.MountOptions{FsName: d.pair.RemoteSpec.String(), Debug: opt.Debug})
+	d.server, err = d.view.Mount(mnt, fusefs.MountOptions{FsName: d.pair.RemoteSpec.String(), Debug: opt.Debug, AllowOther: opt.AllowOther})
 	if err != nil {
 		d.view.Close()
 		return nil, fmt.Errorf("mount %s: %w", opt.Mountpoint, err)

@@ -34,6 +34,7 @@ type scenario struct {
 	sshRemote             bool          // reach the remote through the test sshd
 	sshCommand            string        // ssh command for sshRemote ("": the test one)
 	rescan                time.Duration // 0: no periodic rescan during the test
+	allowOther            bool          // mount with -o allow_other,default_permissions
 }
 
 // setup syncs the scenario's base to a fresh pair, applies the side edits,
@@ -94,7 +95,7 @@ func setup(t *testing.T, sc scenario) *fixture {
 	if rescan == 0 {
 		rescan = time.Hour
 	}
-	opt := Options{Local: f.local, Remote: remoteSpec, Mountpoint: f.mnt, Engine: eopt, Rescan: rescan}
+	opt := Options{Local: f.local, Remote: remoteSpec, Mountpoint: f.mnt, Engine: eopt, Rescan: rescan, AllowOther: sc.allowOther}
 	f.d = start(t, opt)
 	return f
 }

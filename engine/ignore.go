@@ -12,15 +12,23 @@ import (
 // gitignore syntax.
 const IgnoreFile = ".myrrorignore"
 
+// DefaultIgnore lists what every scan leaves out unless told otherwise:
+// editors' backup, lock, auto-save and swap files (Emacs's name~, .#name
+// and #name#, vim's .name.swp). They come first, so that the ignore file
+// or --ignore can take one back with a negation (!*.swp). A leading # is
+// escaped, or the pattern would be a comment.
+var DefaultIgnore = []string{"*~", ".#*", `\#*#`, "*.swp"}
+
 // Ignorer decides which paths a scan leaves out.
 type Ignorer struct {
 	m     gitignore.Matcher
 	empty bool
 }
 
-// NewIgnorer builds an Ignorer from the content of an ignore file (may be
-// nil) and extra patterns given on the command line. Later patterns win, as
-// in gitignore, so command-line patterns override the file.
+// NewIgnorer builds an Ignorer from DefaultIgnore, the content of an ignore
+// file (may be nil) and extra patterns given on the command line. Later
+// patterns win, as in gitignore, so the file overrides the defaults and
+// command-line patterns override the file.
 func NewIgnorer(file []byte, extra []string) *Ignorer {
 	var ps []gitignore.Pattern
 	add := func(line string) {
@@ -29,6 +37,9 @@ func NewIgnorer(file []byte, extra []string) *Ignorer {
 			return
 		}
 		ps = append(ps, gitignore.ParsePattern(line, nil))
+	}
+	for _, d := range DefaultIgnore {
+		add(d)
 	}
 	sc := bufio.NewScanner(bytes.NewReader(file))
 	for sc.Scan() {

@@ -152,6 +152,9 @@ func errnoOf(err error) syscall.Errno {
 // is moved to the backup area with its base cleared. It returns the local
 // tree path for the new entry.
 func (v *View) prepareNew(vp string) (string, bool, syscall.Errno) {
+	if real, ok, errno := v.reuseSibling(vp); ok {
+		return real, true, errno
+	}
 	m := v.model()
 	pt, ok := m.resolve(tree.Parent(vp))
 	if !ok {
@@ -371,14 +374,19 @@ func (v *View) setBaseTree(m *model, p string) error {
 	return v.b.SetBases(cs)
 }
 
-// newLocal makes the inode for a local entry just created.
-func (n *node) newLocal(ctx context.Context, real string, under bool, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+// newLocal makes the inode for view entry name, just created at local path
+// real (a conflict sibling again, when it took a sibling's place).
+func (n *node) newLocal(ctx context.Context, name, real string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
 	var st syscall.Stat_t
 	gen, err := n.v.lstat(real, &st)
 	if err != nil {
 		return nil, errnoOf(err)
 	}
-	return n.newChild(ctx, target{side: local, real: real, under: under}, &st, gen, out), 0
+	t, ok := n.v.model().resolve(n.child(name))
+	if !ok || t.side != local || t.real != real {
+		t = target{side: local, real: real}
+	}
+	return n.newChild(ctx, t, &st, gen, out), 0
 }
 
 // creating runs a creation of view entry name under n.
@@ -403,7 +411,7 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 	var f *os.File
 	real, errno := n.creating(name, func(real string) error {
 		var err error
-		f, err = n.v.openLocal(real, int(flags)|os.O_CREATE, mode)
+		f, err = n.v.createLocal(ctx, real, int(flags), mode)
 		return err
 	})
 	if errno != 0 {
@@ -412,7 +420,7 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 		}
 		return nil, nil, 0, errno
 	}
-	in, errno := n.newLocal(ctx, real, false, out)
+	in, errno := n.newLocal(ctx, name, real, out)
 	if errno != 0 {
 		f.Close()
 		return nil, nil, 0, errno
@@ -426,12 +434,15 @@ func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.En
 		return n.echoMake(ctx, e, name, out)
 	}
 	real, errno := n.creating(name, func(real string) error {
-		return n.v.lt.Mkdir(real, mode&0o7777)
+		if err := n.v.lt.Mkdir(real, mode&0o7777); err != nil {
+			return err
+		}
+		return n.v.settleAt(ctx, real, mode)
 	})
 	if errno != 0 {
 		return nil, errno
 	}
-	return n.newLocal(ctx, real, false, out)
+	return n.newLocal(ctx, name, real, out)
 }
 
 func (n *node) Mknod(ctx context.Context, name string, mode uint32, dev uint32, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
@@ -440,13 +451,16 @@ func (n *node) Mknod(ctx context.Context, name string, mode uint32, dev uint32, 
 	}
 	real, errno := n.creating(name, func(real string) error {
 		return n.v.lt.At("mknod", real, func(dirfd int, name string) error {
-			return unix.Mknodat(dirfd, name, mode, int(dev))
+			if err := unix.Mknodat(dirfd, name, mode, int(dev)); err != nil {
+				return err
+			}
+			return settleNew(ctx, dirfd, name, -1, mode)
 		})
 	})
 	if errno != 0 {
 		return nil, errno
 	}
-	return n.newLocal(ctx, real, false, out)
+	return n.newLocal(ctx, name, real, out)
 }
 
 func (n *node) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
@@ -454,12 +468,15 @@ func (n *node) Symlink(ctx context.Context, target, name string, out *fuse.Entry
 		return n.echoMake(ctx, e, name, out)
 	}
 	real, errno := n.creating(name, func(real string) error {
-		return n.v.lt.Symlink(target, real)
+		if err := n.v.lt.Symlink(target, real); err != nil {
+			return err
+		}
+		return n.v.settleAt(ctx, real, 0)
 	})
 	if errno != 0 {
 		return nil, errno
 	}
-	return n.newLocal(ctx, real, false, out)
+	return n.newLocal(ctx, name, real, out)
 }
 
 func (n *node) Link(ctx context.Context, target fs.InodeEmbedder, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
@@ -480,7 +497,7 @@ func (n *node) Link(ctx context.Context, target fs.InodeEmbedder, name string, o
 	if errno != 0 {
 		return nil, errno
 	}
-	return n.newLocal(ctx, real, false, out)
+	return n.newLocal(ctx, name, real, out)
 }
 
 func (n *node) Unlink(ctx context.Context, name string) syscall.Errno {

@@ -153,9 +153,14 @@ type target struct {
 	under bool
 }
 
-// hiddenName reports whether a local path is never shown.
+// hiddenName reports whether a local path is never shown: what myrrorfs
+// keeps to itself, also inside the trash folders (which are shown).
 func hiddenName(p string) bool {
-	return tree.Internal(p) && !tree.InTrash(p)
+	if tree.InTrash(p) {
+		_, in, _ := strings.Cut(p, "/")
+		return in != "" && tree.Internal(in)
+	}
+	return tree.Internal(p)
 }
 
 // resolve maps a view path to what backs it. ok is false when the view has
@@ -286,4 +291,14 @@ func (m *model) viewName(p string, s side) (string, bool) {
 		return o.remoteName, true
 	}
 	return "", false
+}
+
+// baseBefore returns the bases of the conflict's paths as they were when
+// it was decided: moving them back reopens the conflict.
+func (o *overlay) baseBefore() []BaseChange {
+	cs := []BaseChange{{Path: o.d.Path, Entry: o.d.Base}}
+	for _, d := range o.under {
+		cs = append(cs, BaseChange{Path: d.Path, Entry: d.Base})
+	}
+	return cs
 }

@@ -84,6 +84,7 @@ func (n *node) newChild(ctx context.Context, t target, st *syscall.Stat_t, gen u
 		e := n.v.model().remote[t.real]
 		id = fs.StableAttr{Mode: kindMode(e.Kind), Ino: remoteIno(t.real, remote)}
 		n.v.remoteAttr(e, id.Ino, &out.Attr)
+		readOnlyAttr(t, &out.Attr)
 	}
 	out.Attr.Ino = id.Ino
 	if t.sib != nil || t.side == remote {
@@ -133,6 +134,7 @@ func (n *node) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) 
 	}
 	if t.side == remote {
 		n.v.remoteAttr(m.remote[t.real], n.StableAttr().Ino, &out.Attr)
+		readOnlyAttr(t, &out.Attr)
 		return 0
 	}
 	var st syscall.Stat_t

@@ -48,6 +48,12 @@ func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedd
 		if st.sib != nil {
 			return n.v.moveSibling(m, st, dst)
 		}
+		if st.side == local && tree.InTrash(st.real) {
+			// back from the trash: a sibling put back reopens its conflict
+			if done, reload, errno := n.v.untrash(st.real, dst); done {
+				return reload, errno
+			}
+		}
 		if st.side == local {
 			// a source gone behind the view's back fails the rename before
 			// anything is changed
@@ -164,7 +170,19 @@ func (v *View) moveSibling(m *model, st target, dst string) (bool, syscall.Errno
 		if err := v.trashCopy(m, st, dst, mine); err != nil {
 			return false, errnoOf(err)
 		}
-		return true, errnoOf(v.b.SetBases(o.subtreeBases(st.side.Other())))
+		if err := v.b.SetBases(o.subtreeBases(st.side.Other())); err != nil {
+			return true, errnoOf(err)
+		}
+		if mine.Kind != tree.Dir {
+			name := o.localName
+			if st.side == remote {
+				name = o.remoteName
+			}
+			// the resolution stands even if this fails: only a later
+			// restore would not reopen the conflict
+			v.rememberTrash(dst, tree.Join(tree.Parent(p), name), st, mine)
+		}
+		return true, 0
 	}
 	real, reload, errno := v.prepareNew(dst)
 	if errno != 0 {
@@ -180,7 +198,13 @@ func (v *View) moveSibling(m *model, st target, dst string) (bool, syscall.Errno
 		for i := range cs {
 			cs[i].Entry = tree.Entry{}
 		}
-		return true, errnoOf(v.b.SetBases(cs))
+		if err := v.b.SetBases(cs); err != nil {
+			return true, errnoOf(err)
+		}
+		if o.d.Local.Kind == tree.File {
+			v.remember(tree.Join(tree.Parent(p), o.localName), p, o.baseBefore())
+		}
+		return true, 0
 	}
 	// keep both: the remote version is downloaded to the new name, and p
 	// keeps the local version (its bases move to the remote one)

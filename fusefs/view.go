@@ -70,6 +70,7 @@ type View struct {
 
 	gmu     sync.Mutex         // serializes gestures and reloads
 	fetched map[string]fetched // remote versions fetched for the gesture holding gmu
+	moved   map[string]moved   // siblings just renamed away, by view path (see reuseSibling); under gmu
 	uid     uint32
 	gid     uint32
 	dev     uint64
@@ -99,6 +100,10 @@ type MountOptions struct {
 	// Timeout is how long the kernel may cache names and attributes of
 	// entries changed outside the mount; 0 means one second.
 	Timeout time.Duration
+	// AllowOther lets every user reach the mount, with the kernel checking
+	// permissions against the modes and owners shown
+	// (-o allow_other,default_permissions, as with sshfs).
+	AllowOther bool
 }
 
 // Mount mounts the view at mountpoint and returns the running server.
@@ -110,11 +115,12 @@ func (v *View) Mount(mountpoint string, o MountOptions) (*fuse.Server, error) {
 	v.node = &node{v: v}
 	// No negative caching: a name a resolution brings back (p after
 	// p.local and p.remote collapse) must show at once.
+	// NullPermissions: stat shows the mode LOCAL holds, 0000 included (the
+	// library would show 0644). The owners are those LOCAL holds too.
 	opts := &fs.Options{
-		EntryTimeout: &t,
-		AttrTimeout:  &t,
-		UID:          v.uid,
-		GID:          v.gid,
+		EntryTimeout:    &t,
+		AttrTimeout:     &t,
+		NullPermissions: true,
 		MountOptions: fuse.MountOptions{
 			FsName:        o.FsName,
 			Name:          "myrrorfs",
@@ -124,6 +130,10 @@ func (v *View) Mount(mountpoint string, o MountOptions) (*fuse.Server, error) {
 			EnableLocks:   true,
 			Debug:         o.Debug,
 		},
+	}
+	if o.AllowOther {
+		opts.MountOptions.AllowOther = true
+		opts.MountOptions.Options = append(opts.MountOptions.Options, "default_permissions")
 	}
 	srv, err := fs.Mount(mountpoint, v.node, opts)
 	if err != nil {

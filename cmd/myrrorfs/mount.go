@@ -33,6 +33,7 @@ type mountFlags struct {
 	common
 	foreground bool
 	debug      bool
+	allowOther bool
 	rescan     time.Duration
 }
 
@@ -69,6 +70,7 @@ unmounts on SIGTERM or SIGINT, and exits when the view is unmounted.`,
 	f := cmd.Flags()
 	f.BoolVarP(&m.foreground, "foreground", "f", false, "stay in the foreground and log to standard error")
 	f.BoolVar(&m.debug, "debug", false, "log every FUSE request")
+	f.BoolVar(&m.allowOther, "allow-other", false, "let other users use the mount, with the kernel checking the modes shown (-o allow_other,default_permissions)")
 	f.DurationVar(&m.rescan, "rescan", 30*time.Second, "interval of the rescans of both sides")
 	return cmd
 }
@@ -169,6 +171,9 @@ func daemonCommand(m mountFlags, args []string) (*exec.Cmd, string, error) {
 	a := []string{"mount", "-f", "--state", state, "-e", m.ssh, "--rescan", m.rescan.String()}
 	if m.debug {
 		a = append(a, "--debug")
+	}
+	if m.allowOther {
+		a = append(a, "--allow-other")
 	}
 	if m.remoteMyrrorfs != "" {
 		a = append(a, "--remote-myrrorfs", m.remoteMyrrorfs)
@@ -305,7 +310,7 @@ func startDaemon(m mountFlags, args []string) (*daemon.Server, *daemon.Daemon, e
 	d, err := daemon.Start(ctx, daemon.Options{
 		Local: args[0], Remote: args[1], Mountpoint: mnt,
 		Engine: engine.Options{StateDir: state, SSHCommand: m.ssh, Ignore: m.ignore, RemoteMyrrorfs: m.remoteMyrrorfs, UnsafeSFTPWrites: m.unsafeSFTP, Stderr: os.Stderr, Warn: warnLine},
-		Rescan: m.rescan, Debug: m.debug, Log: os.Stderr,
+		Rescan: m.rescan, Debug: m.debug, AllowOther: m.allowOther, Log: os.Stderr,
 	})
 	if err != nil {
 		srv.Close()
