@@ -97,6 +97,11 @@ func readResponse(ctx context.Context, r io.Reader, socket string, progress func
 			if errors.Is(err, io.EOF) {
 				return nil, fmt.Errorf("the daemon on %s hung up without answering (see its log)", socket)
 			}
+			if errors.Is(err, syscall.ECONNRESET) {
+				// the daemon died with our connection still in its
+				// listening queue: nothing answers there any more
+				return nil, fmt.Errorf("%w on %s (it died while we connected)", ErrNoDaemon, socket)
+			}
 			return nil, fmt.Errorf("read from %s: %w", socket, err)
 		}
 		var resp Response

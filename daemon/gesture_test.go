@@ -330,6 +330,10 @@ func runGesture(t *testing.T, c gestureCase, sshRemote, remount bool) {
 	if got := lsMount(t, f.mnt); got != c.after {
 		t.Errorf("view right after the gesture = %q, want %q", got, c.after)
 	}
+	// a name that vanished as a side effect of the gesture (not one it
+	// named) may linger in the kernel's entry cache until the view's
+	// invalidation, sent from its own goroutine, arrives: milliseconds
+	eventually(t, 2*time.Second, func() string { return viewMismatch(t, f.mnt, c.view) })
 	checkView(t, "view right after the gesture", f.mnt, c.view)
 	check(t, "local right after the gesture", f.local, c.localBefore)
 	sameTree(t, "remote before commit (the mount must not write to it)", snapshot(t, f.remote, false), remoteBefore)

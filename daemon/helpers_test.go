@@ -374,6 +374,18 @@ func viewContent(t *testing.T, mnt, p string) string {
 }
 
 // checkView compares contents of the mount with want.
+// viewMismatch describes the first path of want the view shows otherwise,
+// or returns "" when it shows them all.
+func viewMismatch(t *testing.T, mnt string, want map[string]string) string {
+	t.Helper()
+	for _, p := range sortedKeys(want) {
+		if got := viewContent(t, mnt, p); got != want[p] {
+			return fmt.Sprintf("%s = %q, want %q", p, got, want[p])
+		}
+	}
+	return ""
+}
+
 func checkView(t *testing.T, what, mnt string, want map[string]string) {
 	t.Helper()
 	for _, p := range sortedKeys(want) {
