@@ -3,8 +3,9 @@ package fusefs
 import (
 	"context"
 	"os"
-	"strconv"
 	"syscall"
+
+	localreplica "github.com/myrrorfs/myrrorfs/replica/local"
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -52,7 +53,7 @@ func settleNew(ctx context.Context, dirfd int, name string, fd int, mode uint32)
 	if fd >= 0 {
 		return unix.Fchmod(fd, want)
 	}
-	return chmodNoFollow(dirfd, name, want)
+	return localreplica.ChmodAt(dirfd, name, want)
 }
 
 // ownNew gives a new entry to the caller of ctx when the daemon runs as
@@ -71,24 +72,6 @@ func ownNew(ctx context.Context, dirfd int, name string, fd int, dir *unix.Stat_
 		return unix.Fchown(fd, uid, gid)
 	}
 	return unix.Fchownat(dirfd, name, uid, gid, unix.AT_SYMLINK_NOFOLLOW)
-}
-
-// chmodNoFollow changes the mode of entry name of dirfd through an O_PATH
-// descriptor, which cannot be a symlink's target once open.
-func chmodNoFollow(dirfd int, name string, mode uint32) error {
-	fd, err := unix.Openat(dirfd, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		return err
-	}
-	if st.Mode&unix.S_IFMT == unix.S_IFLNK {
-		return syscall.ELOOP
-	}
-	return unix.Chmod("/proc/self/fd/"+strconv.Itoa(fd), mode)
 }
 
 // createLocal opens local path real for a Create: a new file gets exactly

@@ -184,13 +184,19 @@ func (r *Replica) Remove(p string) error {
 // replica.ErrUnsafePath and left unchanged.
 func (r *Replica) Chmod(p string, perm uint32) error {
 	return r.atParent("chmod", p, func(dirfd int, name string) error {
-		err := unix.Fchmodat(dirfd, name, permOf(perm), unix.AT_SYMLINK_NOFOLLOW)
-		if err != unix.EOPNOTSUPP && err != unix.ENOSYS {
-			return err
-		}
-		// Either p is a symlink or the kernel lacks fchmodat2.
-		return chmodByPath(dirfd, name, permOf(perm))
+		return ChmodAt(dirfd, name, perm)
 	})
+}
+
+// ChmodAt sets the permission bits of entry name of directory dirfd, never
+// following a symlink (one is refused), for callers of At.
+func ChmodAt(dirfd int, name string, perm uint32) error {
+	err := unix.Fchmodat(dirfd, name, permOf(perm), unix.AT_SYMLINK_NOFOLLOW)
+	if err != unix.EOPNOTSUPP && err != unix.ENOSYS {
+		return err
+	}
+	// Either name is a symlink or the kernel lacks fchmodat2.
+	return chmodByPath(dirfd, name, permOf(perm))
 }
 
 // chmodByPath changes the mode through an O_PATH descriptor of name, which
