@@ -6,8 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -241,7 +239,7 @@ func TestAgentEndsWithClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for len(agentsServing(p.remoteDir)) == 0 {
+	for len(testenv.AgentsServing(p.remoteDir)) == 0 {
 		if time.Now().After(deadline) {
 			cmd.Process.Kill()
 			cmd.Wait()
@@ -254,7 +252,7 @@ func TestAgentEndsWithClient(t *testing.T) {
 	cmd.Wait()
 	deadline = time.Now().Add(10 * time.Second)
 	for {
-		pids := agentsServing(p.remoteDir)
+		pids := testenv.AgentsServing(p.remoteDir)
 		if len(pids) == 0 {
 			return
 		}
@@ -263,25 +261,4 @@ func TestAgentEndsWithClient(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-}
-
-// agentsServing returns the pids of processes running an agent on root.
-func agentsServing(root string) []int {
-	var pids []int
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil {
-			continue
-		}
-		args := strings.Split(string(cmdline), "\x00")
-		if slices.Contains(args, "agent") && slices.Contains(args, root) {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
 }

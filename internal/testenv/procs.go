@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 )
 
@@ -83,4 +84,16 @@ func ChildToward(procs map[int]Proc, ancestor, pid int) int {
 		pid = p.PPid
 	}
 	return 0
+}
+
+// AgentsServing returns the pids of the processes running a myrrorfs agent
+// on root (their command line holds "agent" and root).
+func AgentsServing(root string) []int {
+	var pids []int
+	for pid, p := range Procs() {
+		if slices.Contains(p.Args, "agent") && slices.Contains(p.Args, root) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }

@@ -9,8 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -362,7 +360,7 @@ func TestHungAgent(t *testing.T) {
 	t.Log(err)
 	deadline := time.Now().Add(hangupGrace + 5*time.Second)
 	for {
-		pids := agentsServing(dir)
+		pids := testenv.AgentsServing(dir)
 		if len(pids) == 0 {
 			return
 		}
@@ -371,27 +369,6 @@ func TestHungAgent(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-}
-
-// agentsServing returns the pids of processes running an agent on root.
-func agentsServing(root string) []int {
-	var pids []int
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil {
-			continue
-		}
-		args := strings.Split(string(cmdline), "\x00")
-		if slices.Contains(args, "agent") && slices.Contains(args, root) {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
 }
 
 // Temporaries made through the agent (created or copied in place) carry
