@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
-	"sync"
 
 	"github.com/myrrorfs/myrrorfs/replica"
 	"github.com/myrrorfs/myrrorfs/tree"
@@ -23,15 +22,6 @@ const readChunk = 192 << 10
 // readAhead is how many read requests a download keeps in flight.
 const readAhead = 8
 
-// maxReaders bounds the files a session holds open for reading on the agent.
-const maxReaders = 4096
-
-// readers are the files a session has open for reading, by handle.
-type readers struct {
-	mu   sync.Mutex
-	open map[uint64]readAtCloser
-}
-
 type readAtCloser interface {
 	io.ReaderAt
 	io.Closer
@@ -39,15 +29,8 @@ type readAtCloser interface {
 
 // openRead opens regular file q.Path for reading as handle q.Num.
 func (s *server) openRead(q request) response {
-	s.reads.mu.Lock()
-	_, dup := s.reads.open[q.Num]
-	n := len(s.reads.open)
-	s.reads.mu.Unlock()
-	switch {
-	case dup:
-		return response{Err: &remoteError{Msg: fmt.Sprintf("open %s: handle %d is in use", q.Path, q.Num)}}
-	case n >= maxReaders:
-		return response{Err: &remoteError{Msg: fmt.Sprintf("open %s: %d files open already", q.Path, n)}}
+	if err := s.reads.free(q.Num, "open "+q.Path); err != nil {
+		return response{Err: err}
 	}
 	rc, err := s.loc.Open(q.Path)
 	if err != nil {
@@ -58,9 +41,7 @@ func (s *server) openRead(q request) response {
 		rc.Close()
 		return response{Err: &remoteError{Class: errUnsupported, Msg: fmt.Sprintf("open %s: cannot read at an offset", q.Path)}}
 	}
-	s.reads.mu.Lock()
-	s.reads.open[q.Num] = f
-	s.reads.mu.Unlock()
+	s.reads.put(q.Num, f)
 	return response{}
 }
 
@@ -68,10 +49,8 @@ func (s *server) openRead(q request) response {
 // the offset in q.Data (8 bytes, big-endian); they are the response's
 // Path. Fewer bytes than asked means the end of the file.
 func (s *server) readAt(q request) response {
-	s.reads.mu.Lock()
-	f := s.reads.open[q.Num]
-	s.reads.mu.Unlock()
-	if f == nil || len(q.Data) != 8 {
+	f, ok := s.reads.get(q.Num)
+	if !ok || len(q.Data) != 8 {
 		return response{Err: &remoteError{Msg: fmt.Sprintf("read: handle %d is not open", q.Num)}}
 	}
 	off := int64(binary.BigEndian.Uint64(q.Data))
@@ -85,11 +64,7 @@ func (s *server) readAt(q request) response {
 
 // closeRead closes handle q.Num.
 func (s *server) closeRead(q request) response {
-	s.reads.mu.Lock()
-	f := s.reads.open[q.Num]
-	delete(s.reads.open, q.Num)
-	s.reads.mu.Unlock()
-	if f != nil {
+	if f, ok := s.reads.take(q.Num); ok {
 		f.Close()
 	}
 	return response{}
@@ -97,11 +72,8 @@ func (s *server) closeRead(q request) response {
 
 // closeReaders closes the files a client left open.
 func (s *server) closeReaders() {
-	s.reads.mu.Lock()
-	defer s.reads.mu.Unlock()
-	for h, f := range s.reads.open {
+	for _, f := range s.reads.drain() {
 		f.Close()
-		delete(s.reads.open, h)
 	}
 }
 

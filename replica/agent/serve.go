@@ -94,13 +94,13 @@ type server struct {
 	work    chan request
 	workers sync.WaitGroup
 	temps   temps
-	reads   readers
+	reads   handles[readAtCloser]
 }
 
 func newServer(loc *local.Replica, fw *frameWriter) *server {
 	pr, pw := io.Pipe()
 	return &server{loc: loc, fw: fw, sftpIn: pw, sftpOut: pr, work: make(chan request, 256),
-		temps: temps{open: make(map[uint64]*openTemp)}, reads: readers{open: make(map[uint64]readAtCloser)}}
+		temps: newHandles[*openTemp]("temporaries"), reads: newHandles[readAtCloser]("files open for reading")}
 }
 
 // run serves until r ends or fails, then waits for every goroutine.

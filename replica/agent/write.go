@@ -3,7 +3,6 @@ package agent
 import (
 	"fmt"
 	"strings"
-	"sync"
 
 	"github.com/myrrorfs/myrrorfs/replica"
 	"github.com/myrrorfs/myrrorfs/tree"
@@ -19,18 +18,12 @@ import (
 // holds at most maxFrame bytes, headers included).
 const writeChunk = 192 << 10
 
-// maxTemps bounds the temporaries a session holds open on the agent.
-const maxTemps = 4096
-
 // temps are the temporaries a session is writing, by the handle the client
 // chose for each. Writes are applied by the stream reader, in the order
 // they came; create and close requests go to the workers (a client sends
 // writes only once its create was answered, and its close only after its
 // last write, so both see every write in place).
-type temps struct {
-	mu   sync.Mutex
-	open map[uint64]*openTemp
-}
+type temps = handles[*openTemp]
 
 // openTemp is one temporary being written.
 type openTemp struct {
@@ -41,34 +34,23 @@ type openTemp struct {
 
 // create makes a temporary in dir with perm under handle h.
 func (s *server) create(q request) response {
-	s.temps.mu.Lock()
-	_, dup := s.temps.open[q.Num]
-	n := len(s.temps.open)
-	s.temps.mu.Unlock()
-	switch {
-	case dup:
-		return response{Err: &remoteError{Msg: fmt.Sprintf("create in %s: handle %d is in use", q.Path, q.Num)}}
-	case n >= maxTemps:
-		return response{Err: &remoteError{Msg: fmt.Sprintf("create in %s: %d temporaries open already", q.Path, n)}}
+	if err := s.temps.free(q.Num, "create in "+q.Path); err != nil {
+		return response{Err: err}
 	}
 	s.setMarker(q)
 	p, w, err := s.loc.CreateTemp(q.Path, q.Perm&0o7777)
 	if err != nil {
 		return response{Err: toRemote(err)}
 	}
-	s.temps.mu.Lock()
-	s.temps.open[q.Num] = &openTemp{p: p, w: w}
-	s.temps.mu.Unlock()
+	s.temps.put(q.Num, &openTemp{p: p, w: w})
 	return response{Path: p}
 }
 
 // write appends q.Data to temporary q.Num; it answers nothing (an error is
 // kept for the close). Called by the stream reader only.
 func (s *server) write(q request) {
-	s.temps.mu.Lock()
-	t := s.temps.open[q.Num]
-	s.temps.mu.Unlock()
-	if t == nil || t.err != nil {
+	t, ok := s.temps.get(q.Num)
+	if !ok || t.err != nil {
 		return
 	}
 	if _, err := t.w.Write(q.Data); err != nil {
@@ -78,11 +60,8 @@ func (s *server) write(q request) {
 
 // closeTemp makes temporary q.Num durable and closes it.
 func (s *server) closeTemp(q request) response {
-	s.temps.mu.Lock()
-	t := s.temps.open[q.Num]
-	delete(s.temps.open, q.Num)
-	s.temps.mu.Unlock()
-	if t == nil {
+	t, ok := s.temps.take(q.Num)
+	if !ok {
 		return response{Err: &remoteError{Msg: fmt.Sprintf("close: no temporary with handle %d", q.Num)}}
 	}
 	err := t.w.Close()
@@ -98,11 +77,8 @@ func (s *server) closeTemp(q request) response {
 // closeAll closes the temporaries a client left open (its connection
 // ended); they stay, as after a crash, for the next run to clean.
 func (s *server) closeAll() {
-	s.temps.mu.Lock()
-	defer s.temps.mu.Unlock()
-	for h, t := range s.temps.open {
+	for _, t := range s.temps.drain() {
 		t.w.Close()
-		delete(s.temps.open, h)
 	}
 }
 
