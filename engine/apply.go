@@ -34,7 +34,6 @@ type Result struct {
 	Bytes     int64                // file bytes copied between sides
 	Renamed   int                  // files and directories renamed on the target side instead of transferred
 	Copied    int                  // files copied on the target side instead of transferred
-	Skipped   int                  // operations not run because one they depend on did not complete
 	Conflicts []reconcile.Decision // conflicts left untouched
 	Problems  []Problem            // paths that could not be brought in step
 }
@@ -190,7 +189,6 @@ func (e *executor) depsDone(k int) bool {
 // same path (that failure is reported already).
 func (e *executor) skip(k, d int) {
 	e.state[k] = opSkipped
-	e.res.Skipped++
 	op, dep := &e.plan.Ops[k], &e.plan.Ops[d]
 	if len(op.Done) > 0 && (dep.Path != op.Path || dep.Side != op.Side) {
 		e.res.Problems = append(e.res.Problems, Problem{Side: op.Side, Path: op.Path,
