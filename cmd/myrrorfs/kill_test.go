@@ -122,16 +122,21 @@ func TestKillDuringSync(t *testing.T) {
 				p := newPair(t, ssh)
 				killScenario(t, t.TempDir(), seed, p)
 				before := versions(t, p.local, p.remoteDir)
+				// each run has less left to do than the one it follows:
+				// a run that ended before its kill halves the window
+				window := took
 				for k := 0; k < killsPerRound; k++ {
 					cmd := exec.Command(bin, p.args("sync", "-y")...)
 					if err := cmd.Start(); err != nil {
 						t.Fatal(err)
 					}
-					time.Sleep(time.Duration(rng.Int63n(int64(took))))
+					time.Sleep(time.Duration(rng.Int63n(int64(window))))
 					cmd.Process.Signal(syscall.SIGKILL)
 					cmd.Wait()
 					if !cmd.ProcessState.Exited() {
 						interrupted++
+					} else {
+						window = max(window/2, time.Millisecond)
 					}
 					checkNothingLost(t, before, p)
 				}
