@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -18,7 +17,7 @@ import (
 )
 
 // ErrChanged marks a path left alone because it changed after the scan.
-var ErrChanged = errors.New("changed since the scan; left alone until the next run")
+var ErrChanged = replica.ErrChanged
 
 // ApplyOptions tune Apply.
 type ApplyOptions struct {
@@ -73,14 +72,16 @@ type executor struct {
 	backups [2]*backupArea
 	batch   *journal.Batch
 
-	mu      sync.Mutex
-	res     Result
-	state   []opState
-	temps   map[int]string                // Stage op -> its temporary
-	learned map[int]tree.Hash             // Stage op -> hash computed while copying a file the scan did not hash
-	rowDone []bool                        // rows brought in step
-	touched []bool                        // rows whose path an op changed without bringing it in step
-	content [2]map[tree.Hash]tree.Scanned // per side: a file for each content, built on demand
+	mu        sync.Mutex
+	res       Result
+	state     []opState
+	temps     map[int]string                // Stage op -> its temporary
+	learned   map[int]tree.Hash             // Stage op -> hash computed while copying a file the scan did not hash
+	installed map[int]replica.Info          // Install op -> what its path became, when the install said
+	large     chan struct{}                 // one token per transfer of a file larger than replica.MaxSmall
+	rowDone   []bool                        // rows brought in step
+	touched   []bool                        // rows whose path an op changed without bringing it in step
+	content   [2]map[tree.Hash]tree.Scanned // per side: a file for each content, built on demand
 }
 
 // Apply carries out the plan's operations with the commit protocol.
@@ -93,13 +94,15 @@ func (p *Pair) Apply(ctx context.Context, plan *Plan, opt ApplyOptions) (*Result
 	}
 	e := &executor{
 		p: p, plan: plan, opt: opt,
-		reps:    [2]replica.Replica{p.Local, p.Remote},
-		batch:   p.db.NewBatch(),
-		state:   make([]opState, len(plan.Ops)),
-		temps:   map[int]string{},
-		learned: map[int]tree.Hash{},
-		rowDone: make([]bool, len(plan.Rows)),
-		touched: make([]bool, len(plan.Rows)),
+		reps:      [2]replica.Replica{p.Local, p.Remote},
+		batch:     p.db.NewBatch(),
+		state:     make([]opState, len(plan.Ops)),
+		temps:     map[int]string{},
+		learned:   map[int]tree.Hash{},
+		installed: map[int]replica.Info{},
+		large:     make(chan struct{}, p.workers),
+		rowDone:   make([]bool, len(plan.Rows)),
+		touched:   make([]bool, len(plan.Rows)),
 	}
 	e.backups = [2]*backupArea{newBackupArea(p.Local, opt.Now), newBackupArea(p.Remote, opt.Now)}
 	e.res.Problems = append(e.res.Problems, plan.Problems...)
@@ -207,6 +210,10 @@ func orRoot(p string) string {
 func (e *executor) run(k int) {
 	op := &e.plan.Ops[k]
 	err := e.do(k, op)
+	var stats [][2]replica.Info
+	if err == nil {
+		stats = e.stats(k, op) // before taking the lock: these are round trips
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if err != nil {
@@ -222,8 +229,8 @@ func (e *executor) run(k int) {
 		e.res.Renamed++
 	}
 	rowDone := false
-	for _, d := range op.Done {
-		e.record(k, op, d)
+	for i, d := range op.Done {
+		e.record(k, op, d, stats[i])
 		rowDone = rowDone || d.Row == op.Row
 	}
 	if !rowDone && !e.rowDone[op.Row] {
@@ -237,9 +244,34 @@ func (e *executor) run(k int) {
 	}
 }
 
-// record writes the journal record of a row an op brought in step. The
-// caller holds e.mu.
-func (e *executor) record(k int, op *ops.Op, d ops.Done) {
+// stats reads the fingerprints op's Done entries want recorded (those of
+// the paths it wrote).
+func (e *executor) stats(k int, op *ops.Op) [][2]replica.Info {
+	out := make([][2]replica.Info, len(op.Done))
+	e.mu.Lock()
+	known, ok := e.installed[k]
+	e.mu.Unlock()
+	for i, d := range op.Done {
+		for s := range e.reps {
+			if ok && s == int(op.Side) && d.Row == op.Row {
+				out[i][s] = known
+				continue
+			}
+			if d.Stat[s] {
+				info, err := e.reps[s].Lstat(e.plan.Rows[d.Row].Path)
+				if err != nil {
+					info = replica.Info{} // not known: the next scan hashes it again
+				}
+				out[i][s] = info
+			}
+		}
+	}
+	return out
+}
+
+// record writes the journal record of a row an op brought in step, with
+// the fingerprints stats read. The caller holds e.mu.
+func (e *executor) record(k int, op *ops.Op, d ops.Done, stat [2]replica.Info) {
 	r := &e.plan.Rows[d.Row]
 	e.rowDone[d.Row] = true
 	e.res.Applied++
@@ -258,11 +290,7 @@ func (e *executor) record(k int, op *ops.Op, d ops.Done) {
 		fp := r.On(Side(s)).FP
 		switch {
 		case d.Stat[s]:
-			info, err := e.reps[s].Lstat(r.Path)
-			if err != nil {
-				info = replica.Info{} // not known: the next scan hashes it again
-			}
-			fp = info.FP
+			fp = stat[s].FP
 		case d.Moved >= 0 && !r.On(Side(s)).Entry.Exists():
 			fp = e.plan.Rows[d.Moved].On(Side(s)).FP
 		}
@@ -342,16 +370,34 @@ func (e *executor) removeStaleTemps() {
 	}
 }
 
-// parallel runs fn over ks with the pair's number of workers.
+// parallel runs fn over ks, as many at once as each op's side allows:
+// the pair's number of workers on a local side, more across a link with
+// latency (see replica.Pipelined), where an operation waits on round
+// trips, not on a CPU or a disk, so that a sync of many small files takes
+// as many round trips as it has files divided by how many are in flight.
 func (e *executor) parallel(ctx context.Context, ks []int, fn func(int)) {
+	var slots [2]chan struct{}
+	for s, r := range e.reps {
+		n := e.p.workers
+		if pl, ok := r.(replica.Pipelined); ok {
+			n = max(n, pl.InFlight())
+		}
+		slots[s] = make(chan struct{}, n)
+	}
+	do := func(k int) {
+		s := e.plan.Ops[k].Side
+		slots[s] <- struct{}{}
+		defer func() { <-slots[s] }()
+		fn(k)
+	}
 	ch := make(chan int)
 	var wg sync.WaitGroup
-	for w := 0; w < e.p.workers && w < len(ks); w++ {
+	for w := 0; w < cap(slots[0])+cap(slots[1]) && w < len(ks); w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for k := range ch {
-				fn(k)
+				do(k)
 			}
 		}()
 	}

@@ -20,7 +20,7 @@ func (e *executor) do(k int, op *ops.Op) error {
 	r := e.reps[op.Side]
 	switch op.Kind {
 	case ops.Mkdir:
-		if err := checkScanned(r, op.Path, op.Want); err != nil {
+		if err := replica.Check(r, op.Path, op.Want); err != nil {
 			return err
 		}
 		return r.Mkdir(op.Path, op.Entry.Perm)
@@ -34,10 +34,10 @@ func (e *executor) do(k int, op *ops.Op) error {
 		e.mu.Unlock()
 		return nil
 	case ops.Rename:
-		if err := checkScanned(r, op.From, op.Want); err != nil {
+		if err := replica.Check(r, op.From, op.Want); err != nil {
 			return err
 		}
-		if err := checkScanned(r, op.Path, tree.Scanned{}); err != nil {
+		if err := replica.Check(r, op.Path, tree.Scanned{}); err != nil {
 			return err
 		}
 		return r.Rename(op.From, op.Path)
@@ -45,17 +45,28 @@ func (e *executor) do(k int, op *ops.Op) error {
 		e.mu.Lock()
 		tmp := e.temps[op.Deps[0]]
 		e.mu.Unlock()
-		if err := checkScanned(r, op.Path, op.Want); err != nil {
-			return err
-		}
+		backup := ""
 		if op.Want.Entry.Exists() {
-			if err := e.backups[op.Side].keep(op.Path, true); err != nil {
+			var err error
+			if backup, err = e.backups[op.Side].prepare(op.Path); err != nil {
 				return err
 			}
 		}
-		return r.Rename(tmp, op.Path)
+		var info replica.Info
+		var err error
+		if in, ok := r.(replica.Installer); ok {
+			info, err = in.Install(tmp, op.Path, op.Want, backup)
+		} else {
+			info, err = replica.InstallWith(r, tmp, op.Path, op.Want, backup)
+		}
+		if err == nil && info.Kind != tree.Absent {
+			e.mu.Lock()
+			e.installed[k] = info
+			e.mu.Unlock()
+		}
+		return err
 	case ops.Chmod:
-		if err := checkScanned(r, op.Path, op.Want); err != nil {
+		if err := replica.Check(r, op.Path, op.Want); err != nil {
 			return err
 		}
 		return r.Chmod(op.Path, op.Entry.Perm)
@@ -63,7 +74,7 @@ func (e *executor) do(k int, op *ops.Op) error {
 		if op.Want.Entry.Kind == tree.Dir {
 			return e.removeDir(op)
 		}
-		if err := checkScanned(r, op.Path, op.Want); err != nil {
+		if err := replica.Check(r, op.Path, op.Want); err != nil {
 			return err
 		}
 		return e.backups[op.Side].keep(op.Path, false)
@@ -77,7 +88,7 @@ func (e *executor) do(k int, op *ops.Op) error {
 // directory changed since the scan and it stays.
 func (e *executor) removeDir(op *ops.Op) error {
 	r := e.reps[op.Side]
-	if err := checkScanned(r, op.Path, op.Want); err != nil {
+	if err := replica.Check(r, op.Path, op.Want); err != nil {
 		return err
 	}
 	err := r.Remove(op.Path)
@@ -121,9 +132,14 @@ func (e *executor) stage(k int, op *ops.Op) (string, error) {
 // copy (a file rewritten meanwhile is never installed).
 func (e *executor) transfer(k int, op *ops.Op) (string, error) {
 	src := op.Src.Entry
+	if src.Size <= replica.MaxSmall {
+		return e.transferSmall(k, op)
+	}
+	e.large <- struct{}{} // as many large files at once as the pair has workers
+	defer func() { <-e.large }()
 	from := e.reps[op.Side.Other()]
 	if src.Hash.IsZero() {
-		if err := checkScanned(from, op.From, op.Src); err != nil {
+		if err := replica.Check(from, op.From, op.Src); err != nil {
 			return "", fmt.Errorf("source: %w", err)
 		}
 	}
@@ -148,7 +164,7 @@ func (e *executor) transfer(k int, op *ops.Op) (string, error) {
 		cerr = fmt.Errorf("source content differs from the scan: %w", ErrChanged)
 	}
 	if cerr == nil && src.Hash.IsZero() {
-		if err := checkScanned(from, op.From, op.Src); err != nil {
+		if err := replica.Check(from, op.From, op.Src); err != nil {
 			cerr = fmt.Errorf("source changed during the copy: %w", ErrChanged)
 		}
 	}
@@ -168,6 +184,52 @@ func (e *executor) transfer(k int, op *ops.Op) (string, error) {
 	return tmp, nil
 }
 
+// transferSmall is transfer for a file of at most replica.MaxSmall bytes:
+// read whole (the source's fingerprint checked before and after), checked
+// against the scan's hash, and written whole, each in one exchange with a
+// replica that can.
+func (e *executor) transferSmall(k int, op *ops.Op) (string, error) {
+	src := op.Src.Entry
+	from, dst := e.reps[op.Side.Other()], e.reps[op.Side]
+	var data []byte
+	var err error
+	if g, ok := from.(replica.SmallReader); ok {
+		data, err = g.Get(op.From, op.Src.FP)
+	} else {
+		data, err = replica.GetWith(from, op.From, op.Src.FP)
+	}
+	if err != nil {
+		if errors.Is(err, replica.ErrChanged) {
+			return "", fmt.Errorf("source: %w", err)
+		}
+		return "", fmt.Errorf("read: %w", err)
+	}
+	h := tree.Hash(blake3.Sum256(data))
+	if !src.Hash.IsZero() && h != src.Hash {
+		return "", fmt.Errorf("source content differs from the scan: %w", ErrChanged)
+	}
+	dir := tree.Parent(op.Path)
+	var tmp string
+	if w, ok := dst.(replica.SmallWriter); ok {
+		tmp, err = w.PutTemp(dir, op.Entry.Perm, src.MtimeNs, data)
+	} else {
+		tmp, err = replica.PutTempWith(dst, dir, op.Entry.Perm, src.MtimeNs, data)
+	}
+	if err != nil {
+		return "", fmt.Errorf("write temporary: %w", err)
+	}
+	if e.opt.Progress != nil {
+		e.opt.Progress(int64(len(data)))
+	}
+	e.mu.Lock()
+	if src.Hash.IsZero() {
+		e.learned[k] = h // the scan left it to the copy to hash
+	}
+	e.res.Bytes += int64(len(data))
+	e.mu.Unlock()
+	return tmp, nil
+}
+
 // copyOnTarget makes op's temporary by copying a file the target side
 // already holds with the same content, when the target replica can copy on
 // its own side. The copy's source is checked against the scan before and
@@ -182,14 +244,14 @@ func (e *executor) copyOnTarget(op *ops.Op) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	if checkScanned(dst, src.Path, src) != nil {
+	if replica.Check(dst, src.Path, src) != nil {
 		return "", false
 	}
 	tmp, err := c.CopyTemp(src.Path, tree.Parent(op.Path), op.Entry.Perm)
 	if err != nil {
 		return "", false
 	}
-	if checkScanned(dst, src.Path, src) != nil || dst.Chtimes(tmp, op.Src.Entry.MtimeNs) != nil {
+	if replica.Check(dst, src.Path, src) != nil || dst.Chtimes(tmp, op.Src.Entry.MtimeNs) != nil {
 		dst.Remove(tmp)
 		return "", false
 	}
@@ -266,48 +328,6 @@ func copyHashed(w replica.WriteFile, r io.Reader, size int64, extra io.Writer) (
 	return n, sum, err
 }
 
-// checkScanned verifies that p on r still is what the scan saw (Absent:
-// nothing there), so that nothing changed meanwhile is ever overwritten.
-// A fingerprint field the expectation leaves zero is not compared, except
-// size and mtime.
-func checkScanned(r replica.Replica, p string, want tree.Scanned) error {
-	info, err := r.Lstat(p)
-	if !want.Entry.Exists() {
-		if errors.Is(err, replica.ErrNotExist) {
-			return nil
-		}
-		if err == nil {
-			return fmt.Errorf("appeared after the scan: %w", ErrChanged)
-		}
-		return err
-	}
-	if errors.Is(err, replica.ErrNotExist) {
-		return fmt.Errorf("vanished after the scan: %w", ErrChanged)
-	}
-	if err != nil {
-		return err
-	}
-	if info.Kind != want.Entry.Kind || (info.Kind != tree.Dir && !sameFP(want.FP, info.FP)) {
-		return ErrChanged
-	}
-	return nil
-}
-
-// sameFP compares a fingerprint with an expected one, whose zero ctime,
-// inode and mode are not compared.
-func sameFP(want, got tree.Fingerprint) bool {
-	if want.CtimeNs == 0 {
-		got.CtimeNs = 0
-	}
-	if want.Ino == 0 {
-		got.Ino = 0
-	}
-	if want.Mode == 0 {
-		got.Mode = 0
-	}
-	return want == got
-}
-
 // backupArea moves replaced and deleted versions into a side's backup
 // area, under one directory per run.
 type backupArea struct {
@@ -324,9 +344,9 @@ func newBackupArea(r replica.Replica, now time.Time) *backupArea {
 // instead when the replica can, so p stays in place until it is atomically
 // replaced.
 func (b *backupArea) keep(p string, link bool) error {
-	bp := tree.BackupDir + "/" + b.stamp + "/" + p
-	if err := b.mkdirAll(tree.Parent(bp)); err != nil {
-		return fmt.Errorf("backup area: %w", err)
+	bp, err := b.prepare(p)
+	if err != nil {
+		return err
 	}
 	if link && b.r.Link(p, bp) == nil {
 		return nil
@@ -337,6 +357,16 @@ func (b *backupArea) keep(p string, link bool) error {
 		return fmt.Errorf("move to backup: %w", err)
 	}
 	return nil
+}
+
+// prepare returns where p's version goes in the backup area, having made
+// the directories it needs.
+func (b *backupArea) prepare(p string) (string, error) {
+	bp := tree.BackupDir + "/" + b.stamp + "/" + p
+	if err := b.mkdirAll(tree.Parent(bp)); err != nil {
+		return "", fmt.Errorf("backup area: %w", err)
+	}
+	return bp, nil
 }
 
 // keepDir moves directory p into the backup area. Where the backup area

@@ -36,6 +36,10 @@ const (
 	opOpen      byte = 18 // open regular file Path for reading as handle Num
 	opRead      byte = 19 // read up to Perm bytes of handle Num at the offset in Data: the bytes, in the response's Path
 	opCloseRead byte = 20 // close the file of handle Num
+	// Since protocol 5 (small files in one exchange; see small.go):
+	opPut     byte = 21 // write a new temporary in directory Path with Perm, mtime Num, marker and content in Data: its path
+	opGet     byte = 22 // read file Path whole if its fingerprint is the one in Data: the bytes, in the response's Path
+	opInstall byte = 23 // rename temporary Path onto Dir if Dir is as Data says, keeping its version at Data's backup path: the new fingerprint
 )
 
 // helloID is the id of the agent's first message, sent unasked: its Path is
@@ -78,6 +82,7 @@ const (
 	errUnsafePath
 	errChanged
 	errUnsupported
+	errStale // since protocol 5: the path changed since the scan
 )
 
 // remoteError is an error that happened on the agent's side.
@@ -99,6 +104,8 @@ func (e *remoteError) Unwrap() []error {
 		return []error{replica.ErrChangedWhileReading}
 	case errUnsupported:
 		return []error{replica.ErrUnsupported}
+	case errStale:
+		return []error{replica.ErrChanged}
 	}
 	return nil
 }
@@ -115,6 +122,8 @@ func toRemote(err error) *remoteError {
 		class = errChanged
 	case errors.Is(err, replica.ErrUnsupported):
 		class = errUnsupported
+	case errors.Is(err, replica.ErrChanged):
+		class = errStale
 	}
 	return &remoteError{Class: class, Msg: err.Error()}
 }

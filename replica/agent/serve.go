@@ -31,7 +31,11 @@ import (
 //
 // Version 4: downloads are agent requests too (open, read, close), so no
 // file content is read by path over the SFTP channel.
-const Protocol = 4
+//
+// Version 5: small files in one exchange each (put, get, install
+// requests), answered by many workers so that a client can keep hundreds
+// in flight over a link with latency.
+const Protocol = 5
 
 // greetingWord begins the line the agent writes first:
 // "myrrorfs-agent <protocol> <version>\n".
@@ -85,6 +89,9 @@ func serve(r io.Reader, w io.Writer, root string, protocol int) error {
 	return s.run(r)
 }
 
+// serveWorkers is how many requests an agent works on at once.
+const serveWorkers = 64
+
 // server is one agent session.
 type server struct {
 	loc     *local.Replica
@@ -118,7 +125,9 @@ func (s *server) run(r io.Reader) error {
 		srv.Close()
 		close(sftpDone)
 	}()
-	for range max(2, runtime.NumCPU()) {
+	// Most requests wait on the disk (an fsync per file written), not on
+	// a CPU: many workers let the filesystem commit them together.
+	for range max(serveWorkers, runtime.NumCPU()) {
 		s.workers.Go(s.serveRequests)
 	}
 	err = s.demux(bufio.NewReaderSize(r, 64<<10))
@@ -235,6 +244,12 @@ func (s *server) answer(q request) response {
 		return s.readAt(q)
 	case opCloseRead:
 		return s.closeRead(q)
+	case opPut:
+		return s.put(q)
+	case opGet:
+		return s.get(q)
+	case opInstall:
+		return s.install(q)
 	case opReadlink:
 		target, err := s.loc.Readlink(q.Path)
 		if err != nil {

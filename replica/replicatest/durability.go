@@ -54,6 +54,8 @@ var durabilityTests = []struct {
 	{"RemoveSyncsParent", testRemoveSyncs},
 	{"CopyTempSyncsContent", testCopyTempSyncs},
 	{"LinkSyncsParent", testLinkSyncs},
+	{"PutTempSyncsContent", testPutTempSyncs},
+	{"InstallSyncsParent", testInstallSyncs},
 }
 
 // fixture makes directories dirs and files (with content) on disk.

@@ -33,6 +33,7 @@ func Run(t *testing.T, open Open) {
 		{"Names", nameTests},
 		{"Scan", scanTests},
 		{"Concurrency", concurrencyTests},
+		{"Small", smallTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
