@@ -99,6 +99,7 @@ install_missing() {
 	command -v sshfs >/dev/null 2>&1 || missing+=(sshfs)
 	command -v hyperfine >/dev/null 2>&1 || missing+=(hyperfine)
 	[[ -x /usr/bin/time ]] || missing+=(time)
+	command -v python3 >/dev/null 2>&1 || missing+=(python3)
 	install_packages "${missing[@]}"
 }
 
@@ -176,15 +177,10 @@ make_small_tree() {
 	done
 }
 
-# make_text_tree DIR N: N files of a few dozen bytes, 100 per directory.
+# make_text_tree DIR N: N files of a few dozen bytes, 100 per directory
+# (DIR/dD/fF.txt holds "bench file D/F").
 make_text_tree() {
-	local root=$1 n=$2 d f per=100
-	for ((d = 0; d * per < n; d++)); do
-		mkdir -p "$root/d$d"
-		for ((f = 0; f < per && d * per + f < n; f++)); do
-			printf 'bench file %d/%d\n' "$d" "$f" >"$root/d$d/f$f.txt"
-		done
-	done
+	python3 "$repo_root/scripts/lib/mktree.py" text "$2" "$1" >/dev/null
 }
 
 # -------------------------------------------------------------- setup
@@ -408,9 +404,9 @@ bench_rename() {
 	done
 	for tool in myrrorfs unison rsync; do
 		local ownv=-
+		# shellcheck disable=SC2086
 		case $tool in
 		myrrorfs) ownv="$(echo ${own[$tool]} | awk '{ print $1 }' | tr _ ' ') (sync output, run 1)" ;;
-		# shellcheck disable=SC2086
 		rsync) ownv="$(calc "$(median ${own[$tool]}) / 1e6" %.1f) MB sent (--stats)" ;;
 		esac
 		say "| $tool | ${mw[$tool]} | $(calc "${mw[$tool]} / ${mw[myrrorfs]}") | $(calc "${mb[$tool]} / 1e6" %.2f) | $(calc "${mb[$tool]} * 100 / $total" %.2f) | $ownv |"
@@ -590,7 +586,7 @@ bench_mount() {
 	done
 
 	log "5: find + stat"
-	local hf=() finds=()
+	local finds=()
 	for via in direct mount sshfs; do
 		finds+=(-n "$via" "find ${dirs[$via]}/tree -printf '%s %T@ %m %p\n'")
 	done
