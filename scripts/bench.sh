@@ -5,23 +5,45 @@
 # given as a ratio against the peers.
 #
 # Usage: scripts/bench.sh [OPTIONS]
-#   --runs N          timed runs per measurement (default 5)
-#   --files N         files for the no-change re-sync, 100 per directory (default 100000)
-#   --rename-files N  1 MiB files in the renamed directory (default 200)
-#   --small-files N   4 KiB files for the first transfer, 100 per directory (default 5000)
-#   --large-mib N     size of the large file in MiB (default 512)
-#   --read-mib N      size of the file read through the mount in MiB (default 1024)
-#   --tree-files N    files of the tree walked through the mount, 100 per directory (default 20000)
-#   --only LIST       comma-separated subset of the measurements 1,2,3,4,5 (default all)
-#   --out DIR         directory for the results (default a fresh one under $TMPDIR or /tmp)
-#   --keep            keep the data directory (default: removed on exit)
+#   --runs N           timed runs per measurement (default 5)
+#   --files N          files of the tree re-synced (1) and changed (8), 100 per directory (default 100000)
+#   --rename-files N   1 MiB files in the renamed directory (default 200)
+#   --small-files N    4 KiB files for the first transfer over ssh, 100 per directory (default 5000)
+#   --lat-files N      4 KiB files for the first transfer over the slow link (default 2000)
+#   --mixed-files N    files of the mixed tree, about 30 KiB each on average (default 10000)
+#   --status-files N   files on each side of the pair given to status (default 1000000)
+#   --large-mib N      size of the large file in MiB (default 512)
+#   --read-mib N       size of the file read through the mount in MiB (default 1024)
+#   --tree-files N     files of the tree walked through the mount, 100 per directory (default 20000)
+#   --latency MS       delay added to each direction of the slow link (default 20)
+#   --timeout S        a first transfer still running after S seconds is stopped,
+#                      and its tool not run again in that measurement (default 600)
+#   --only LIST        comma-separated subset of the measurements 1 to 10 (default all)
+#   --out DIR          directory for the results (default a fresh one under $TMPDIR or /tmp)
+#   --keep             keep the data directory (default: removed on exit)
 #
 # Measurements:
-#   1  no-change re-sync, local-to-local and over ssh: myrrorfs, unison, rsync
+#   1  no-change re-sync, local-to-local and over ssh: myrrorfs, unison, rsync (time, peak RSS)
 #   2  rename of a directory of 1 MiB files, then sync over ssh: myrrorfs, unison, rsync
 #   3  first transfer of many 4 KiB files over ssh: myrrorfs, rsync, unison
 #   4  one large file over ssh: myrrorfs, scp, rsync
-#   5  reads and find+stat through `myrrorfs mount` vs direct vs sshfs
+#   5  reads of a local-backed file and find+stat through `myrrorfs mount` vs direct vs sshfs
+#   6  first transfer of many 4 KiB files over ssh on a link with --latency ms added
+#      each way: myrrorfs, rsync, unison
+#   7  first transfer of a mixed tree (mostly small files, some medium, a few large)
+#      over ssh: myrrorfs, rsync, unison
+#   8  100 files changed on each side of the --files tree, then sync over ssh:
+#      myrrorfs, unison, rsync -au once in each direction
+#   9  `myrrorfs status` of an unchanged local pair of --status-files files
+#      (time, peak RSS, bytes per file), with `rsync -an` for reference
+#  10  first read of a remote-only file through `myrrorfs mount` vs sshfs, over ssh
+#      and over the slow link
+#
+# The slow link is ssh through a relay (internal/cmd/delayrelay, as its
+# ProxyCommand) that holds every chunk for --latency ms in each direction:
+# the kernel may have no netem. The summary ends with an overview: each
+# workload's myrrorfs / best peer ratio (of wall times, or of peak RSS;
+# lower is better) next to the target of issue 10.
 #
 # Needs root on Debian: missing tools are installed with apt-get. Writes
 # results.tsv (one line per measurement, every run), summary.md (the tables
@@ -47,10 +69,15 @@ runs=5
 n_files=100000
 rename_files=200
 small_files=5000
+lat_files=2000
+mixed_files=10000
+status_files=1000000
 large_mib=512
 read_mib=1024
 tree_files=20000
-only=1,2,3,4,5
+latency=20
+timeout_s=600
+only=1,2,3,4,5,6,7,8,9,10
 out=
 keep=0
 
@@ -65,6 +92,11 @@ parse_args() {
 		--files) n_files=$2 ;;
 		--rename-files) rename_files=$2 ;;
 		--small-files) small_files=$2 ;;
+		--lat-files) lat_files=$2 ;;
+		--mixed-files) mixed_files=$2 ;;
+		--status-files) status_files=$2 ;;
+		--latency) latency=$2 ;;
+		--timeout) timeout_s=$2 ;;
 		--large-mib) large_mib=$2 ;;
 		--read-mib) read_mib=$2 ;;
 		--tree-files) tree_files=$2 ;;
@@ -84,6 +116,16 @@ parse_args() {
 		(($# >= 2)) || die "$1 needs a value"
 		shift 2
 	done
+	local v
+	for v in "$runs" "$n_files" "$rename_files" "$small_files" "$lat_files" "$mixed_files" \
+		"$status_files" "$large_mib" "$read_mib" "$tree_files" "$latency" "$timeout_s"; do
+		if ! [[ $v =~ ^[0-9]+$ ]] || ((v == 0)); then
+			die "sizes, counts and times are positive integers, not $v"
+		fi
+	done
+	if wanted 8 && ((n_files < 200)); then
+		die "measurement 8 changes 100 files on each side: --files must be at least 200"
+	fi
 }
 
 wanted() { [[ ",$only," == *",$1,"* ]]; }
@@ -99,6 +141,7 @@ install_missing() {
 	command -v sshfs >/dev/null 2>&1 || missing+=(sshfs)
 	command -v hyperfine >/dev/null 2>&1 || missing+=(hyperfine)
 	[[ -x /usr/bin/time ]] || missing+=(time)
+	command -v python3 >/dev/null 2>&1 || missing+=(python3)
 	install_packages "${missing[@]}"
 }
 
@@ -107,16 +150,26 @@ install_missing() {
 # timed LABEL CMD...: runs CMD once, its output in $logs/LABEL.log. Sets
 # wall (seconds, from the clock) and rss (KiB: the peak RSS of CMD's
 # process tree as /usr/bin/time -v reports it, i.e. its largest process).
-# Fails, showing the log, when CMD fails.
+# Fails, showing the log, when CMD fails. When limit is set (seconds), CMD
+# is stopped after that long: then timed_out is 1 and wall is the limit.
 timed() {
 	local label=$1
 	shift
-	local lf="$logs/$label.log" t0 t1
+	local lf="$logs/$label.log" t0 t1 rc=0 pre=()
+	[[ -n ${limit:-} ]] && pre=(timeout -k 10 "$limit")
+	timed_out=0
 	printf '$' >"$lf"
 	printf ' %q' "$@" >>"$lf"
 	printf '\n' >>"$lf"
 	t0=$(date +%s%N)
-	if ! /usr/bin/time -v -o "$lf.time" "$@" >>"$lf" 2>&1; then
+	/usr/bin/time -v -o "$lf.time" "${pre[@]}" "$@" >>"$lf" 2>&1 || rc=$?
+	if ((rc == 124 && ${#pre[@]} > 0)); then
+		timed_out=1
+		wall=$limit
+		rss=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$lf.time")
+		return 0
+	fi
+	if ((rc != 0)); then
 		log "$label failed:"
 		tail -n 20 "$lf" >&2
 		return 1
@@ -151,6 +204,29 @@ fmt() { awk -v v="$1" -v f="$2" 'BEGIN { printf f, v }'; }
 # say LINE: adds a line to the summary, printed at the end.
 say() { printf '%s\n' "$*" >>"$summary"; }
 
+# overview ORDER WORKLOAD MYRRORFS RSYNC UNISON SSHFS RATIO TARGET: adds a
+# row to the overview at the end of the summary, where rows are sorted by
+# ORDER (that of the issue's table).
+overview() { printf '%s\t| %s | %s | %s | %s | %s | %s | %s |\n' "$@" >>"$overview"; }
+
+# best_peer MINE NAME VALUE [NAME VALUE]...: "R× NAME", where R is MINE
+# over the smallest VALUE (a VALUE "-" or empty is left out).
+best_peer() {
+	local mine=$1 bn='' bv=''
+	shift
+	while (($# >= 2)); do
+		if [[ -n $2 && $2 != - ]] && { [[ -z $bv ]] || awk -v a="$2" -v b="$bv" 'BEGIN { exit !(a < b) }'; }; then
+			bn=$1 bv=$2
+		fi
+		shift 2
+	done
+	if [[ -z $bv || -z $mine || $mine == - ]]; then
+		echo -
+	else
+		echo "$(calc "$mine / $bv")× $bn"
+	fi
+}
+
 # ssh_bytes: bytes ssh moved (sent + received) according to the client log,
 # then the log is emptied for the next run.
 ssh_bytes() {
@@ -176,15 +252,10 @@ make_small_tree() {
 	done
 }
 
-# make_text_tree DIR N: N files of a few dozen bytes, 100 per directory.
+# make_text_tree DIR N: N files of a few dozen bytes, 100 per directory
+# (DIR/dD/fF.txt holds "bench file D/F").
 make_text_tree() {
-	local root=$1 n=$2 d f per=100
-	for ((d = 0; d * per < n; d++)); do
-		mkdir -p "$root/d$d"
-		for ((f = 0; f < per && d * per + f < n; f++)); do
-			printf 'bench file %d/%d\n' "$d" "$f" >"$root/d$d/f$f.txt"
-		done
-	done
+	python3 "$repo_root/scripts/lib/mktree.py" text "$2" "$1" >/dev/null
 }
 
 # -------------------------------------------------------------- setup
@@ -200,17 +271,22 @@ setup() {
 	printf 'section\tcase\ttool\tmetric\tmedian\truns\n' >"$results"
 
 	data="$(mktemp -d "${TMPDIR:-/tmp}/myrrorfs-bench-data.XXXXXX")"
+	overview="$data/overview.tsv"
+	: >"$overview"
 	dir="$data/ssh"
 	mkdir -m 700 "$dir"
 	bin="$data/bin/myrrorfs"
-	log "building myrrorfs"
-	(cd "$repo_root" && go build -o "$bin" ./cmd/myrrorfs)
+	relay="$data/bin/delayrelay"
+	log "building myrrorfs and delayrelay"
+	(cd "$repo_root" && go build -o "$bin" ./cmd/myrrorfs && go build -o "$relay" ./internal/cmd/delayrelay)
 
 	make_keys
 	start_sshd
 	write_client_config "$port"
 	check_ssh
 	cfg="$dir/ssh_config"
+	lat_host="$test_host-slow"
+	write_slow_host
 	sshlog="$data/ssh-client.log"
 	: >"$sshlog"
 	# Every ssh connection of the tools goes through this command; its
@@ -236,6 +312,42 @@ EOF
 	describe_machine
 }
 
+# write_slow_host adds $lat_host to the client config: the same server
+# through delayrelay, which adds $latency ms to each direction. The alias
+# makes ssh check the key pinned for the server's own address.
+write_slow_host() {
+	cat >>"$cfg" <<EOF
+
+Host $lat_host
+	HostName 127.0.0.1
+	Port $port
+	HostKeyAlias [127.0.0.1]:$port
+	ProxyCommand $relay -delay ${latency}ms %h %p
+	User root
+	IdentityFile $dir/user_key
+	IdentitiesOnly yes
+	UserKnownHostsFile $dir/known_hosts
+	StrictHostKeyChecking yes
+	GlobalKnownHostsFile /dev/null
+	LogLevel ERROR
+EOF
+	if ! ssh -F "$cfg" -oBatchMode=yes "$lat_host" true; then
+		die "cannot log in through the slow link ($lat_host in $cfg)"
+	fi
+}
+
+# login_time HOST: median seconds of 3 logins running true.
+login_time() {
+	local t=() i t0 t1
+	for i in 1 2 3; do
+		t0=$(date +%s%N)
+		ssh -F "$cfg" -oBatchMode=yes "$1" true
+		t1=$(date +%s%N)
+		t+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')")
+	done
+	median "${t[@]}"
+}
+
 describe_machine() {
 	local mem disk
 	mem=$(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
@@ -246,6 +358,9 @@ describe_machine() {
 	say "- machine: $(nproc) cores ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)), $mem memory, kernel $(uname -r), disk $disk"
 	say "- $(go version | cut -d' ' -f3), $(unison -version 2>&1 | head -n 1), rsync $(rsync --version | awk 'NR == 1 { print $3 }'), $(ssh -V 2>&1), sshfs $(sshfs --version 2>&1 | awk '/SSHFS version/ { print $3 }'), hyperfine $(hyperfine --version | cut -d' ' -f2)"
 	say "- runs per measurement: $runs (medians; ratios are of medians)"
+	if wanted 6 || wanted 10; then
+		say "- slow link: ssh through \`delayrelay -delay ${latency}ms\` as its ProxyCommand, adding $latency ms each way; \`ssh HOST true\` takes $(login_time "$test_host") s directly, $(login_time "$lat_host") s over it (median of 3)"
+	fi
 }
 
 cleanup() {
@@ -291,7 +406,7 @@ bench_nochange() {
 	say ""
 	say "Median of $runs runs after an untimed first sync. RSS: peak of the local process tree; remote: the process each tool runs on the remote (myrrorfs agent, unison server, rsync server), through a wrapper running it under /usr/bin/time."
 	say ""
-	say "| case | tool | wall s | tool/myrrorfs wall | peak RSS MB | bytes/file | tool/myrrorfs RSS | remote RSS MB | first sync s |"
+	say "| case | tool | wall s | myrrorfs/tool wall | peak RSS MB | bytes/file | myrrorfs/tool RSS | remote RSS MB | first sync s |"
 	say "|---|---|---|---|---|---|---|---|---|"
 	local mode tool r key
 	for mode in local ssh; do
@@ -330,8 +445,15 @@ bench_nochange() {
 			record 1 "$mode" "$tool" first_wall_s "${first[$tool]}" >/dev/null
 		done
 		for tool in myrrorfs unison rsync; do
-			say "| $mode | $tool | ${mw[$tool]} | $(calc "${mw[$tool]} / ${mw[myrrorfs]}") | $(calc "${mr[$tool]} / 1024" %.1f) | $(calc "${mr[$tool]} * 1024 / $n_files" %.0f) | $(calc "${mr[$tool]} / ${mr[myrrorfs]}") | ${mrr[$tool]} | ${first[$tool]} |"
+			say "| $mode | $tool | ${mw[$tool]} | $(calc "${mw[myrrorfs]} / ${mw[$tool]}") | $(calc "${mr[$tool]} / 1024" %.1f) | $(calc "${mr[$tool]} * 1024 / $n_files" %.0f) | $(calc "${mr[myrrorfs]} / ${mr[$tool]}") | ${mrr[$tool]} | ${first[$tool]} |"
 		done
+		if [[ $mode == ssh ]]; then
+			overview 3 "no-change re-sync, $n_files files, ssh" "${mw[myrrorfs]} s" "${mw[rsync]} s" "${mw[unison]} s" - \
+				"$(best_peer "${mw[myrrorfs]}" rsync "${mw[rsync]}" unison "${mw[unison]}")" "≤ 0.5× unison"
+			overview 5 "peak RSS of that re-sync (local process)" "$(calc "${mr[myrrorfs]} / 1024" %.1f) MiB" \
+				"$(calc "${mr[rsync]} / 1024" %.1f) MiB" "$(calc "${mr[unison]} / 1024" %.1f) MiB" - \
+				"$(calc "${mr[myrrorfs]} / ${mr[unison]}")× unison" "≤ 1× unison"
+		fi
 	done
 	say ""
 	say "Commands:"
@@ -363,7 +485,7 @@ bench_rename() {
 	done
 	rm -rf "$s2/tmpl"
 	local -A cmds
-	cmds[myrrorfs]="$bin sync -y --state $s2/state -e '$SSH' $s2/myrrorfs/local $test_host:$s2/myrrorfs/remote"
+	cmds[myrrorfs]="$bin sync -y --state $s2/state -e '$SSH' --remote-myrrorfs $bin $s2/myrrorfs/local $test_host:$s2/myrrorfs/remote"
 	cmds[unison]="unison $s2/unison/local ssh://$test_host/$s2/unison/remote -batch -sshcmd ssh -sshargs '$ssh_args' -servercmd $data/bin/unison-server"
 	cmds[rsync]="rsync -a --delete --stats -e '$SSH' $s2/rsync/local/ $test_host:$s2/rsync/remote/"
 	for tool in myrrorfs unison rsync; do
@@ -397,7 +519,7 @@ bench_rename() {
 	say ""
 	say "Median of $runs runs (the directory is renamed again before each run). Bytes over ssh: sent + received by the ssh client (its log's Transferred line)."
 	say ""
-	say "| tool | wall s | tool/myrrorfs wall | MB over ssh | % of the data | tool's own count |"
+	say "| tool | wall s | myrrorfs/tool wall | MB over ssh | % of the data | tool's own count |"
 	say "|---|---|---|---|---|---|"
 	local -A mw=() mb=()
 	for tool in myrrorfs unison rsync; do
@@ -408,13 +530,16 @@ bench_rename() {
 	done
 	for tool in myrrorfs unison rsync; do
 		local ownv=-
+		# shellcheck disable=SC2086
 		case $tool in
 		myrrorfs) ownv="$(echo ${own[$tool]} | awk '{ print $1 }' | tr _ ' ') (sync output, run 1)" ;;
-		# shellcheck disable=SC2086
 		rsync) ownv="$(calc "$(median ${own[$tool]}) / 1e6" %.1f) MB sent (--stats)" ;;
 		esac
-		say "| $tool | ${mw[$tool]} | $(calc "${mw[$tool]} / ${mw[myrrorfs]}") | $(calc "${mb[$tool]} / 1e6" %.2f) | $(calc "${mb[$tool]} * 100 / $total" %.2f) | $ownv |"
+		say "| $tool | ${mw[$tool]} | $(calc "${mw[myrrorfs]} / ${mw[$tool]}") | $(calc "${mb[$tool]} / 1e6" %.2f) | $(calc "${mb[$tool]} * 100 / $total" %.2f) | $ownv |"
 	done
+	overview 8 "directory rename, $rename_files × 1 MiB, ssh" "${mw[myrrorfs]} s, $(calc "${mb[myrrorfs]} / 1e6" %.2f) MB" \
+		"${mw[rsync]} s, $(calc "${mb[rsync]} / 1e6" %.2f) MB" "${mw[unison]} s, $(calc "${mb[unison]} / 1e6" %.2f) MB" - \
+		"$(best_peer "${mw[myrrorfs]}" rsync "${mw[rsync]}" unison "${mw[unison]}")" "keep the lead (< 1)"
 	say ""
 	say "rsync has no rename detection (\`--fuzzy\` only looks for a basis in the same directory), so it sends the whole directory again."
 	say ""
@@ -426,53 +551,102 @@ bench_rename() {
 	rm -rf "$s2"
 }
 
-# --------------------------------------- 3. many small files, first transfer
+# ------------------------------------------------- first transfers (3, 6, 7)
 
-bench_small() {
-	local s3="$data/s3" src tool r dst
-	src="$s3/src"
-	log "3: making $small_files x 4 KiB files"
-	make_small_tree "$src" "$small_files" 4096
-	local -A walls=() cmd=()
+# first_syncs SECTION CASE HOST SRC N: times the first transfer of SRC (N
+# files) into an empty directory on HOST with myrrorfs, rsync and unison,
+# --runs times each (myrrorfs with a fresh journal each time, and its agent
+# installed on the remote, as the peers are). A run longer than --timeout
+# stops that tool for the rest of the measurement. Sets fs_cmd (each tool's
+# command, run N written N), fs_med (median wall, or "-" if it never
+# finished) and fs_out (1 for a tool that was stopped).
+declare -A fs_cmd=() fs_med=() fs_out=()
+first_syncs() {
+	local sec=$1 case=$2 host=$3 src=$4 n=$5 base tool r dst got limit=$timeout_s
+	base=$(dirname "$src")
+	local -A walls=()
+	fs_cmd=() fs_med=() fs_out=()
 	for ((r = 1; r <= runs; r++)); do
 		for tool in myrrorfs rsync unison; do
-			dst="$s3/dst-$tool-$r"
+			((${fs_out[$tool]:-0})) && continue
+			dst="$base/dst-$tool-$r"
 			mkdir -p "$dst"
 			case $tool in
-			myrrorfs) cmd[$tool]="$bin sync -y --state $s3/state-$r -e '$SSH' $src $test_host:$dst" ;;
-			rsync) cmd[$tool]="rsync -a -e '$SSH' $src/ $test_host:$dst/" ;;
-			unison) cmd[$tool]="unison $src ssh://$test_host/$dst -batch -sshcmd ssh -sshargs '$ssh_args' -servercmd $data/bin/unison-server" ;;
+			myrrorfs) fs_cmd[$tool]="$bin sync -y --state $base/state-$r -e '$SSH' --remote-myrrorfs $bin $src $host:$dst" ;;
+			rsync) fs_cmd[$tool]="rsync -a -e '$SSH' $src/ $host:$dst/" ;;
+			unison) fs_cmd[$tool]="unison $src ssh://$host/$dst -batch -sshcmd ssh -sshargs '$ssh_args' -servercmd $data/bin/unison-server" ;;
 			esac
-			eval "timed s3-$tool-$r ${cmd[$tool]}"
-			local got
-			got=$(find "$dst" -type f ! -path '*/.myrrorfs*' | wc -l)
-			((got == small_files)) || log "warning: $tool left $got of $small_files files"
-			log "3: $tool run $r: ${wall}s"
-			walls[$tool]+=" $wall"
-			rm -rf "$dst"
+			eval "timed s$sec-$tool-$r ${fs_cmd[$tool]}"
+			if ((timed_out)); then
+				log "$sec: $tool run $r: stopped after ${limit}s; not run again"
+				fs_out[$tool]=1
+			else
+				got=$(find "$dst" -type f ! -path '*/.myrrorfs*' | wc -l)
+				((got == n)) || log "warning: $tool left $got of $n files"
+				log "$sec: $tool run $r: ${wall}s"
+				walls[$tool]+=" $wall"
+			fi
+			fs_cmd[$tool]=${fs_cmd[$tool]//-$r/-N}
+			rm -rf "$dst" "$base/state-$r"
 		done
 	done
-	say ""
-	say "## 3. First transfer of $small_files x 4 KiB files over ssh"
-	say ""
-	say "Median of $runs runs, each into an empty remote directory (myrrorfs with a fresh journal)."
-	say ""
-	say "| tool | wall s | files/s | myrrorfs/tool files/s |"
-	say "|---|---|---|---|"
-	local -A mw=()
 	for tool in myrrorfs rsync unison; do
+		fs_med[$tool]=-
 		# shellcheck disable=SC2086
-		mw[$tool]=$(record 3 small "$tool" wall_s ${walls[$tool]})
+		[[ -n ${walls[$tool]:-} ]] && fs_med[$tool]=$(record "$sec" "$case" "$tool" wall_s ${walls[$tool]})
+		((${fs_out[$tool]:-0})) && record "$sec" "$case" "$tool" stopped_after_s "$limit" >/dev/null
 	done
+	return 0
+}
+
+# first_sync_report ORDER N BYTES WORKLOAD TARGET: the table of
+# first_syncs, the commands, and the overview row.
+first_sync_report() {
+	local order=$1 n=$2 bytes=$3 workload=$4 target=$5 tool my=${fs_med[myrrorfs]}
+	local -A shown=()
+	say "| tool | wall s | files/s | MB/s | myrrorfs/tool wall |"
+	say "|---|---|---|---|---|"
 	for tool in myrrorfs rsync unison; do
-		say "| $tool | ${mw[$tool]} | $(calc "$small_files / ${mw[$tool]}" %.0f) | $(calc "${mw[$tool]} / ${mw[myrrorfs]}") |"
+		local m=${fs_med[$tool]}
+		if [[ $m == - ]]; then
+			shown[$tool]="> $timeout_s s (stopped)"
+			say "| $tool | > $timeout_s (stopped in run 1) | - | - | - |"
+		else
+			shown[$tool]="$m s"
+			local ratio=-
+			[[ $my != - ]] && ratio=$(calc "$my / $m")
+			[[ $my == - && $tool != myrrorfs ]] && ratio="> $(calc "$timeout_s / $m")"
+			say "| $tool | $m | $(calc "$n / $m" %.0f) | $(calc "$bytes / 1e6 / $m" %.1f) | $ratio |"
+		fi
 	done
 	say ""
 	say "Commands (N = run):"
 	say ""
 	for tool in myrrorfs rsync unison; do
-		note_cmd "${cmd[$tool]//-$runs/-N}"
+		note_cmd "${fs_cmd[$tool]}"
 	done
+	local best
+	if [[ $my == - ]]; then
+		best="> $(best_peer "$timeout_s" rsync "${fs_med[rsync]}" unison "${fs_med[unison]}")"
+	else
+		best=$(best_peer "$my" rsync "${fs_med[rsync]}" unison "${fs_med[unison]}")
+	fi
+	overview "$order" "$workload" "${shown[myrrorfs]}" "${shown[rsync]}" "${shown[unison]}" - "$best" "$target"
+}
+
+# --------------------------------------- 3. many small files, first transfer
+
+bench_small() {
+	local s3="$data/s3"
+	log "3: making $small_files x 4 KiB files"
+	make_small_tree "$s3/src" "$small_files" 4096
+	first_syncs 3 small "$test_host" "$s3/src" "$small_files"
+	say ""
+	say "## 3. First transfer of $small_files x 4 KiB files over ssh"
+	say ""
+	say "Median of $runs runs, each into an empty remote directory (myrrorfs with a fresh journal)."
+	say ""
+	first_sync_report 10 "$small_files" $((small_files * 4096)) "first sync, $small_files × 4 KiB files, ssh" -
 	rm -rf "$s3"
 }
 
@@ -490,7 +664,7 @@ bench_large() {
 			dst="$s4/dst-$tool-$r"
 			mkdir -p "$dst"
 			case $tool in
-			myrrorfs) cmd[$tool]="$bin sync -y --state $s4/state-$r -e '$SSH' $src $test_host:$dst" ;;
+			myrrorfs) cmd[$tool]="$bin sync -y --state $s4/state-$r -e '$SSH' --remote-myrrorfs $bin $src $test_host:$dst" ;;
 			scp) cmd[$tool]="scp -q -F $cfg $src/big $test_host:$dst/big" ;;
 			rsync) cmd[$tool]="rsync -a -e '$SSH' $src/big $test_host:$dst/" ;;
 			esac
@@ -508,7 +682,7 @@ bench_large() {
 	say ""
 	say "Median of $runs runs, each into an empty remote directory."
 	say ""
-	say "| tool | wall s | MB/s | myrrorfs/tool MB/s |"
+	say "| tool | wall s | MB/s | myrrorfs/tool wall |"
 	say "|---|---|---|---|"
 	local -A mw=()
 	for tool in myrrorfs scp rsync; do
@@ -516,8 +690,10 @@ bench_large() {
 		mw[$tool]=$(record 4 large "$tool" wall_s ${walls[$tool]})
 	done
 	for tool in myrrorfs scp rsync; do
-		say "| $tool | ${mw[$tool]} | $(calc "$mb / ${mw[$tool]}" %.0f) | $(calc "${mw[$tool]} / ${mw[myrrorfs]}") |"
+		say "| $tool | ${mw[$tool]} | $(calc "$mb / ${mw[$tool]}" %.0f) | $(calc "${mw[myrrorfs]} / ${mw[$tool]}") |"
 	done
+	overview 11 "one $large_mib MiB file, ssh" "${mw[myrrorfs]} s" "${mw[rsync]} s (scp ${mw[scp]} s)" - - \
+		"$(best_peer "${mw[myrrorfs]}" rsync "${mw[rsync]}" scp "${mw[scp]}")" -
 	say ""
 	say "Commands (N = run):"
 	say ""
@@ -590,7 +766,7 @@ bench_mount() {
 	done
 
 	log "5: find + stat"
-	local hf=() finds=()
+	local finds=()
 	for via in direct mount sshfs; do
 		finds+=(-n "$via" "find ${dirs[$via]}/tree -printf '%s %T@ %m %p\n'")
 	done
@@ -622,6 +798,24 @@ bench_mount() {
 		((cold)) && fcm=$(calc "${fc[$via]} * 1000" %.1f)
 		say "| $via | $fcm | $(calc "${fw[$via]} * 1000" %.1f) | $crr | $(calc "${fw[$via]} / ${fw[direct]}") |"
 	done
+	local rcold rcoldv fcold fcoldv
+	if ((cold)); then
+		rcold="$(calc "${mc[mount]} / ${mc[direct]}")× direct cold, "
+		rcoldv="${mc[mount]} s cold, "
+		fcold="$(calc "${fc[mount]} / ${fc[direct]}")× direct cold, "
+		fcoldv="$(calc "${fc[mount]} * 1000" %.1f) ms cold, "
+	else
+		rcold='' rcoldv='' fcold='' fcoldv=''
+	fi
+	local sshfs_read="${mw[sshfs]} s warm"
+	((cold)) && sshfs_read="${mc[sshfs]} s cold, $sshfs_read"
+	overview 9.1 "read of a local-backed $read_mib MiB file through the mount" "${rcoldv}${mw[mount]} s warm" - - \
+		"$sshfs_read" "${rcold}$(calc "${mw[mount]} / ${mw[direct]}")× direct warm" "keep near direct"
+	local sshfs_find
+	sshfs_find="$(calc "${fw[sshfs]} * 1000" %.1f) ms warm"
+	((cold)) && sshfs_find="$(calc "${fc[sshfs]} * 1000" %.1f) ms cold, $sshfs_find"
+	overview 9.2 "find + stat of $tree_files files through the mount" "${fcoldv}$(calc "${fw[mount]} * 1000" %.1f) ms warm" - - \
+		"$sshfs_find" "${fcold}$(calc "${fw[mount]} / ${fw[direct]}")× direct warm" "keep near direct"
 	local dpid
 	dpid=$(daemon_pid)
 	if [[ -n $dpid ]]; then
@@ -637,6 +831,261 @@ bench_mount() {
 	note_cmd "find \$DIR/tree -printf '%s %T@ %m %p\\n'"
 	"$bin" unmount --state "$mstate" "$mnt" >/dev/null
 	fusermount3 -u "$sshfs_mnt"
+}
+
+# ----------------------------- 6. many small files over a slow link, first
+
+bench_latency() {
+	local s6="$data/s6"
+	log "6: making $lat_files x 4 KiB files"
+	make_small_tree "$s6/src" "$lat_files" 4096
+	first_syncs 6 latency "$lat_host" "$s6/src" "$lat_files"
+	say ""
+	say "## 6. First transfer of $lat_files x 4 KiB files over ssh with $latency ms added each way"
+	say ""
+	say "Median of $runs runs, each into an empty remote directory (myrrorfs with a fresh journal), through the slow link (host $lat_host: delayrelay as ssh's ProxyCommand). A tool still running after $timeout_s s is stopped and not run again."
+	say ""
+	first_sync_report 1 "$lat_files" $((lat_files * 4096)) "first sync, $lat_files × 4 KiB files, +$latency ms each way" "≤ 1.0× rsync"
+	rm -rf "$s6"
+}
+
+# ------------------------------------------ 7. mixed tree, first transfer
+
+bench_mixed() {
+	local s7="$data/s7" bytes mib
+	log "7: making a mixed tree of $mixed_files files"
+	bytes=$(python3 "$repo_root/scripts/lib/mktree.py" mixed "$mixed_files" "$s7/src")
+	mib=$(calc "$bytes / 1048576" %.0f)
+	first_syncs 7 mixed "$test_host" "$s7/src" "$mixed_files"
+	say ""
+	say "## 7. First transfer of a mixed tree of $mixed_files files ($mib MiB) over ssh"
+	say ""
+	say "In every 1,000 files: 979 small (1 to 16 KiB), 20 medium (512 KiB) and 1 large (12 MiB), of random bytes, 100 per directory (\`scripts/lib/mktree.py mixed\`). Median of $runs runs, each into an empty remote directory (myrrorfs with a fresh journal)."
+	say ""
+	first_sync_report 2 "$mixed_files" "$bytes" "first sync, $mixed_files mixed files ($mib MiB), ssh" "≤ 1.0× rsync, ≤ 0.5× unison"
+	rm -rf "$s7"
+}
+
+# ----------------------------------- 8. changes on both sides, then sync
+
+# changed_paths RUN PARITY: the 100 files (relative paths) of the --files
+# tree changed in run RUN on side a (PARITY 0) or b (1): spread over the
+# tree, not the same on both sides, and others in each run.
+changed_paths() {
+	local r=$1 parity=$2 k i stride=$((n_files / 200))
+	for ((k = 0; k < 100; k++)); do
+		i=$((((2 * k + parity) * stride + r) % n_files))
+		printf 'd%d/f%d.txt\n' $((i / 100)) $((i % 100))
+	done
+}
+
+bench_changes() {
+	local s8="$data/s8" tool r p side
+	log "8: making $n_files files"
+	make_text_tree "$s8/tmpl" "$n_files"
+	for tool in myrrorfs unison rsync; do
+		mkdir -p "$s8/$tool"
+		cp -a "$s8/tmpl" "$s8/$tool/a"
+		cp -a "$s8/tmpl" "$s8/$tool/b"
+	done
+	rm -rf "$s8/tmpl"
+	local -A cmds
+	cmds[myrrorfs]="$bin sync -y --state $s8/state -e '$SSH' --remote-myrrorfs $bin $s8/myrrorfs/a $test_host:$s8/myrrorfs/b"
+	cmds[unison]="unison $s8/unison/a ssh://$test_host/$s8/unison/b -batch -sshcmd ssh -sshargs '$ssh_args' -servercmd $data/bin/unison-server"
+	cmds[rsync]="rsync -au -e '$SSH' $s8/rsync/a/ $test_host:$s8/rsync/b/ && rsync -au -e '$SSH' $test_host:$s8/rsync/b/ $s8/rsync/a/"
+	for tool in myrrorfs unison; do
+		log "8: $tool first sync"
+		timed "s8-$tool-first" bash -c "${cmds[$tool]}"
+	done
+	local -A walls=()
+	for ((r = 1; r <= runs; r++)); do
+		for tool in myrrorfs unison rsync; do
+			for side in 0 1; do
+				local root=$s8/$tool/a
+				((side)) && root=$s8/$tool/b
+				while read -r p; do
+					printf 'changed on side %d in run %d\n' "$side" "$r" >"$root/$p"
+				done < <(changed_paths "$r" "$side")
+			done
+			timed "s8-$tool-$r" bash -c "${cmds[$tool]}"
+			local bad=0
+			while read -r p; do
+				cmp -s "$s8/$tool/a/$p" "$s8/$tool/b/$p" || bad=$((bad + 1))
+			done < <(changed_paths "$r" 0 && changed_paths "$r" 1)
+			((bad == 0)) || log "warning: $tool left $bad of the 200 changed files different on the two sides"
+			log "8: $tool run $r: ${wall}s"
+			walls[$tool]+=" $wall"
+		done
+	done
+	say ""
+	say "## 8. 100 + 100 changed files in a tree of $n_files files, then sync over ssh"
+	say ""
+	say "The tree of measurement 1, one copy of the pair per tool, synced once (untimed). Before each run, 100 files spread over the tree are rewritten on each side (others on each side, and others in each run); rsync runs twice, \`-au\` from local to remote, then back. Median of $runs runs."
+	say ""
+	say "| tool | wall s | myrrorfs/tool wall |"
+	say "|---|---|---|"
+	local -A mw=()
+	for tool in myrrorfs unison rsync; do
+		# shellcheck disable=SC2086
+		mw[$tool]=$(record 8 changes "$tool" wall_s ${walls[$tool]})
+	done
+	for tool in myrrorfs unison rsync; do
+		say "| $tool | ${mw[$tool]} | $(calc "${mw[myrrorfs]} / ${mw[$tool]}") |"
+	done
+	overview 4 "100 + 100 changed files in the $n_files-file tree, ssh" "${mw[myrrorfs]} s" "${mw[rsync]} s (-au twice)" "${mw[unison]} s" - \
+		"$(best_peer "${mw[myrrorfs]}" rsync "${mw[rsync]}" unison "${mw[unison]}")" "≤ 0.5× unison"
+	say ""
+	say "Commands:"
+	say ""
+	for tool in myrrorfs unison rsync; do
+		note_cmd "${cmds[$tool]}"
+	done
+	rm -rf "$s8"
+}
+
+# ---------------------------------------- 9. status of a very large pair
+
+bench_status() {
+	local s9="$data/s9" a b st tool r t0
+	a="$s9/a" b="$s9/b" st="$s9/state"
+	log "9: making $status_files empty files on each side"
+	t0=$(date +%s)
+	python3 "$repo_root/scripts/lib/mktree.py" empty "$status_files" "$a" "$b" >/dev/null
+	log "9: made in $(($(date +%s) - t0))s; first sync"
+	timed s9-first "$bin" sync -y --state "$st" "$a" "$b"
+	local first_wall=$wall first_rss=$rss
+	local -A cmds=([myrrorfs]="$bin status --state $st $a $b" [rsync]="rsync -an $a/ $b/")
+	local -A walls=() rsss=()
+	for ((r = 1; r <= runs; r++)); do
+		for tool in myrrorfs rsync; do
+			eval "timed s9-$tool-$r ${cmds[$tool]}"
+			log "9: $tool run $r: ${wall}s, ${rss} KiB"
+			walls[$tool]+=" $wall"
+			rsss[$tool]+=" $rss"
+		done
+	done
+	local -A mw=() mr=()
+	for tool in myrrorfs rsync; do
+		# shellcheck disable=SC2086
+		mw[$tool]=$(record 9 status "$tool" wall_s ${walls[$tool]})
+		# shellcheck disable=SC2086
+		mr[$tool]=$(record 9 status "$tool" rss_kib ${rsss[$tool]})
+	done
+	record 9 status myrrorfs first_sync_wall_s "$first_wall" >/dev/null
+	record 9 status myrrorfs first_sync_rss_kib "$first_rss" >/dev/null
+	say ""
+	say "## 9. Status of an unchanged local pair of $status_files files"
+	say ""
+	say "Each side: $status_files empty files, 100 per directory, all with the same mtime; myrrorfs synced the pair once beforehand (untimed: $first_wall s, peak RSS $(calc "$first_rss / 1024" %.1f) MB, $(calc "$first_rss * 1024 / $status_files" %.0f) bytes/file). \`myrrorfs status\` scans both sides and compares them with the journal; \`rsync -an\` (a dry run: both file lists, compared) is the nearest peer. unison has no read-only run. Median of $runs runs."
+	say ""
+	say "| tool | wall s | peak RSS MB | bytes/file | myrrorfs/tool wall | myrrorfs/tool RSS |"
+	say "|---|---|---|---|---|---|"
+	for tool in myrrorfs rsync; do
+		say "| $tool | ${mw[$tool]} | $(calc "${mr[$tool]} / 1024" %.1f) | $(calc "${mr[$tool]} * 1024 / $status_files" %.0f) | $(calc "${mw[myrrorfs]} / ${mw[$tool]}") | $(calc "${mr[myrrorfs]} / ${mr[$tool]}") |"
+	done
+	overview 6 "\`status\` of an unchanged local pair of $status_files files" \
+		"${mw[myrrorfs]} s, $(calc "${mr[myrrorfs]} / 1024" %.1f) MiB = $(calc "${mr[myrrorfs]} * 1024 / $status_files" %.0f) B/file" \
+		"-an: ${mw[rsync]} s, $(calc "${mr[rsync]} * 1024 / $status_files" %.0f) B/file" - - \
+		"$(calc "${mr[myrrorfs]} * 1024 / $status_files" %.0f) B/file; $(calc "${mw[myrrorfs]} / ${mw[rsync]}")× rsync -an time" "≤ 150 B/file"
+	say ""
+	say "Commands:"
+	say ""
+	note_cmd "$bin sync -y --state $st $a $b"
+	for tool in myrrorfs rsync; do
+		note_cmd "${cmds[$tool]}"
+	done
+	rm -rf "$s9"
+}
+
+# -------------------------------- 10. remote-only reads through the mount
+
+bench_remote_read() {
+	local s10="$data/s10" link host r cold=1 mb
+	mkdir -p "$s10/local" "$s10/remote" "$s10/mnt" "$s10/sshfs"
+	log "10: making a $read_mib MiB file on the remote side only"
+	head -c $((read_mib * 1048576)) /dev/urandom >"$s10/remote/big"
+	mnt="$s10/mnt"
+	sshfs_mnt="$s10/sshfs"
+	drop_caches || {
+		cold=0
+		log "10: cannot drop caches: the server may read its file from the page cache"
+	}
+	local -A walls=() mounts=()
+	for link in ssh slow; do
+		host=$test_host
+		[[ $link == slow ]] && host=$lat_host
+		for ((r = 1; r <= runs; r++)); do
+			mstate="$s10/state-$link-$r"
+			timed "s10-$link-myrrorfs-mount-$r" "$bin" mount -e "$SSH" --remote-myrrorfs "$bin" --rescan 10m --state "$mstate" "$s10/local" "$host:$s10/remote" "$mnt"
+			mounts[$link.myrrorfs]+=" $wall"
+			((cold)) && drop_caches
+			timed "s10-$link-myrrorfs-$r" dd if="$mnt/big" of=/dev/null bs=1M
+			walls[$link.myrrorfs]+=" $wall"
+			log "10: $link myrrorfs run $r: ${wall}s"
+			if ((r == 1)) && ! cmp -s "$s10/remote/big" "$mnt/big"; then
+				log "warning: the file read through the mount differs"
+			fi
+			"$bin" unmount --state "$mstate" "$mnt" >/dev/null
+			rm -rf "$mstate"
+			[[ -e $s10/local/big ]] && log "warning: the mount left a copy of the file in LOCAL"
+
+			timed "s10-$link-sshfs-mount-$r" sshfs -F "$cfg" "$host:$s10/remote" "$sshfs_mnt"
+			mounts[$link.sshfs]+=" $wall"
+			((cold)) && drop_caches
+			timed "s10-$link-sshfs-$r" dd if="$sshfs_mnt/big" of=/dev/null bs=1M
+			walls[$link.sshfs]+=" $wall"
+			log "10: $link sshfs run $r: ${wall}s"
+			fusermount3 -u "$sshfs_mnt"
+		done
+	done
+	mb=$(calc "$read_mib * 1048576 / 1e6" %.1f)
+	say ""
+	say "## 10. First read of a $read_mib MiB remote-only file through the mount, over ssh and over the slow link"
+	say ""
+	say "\`myrrorfs mount\` of an empty LOCAL and a REMOTE over ssh holding the file (the agent installed on the remote, a fresh journal each run) vs \`sshfs\` of REMOTE; each run mounts, $( ((cold)) && echo 'drops the page cache, ' )reads the file once with dd, and unmounts. Slow link: $latency ms added each way. Median of $runs runs."
+	say ""
+	say "| link | tool | mount s | first read s | MB/s | myrrorfs/sshfs read |"
+	say "|---|---|---|---|---|---|"
+	local -A mw=() mm=()
+	local key tool
+	for link in ssh slow; do
+		for tool in myrrorfs sshfs; do
+			key=$link.$tool
+			# shellcheck disable=SC2086
+			mw[$key]=$(record 10 "read-$link" "$tool" wall_s ${walls[$key]})
+			# shellcheck disable=SC2086
+			mm[$key]=$(record 10 "read-$link" "$tool" mount_s ${mounts[$key]})
+		done
+		for tool in myrrorfs sshfs; do
+			key=$link.$tool
+			say "| $link | $tool | ${mm[$key]} | ${mw[$key]} | $(calc "$mb / ${mw[$key]}" %.0f) | $(calc "${mw[$link.myrrorfs]} / ${mw[$key]}") |"
+		done
+		local what="ssh"
+		[[ $link == slow ]] && what="+$latency ms each way"
+		overview "7.$([[ $link == ssh ]] && echo 1 || echo 2)" "first read of a remote-only $read_mib MiB file through the mount, $what" \
+			"${mw[$link.myrrorfs]} s" - - "${mw[$link.sshfs]} s" "$(calc "${mw[$link.myrrorfs]} / ${mw[$link.sshfs]}")× sshfs" "≤ 1.0× sshfs"
+	done
+	say ""
+	say "Commands (HOST: $test_host, or $lat_host for the slow link; N = run):"
+	say ""
+	note_cmd "$bin mount -e '$SSH' --remote-myrrorfs $bin --rescan 10m --state $s10/state-N $s10/local HOST:$s10/remote $mnt"
+	note_cmd "sshfs -F $cfg HOST:$s10/remote $sshfs_mnt"
+	note_cmd "dd if=\$MOUNT/big of=/dev/null bs=1M"
+	rm -rf "$s10"
+}
+
+# say_overview ends the summary with the overview rows, in the order of
+# issue 10's table.
+say_overview() {
+	[[ -s $overview ]] || return 0
+	say ""
+	say "## Overview"
+	say ""
+	say "The medians of the sections above, one row per workload. The ratio is myrrorfs over the best peer (of wall times, or of peak RSS where the row is about memory; lower is better); the targets are those of issue 10."
+	say ""
+	say "| workload | myrrorfs | rsync | unison | sshfs | myrrorfs / best peer | target |"
+	say "|---|---|---|---|---|---|---|"
+	sort -t $'\t' -k1,1g "$overview" | cut -f2- >>"$summary"
 }
 
 # daemon_pid prints the pid of the myrrorfs daemon serving $mnt.
@@ -666,6 +1115,12 @@ main() {
 	wanted 3 && bench_small
 	wanted 4 && bench_large
 	wanted 5 && bench_mount
+	wanted 6 && bench_latency
+	wanted 7 && bench_mixed
+	wanted 8 && bench_changes
+	wanted 9 && bench_status
+	wanted 10 && bench_remote_read
+	say_overview
 	log "done"
 	cat "$summary"
 }
