@@ -28,7 +28,9 @@ func main() {
 func run(args []string) int {
 	root := newRoot()
 	root.SetArgs(args)
+	stop := startProfiles()
 	err := root.Execute()
+	stop()
 	if err == nil {
 		return 0
 	}
