@@ -40,6 +40,7 @@ const (
 	opPut     byte = 21 // write a new temporary in directory Path with Perm, mtime Num, marker and content in Data: its path
 	opGet     byte = 22 // read file Path whole if its fingerprint is the one in Data: the bytes, in the response's Path
 	opInstall byte = 23 // rename temporary Path onto Dir if Dir is as Data says, keeping its version at Data's backup path: the new fingerprint
+	opWatch   byte = 24 // watch the tree: a batch of changed paths per change (see watch.go), until the session ends
 )
 
 // helloID is the id of the agent's first message, sent unasked: its Path is

@@ -99,6 +99,7 @@ type server struct {
 	sftpIn  *io.PipeWriter // SFTP bytes for the SFTP server
 	sftpOut *io.PipeReader // what the SFTP server reads
 	work    chan request
+	ended   chan struct{} // closed when the request stream ended
 	workers sync.WaitGroup
 	temps   temps
 	reads   handles[readAtCloser]
@@ -106,7 +107,7 @@ type server struct {
 
 func newServer(loc *local.Replica, fw *frameWriter) *server {
 	pr, pw := io.Pipe()
-	return &server{loc: loc, fw: fw, sftpIn: pw, sftpOut: pr, work: make(chan request, 256),
+	return &server{loc: loc, fw: fw, sftpIn: pw, sftpOut: pr, work: make(chan request, 256), ended: make(chan struct{}),
 		temps: newHandles[*openTemp]("temporaries"), reads: newHandles[readAtCloser]("files open for reading")}
 }
 
@@ -131,6 +132,7 @@ func (s *server) run(r io.Reader) error {
 		s.workers.Go(s.serveRequests)
 	}
 	err = s.demux(bufio.NewReaderSize(r, 64<<10))
+	close(s.ended)
 	s.sftpIn.CloseWithError(io.EOF)
 	close(s.work)
 	s.workers.Wait()
@@ -250,6 +252,8 @@ func (s *server) answer(q request) response {
 		return s.get(q)
 	case opInstall:
 		return s.install(q)
+	case opWatch:
+		return s.watch(q)
 	case opReadlink:
 		target, err := s.loc.Readlink(q.Path)
 		if err != nil {

@@ -34,6 +34,7 @@ func Run(t *testing.T, open Open) {
 		{"Scan", scanTests},
 		{"Concurrency", concurrencyTests},
 		{"Small", smallTests},
+		{"Watch", watchTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
