@@ -1,5 +1,5 @@
 // Package daemon runs a mount: it holds a pair open, shows its merged view
-// through fusefs, rescans at an interval, and serves status, conflicts and
+// through fusefs, follows the changes of both sides (see watch.go), and serves status, conflicts and
 // commit requests from other myrrorfs processes over a unix socket.
 package daemon
 
@@ -29,7 +29,7 @@ type Options struct {
 	Local, Remote string // as given by the user
 	Mountpoint    string
 	Engine        engine.Options
-	Rescan        time.Duration // interval of remote rescans; 0 means 30 s
+	Rescan        time.Duration // interval of the full rescans of both sides, a safety net (changes are watched); 0 means an hour
 	Debug         bool          // log FUSE requests
 	AllowOther    bool          // -o allow_other,default_permissions
 	Log           io.Writer     // diagnostics; nil discards them
@@ -49,6 +49,7 @@ type Daemon struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	done   chan struct{}
+	watch  *watchState
 }
 
 // SocketPath is where the daemon of a mountpoint listens, under the state
@@ -65,7 +66,7 @@ func SocketPath(stateDir, mountpoint string) string {
 // the mount is live.
 func Start(ctx context.Context, opt Options) (_ *Daemon, err error) {
 	if opt.Rescan <= 0 {
-		opt.Rescan = 30 * time.Second
+		opt.Rescan = time.Hour
 	}
 	if opt.Log == nil {
 		opt.Log = io.Discard
@@ -74,7 +75,7 @@ func Start(ctx context.Context, opt Options) (_ *Daemon, err error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Daemon{opt: opt, mnt: mnt, done: make(chan struct{})}
+	d := &Daemon{opt: opt, mnt: mnt, done: make(chan struct{}), watch: newWatchState()}
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	if opt.Engine.Holder == "" {
 		opt.Engine.Holder = fmt.Sprintf("mount at %s (pid %d)", mnt, os.Getpid())
@@ -107,6 +108,7 @@ func Start(ctx context.Context, opt Options) (_ *Daemon, err error) {
 		d.view.Close()
 		return nil, fmt.Errorf("mount %s: %w", opt.Mountpoint, err)
 	}
+	d.startWatching()
 	go d.rescanLoop()
 	go func() {
 		d.server.Wait()
@@ -172,22 +174,6 @@ func (d *Daemon) Close() error {
 	return d.pair.Close()
 }
 
-// rescanLoop rescans both sides at the interval and refreshes the view.
-func (d *Daemon) rescanLoop() {
-	t := time.NewTicker(d.opt.Rescan)
-	defer t.Stop()
-	for {
-		select {
-		case <-d.ctx.Done():
-			return
-		case <-t.C:
-			if _, err := d.Rescan(d.ctx); err != nil {
-				fmt.Fprintf(d.opt.Log, "myrrorfs: rescan: %v\n", err)
-			}
-		}
-	}
-}
-
 // Rescan rescans both sides (reconnecting to the remote if needed) and
 // refreshes the view. If the remote cannot be reached, the local side is
 // rescanned all the same and the error is returned. The remote side is
@@ -202,6 +188,7 @@ func (d *Daemon) Rescan(ctx context.Context) (*engine.Plan, error) {
 			d.mu.Lock()
 			d.pair.SetRemote(r)
 			d.mu.Unlock()
+			signal(d.watch.swapped)
 			rs, err = d.pair.ScanRemote(ctx)
 		}
 	}
@@ -240,6 +227,7 @@ func (d *Daemon) rescanLocked(ctx context.Context) (plan, view *engine.Plan, err
 	plan, err = d.pair.Refresh(ctx, true)
 	if err != nil {
 		if rerr := d.pair.Reconnect(ctx); rerr == nil {
+			signal(d.watch.swapped)
 			plan, err = d.pair.Refresh(ctx, true)
 		}
 	}

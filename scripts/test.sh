@@ -81,6 +81,9 @@ run_tests() {
 	fi
 	# writers, directory walkers and commits at once through a real mount
 	go test -count=1 -race -timeout 10m -run 'TestStress' ./daemon/
+	# the watcher's goroutines, and a mount following both sides' changes
+	go test -count=1 -race -timeout 5m ./watch/
+	go test -count=1 -race -timeout 5m -run 'TestWatch|TestNotify' ./daemon/
 	run_fuzz
 }
 

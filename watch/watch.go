@@ -58,6 +58,7 @@ type Watcher struct {
 	fw      *fsnotify.Watcher
 	batches chan Batch
 	lost    chan struct{} // tests: as if the kernel's queue overflowed
+	stall   chan struct{} // tests: events are not read until it is closed
 	done    chan struct{}
 	wg      sync.WaitGroup
 
@@ -67,6 +68,10 @@ type Watcher struct {
 
 // New watches the tree at root (an absolute directory path).
 func New(root string, opt Options) (*Watcher, error) {
+	return newWatcher(root, opt, nil)
+}
+
+func newWatcher(root string, opt Options, stall chan struct{}) (*Watcher, error) {
 	if opt.Quiet <= 0 {
 		opt.Quiet = 200 * time.Millisecond
 	}
@@ -77,7 +82,7 @@ func New(root string, opt Options) (*Watcher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("watch %s: %w", root, err)
 	}
-	w := &Watcher{root: filepath.Clean(root), opt: opt, fw: fw, batches: make(chan Batch, 1), lost: make(chan struct{}), done: make(chan struct{})}
+	w := &Watcher{root: filepath.Clean(root), opt: opt, fw: fw, batches: make(chan Batch, 1), lost: make(chan struct{}), stall: stall, done: make(chan struct{})}
 	if err := w.fw.Add(w.root); err != nil {
 		fw.Close()
 		return nil, fmt.Errorf("watch %s: %w", root, err)
@@ -189,6 +194,9 @@ func parent(p string) string {
 func (w *Watcher) loop() {
 	defer w.wg.Done()
 	defer close(w.batches)
+	if w.stall != nil {
+		<-w.stall
+	}
 	pending := map[string]bool{}
 	overflow := false
 	var first time.Time // when the first pending change came

@@ -1,6 +1,7 @@
 package watch
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -9,7 +10,12 @@ import (
 	"time"
 )
 
-func newWatcher(t *testing.T) (*Watcher, string) {
+func newTestWatcher(t *testing.T) (*Watcher, string) {
+	t.Helper()
+	return newStalled(t, nil)
+}
+
+func newStalled(t *testing.T, stall chan struct{}) (*Watcher, string) {
 	t.Helper()
 	root := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(root, "old/deep"), 0o755); err != nil {
@@ -18,8 +24,8 @@ func newWatcher(t *testing.T) (*Watcher, string) {
 	if err := os.MkdirAll(filepath.Join(root, ".myrrorfs-backup/x"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	w, err := New(root, Options{Quiet: 50 * time.Millisecond, MaxDelay: 300 * time.Millisecond,
-		Skip: func(rel string) bool { return strings.HasPrefix(rel, ".myrrorfs") }})
+	w, err := newWatcher(root, Options{Quiet: 50 * time.Millisecond, MaxDelay: 300 * time.Millisecond,
+		Skip: func(rel string) bool { return strings.HasPrefix(rel, ".myrrorfs") }}, stall)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +74,7 @@ func write(t *testing.T, p, content string) {
 }
 
 func TestReportsChangesAtAnyDepth(t *testing.T) {
-	w, root := newWatcher(t)
+	w, root := newTestWatcher(t)
 	write(t, filepath.Join(root, "top"), "1")
 	write(t, filepath.Join(root, "old/deep/f"), "1")
 	until(t, w, "top", "old/deep/f")
@@ -78,7 +84,7 @@ func TestReportsChangesAtAnyDepth(t *testing.T) {
 }
 
 func TestWatchesNewDirectories(t *testing.T) {
-	w, root := newWatcher(t)
+	w, root := newTestWatcher(t)
 	// a tree made at once: its top is reported, whatever was made before
 	// its watch was added
 	if err := os.MkdirAll(filepath.Join(root, "new/a/b"), 0o755); err != nil {
@@ -93,7 +99,7 @@ func TestWatchesNewDirectories(t *testing.T) {
 }
 
 func TestSkipsInternalDirectories(t *testing.T) {
-	w, root := newWatcher(t)
+	w, root := newTestWatcher(t)
 	write(t, filepath.Join(root, ".myrrorfs-backup/x/f"), "1")
 	write(t, filepath.Join(root, "seen"), "1")
 	b := until(t, w, "seen")
@@ -105,7 +111,7 @@ func TestSkipsInternalDirectories(t *testing.T) {
 }
 
 func TestOverflowIsReported(t *testing.T) {
-	w, _ := newWatcher(t)
+	w, _ := newTestWatcher(t)
 	w.lost <- struct{}{}
 	select {
 	case b := <-w.Batches():
@@ -118,7 +124,7 @@ func TestOverflowIsReported(t *testing.T) {
 }
 
 func TestBatchesAreDebounced(t *testing.T) {
-	w, root := newWatcher(t)
+	w, root := newTestWatcher(t)
 	// changes keep coming for longer than MaxDelay: batches still come,
 	// and none is lost
 	var want []string
@@ -132,12 +138,44 @@ func TestBatchesAreDebounced(t *testing.T) {
 }
 
 func TestCloseEndsBatches(t *testing.T) {
-	w, _ := newWatcher(t)
+	w, _ := newTestWatcher(t)
 	w.Close()
 	if _, ok := <-w.Batches(); ok {
 		t.Error("Batches still open after Close")
 	}
 	if err := w.Close(); err != nil {
 		t.Errorf("second Close: %v", err)
+	}
+}
+
+// A real overflow of the kernel's queue (set to 16 events while the
+// watch is made, and not read while 3,000 files are made) is reported as
+// Overflow, never as a short list of paths.
+func TestKernelOverflowReported(t *testing.T) {
+	const knob = "/proc/sys/fs/inotify/max_queued_events"
+	old, err := os.ReadFile(knob)
+	if err != nil {
+		t.Skipf("cannot read %s: %v", knob, err)
+	}
+	if err := os.WriteFile(knob, []byte("16"), 0o644); err != nil {
+		t.Skipf("cannot set %s (needs root): %v", knob, err)
+	}
+	stall := make(chan struct{})
+	w, root := newStalled(t, stall)
+	os.WriteFile(knob, old, 0o644)
+	for i := range 3000 {
+		write(t, filepath.Join(root, fmt.Sprint("f", i)), "x")
+	}
+	close(stall)
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case b := <-w.Batches():
+			if b.Overflow {
+				return
+			}
+		case <-deadline:
+			t.Fatal("3,000 changes with a queue of 16 events: no batch said Overflow")
+		}
 	}
 }

@@ -71,7 +71,7 @@ unmounts on SIGTERM or SIGINT, and exits when the view is unmounted.`,
 	f.BoolVarP(&m.foreground, "foreground", "f", false, "stay in the foreground and log to standard error")
 	f.BoolVar(&m.debug, "debug", false, "log every FUSE request")
 	f.BoolVar(&m.allowOther, "allow-other", false, "let other users use the mount, with the kernel checking the modes shown (-o allow_other,default_permissions)")
-	f.DurationVar(&m.rescan, "rescan", 30*time.Second, "interval of the rescans of both sides")
+	f.DurationVar(&m.rescan, "rescan", time.Hour, "interval of the full rescans of both sides, a safety net: changes are watched as they happen (a side that cannot be watched is rescanned every 30s)")
 	return cmd
 }
 

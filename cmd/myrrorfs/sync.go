@@ -20,7 +20,7 @@ import (
 
 func newSync() *cobra.Command {
 	var c common
-	var yes, dryRun, force bool
+	var yes, dryRun, force, watch bool
 	var maxDelete int
 	cmd := &cobra.Command{
 		Use:   "sync [flags] LOCAL REMOTE",
@@ -44,6 +44,15 @@ Exit status: 0 both sides are identical; 3 conflicts remain (untouched);
 			if force {
 				maxDelete = -1
 			}
+			if watch {
+				if dryRun {
+					return fmt.Errorf("--watch and --dry-run: choose one")
+				}
+				if !yes {
+					return fmt.Errorf("--watch acts on every change without asking: pass --yes (-y) too")
+				}
+				return runWatch(ctx, c, args[0], args[1], maxDelete, cmd.OutOrStdout())
+			}
 			return runSync(ctx, c, args[0], args[1], yes, dryRun, maxDelete, cmd.OutOrStdout())
 		},
 	}
@@ -51,6 +60,7 @@ Exit status: 0 both sides are identical; 3 conflicts remain (untouched);
 	f := cmd.Flags()
 	f.BoolVarP(&yes, "yes", "y", false, "do not ask before acting (needed when not on a terminal)")
 	f.BoolVar(&dryRun, "dry-run", false, "print the plan and change nothing")
+	f.BoolVar(&watch, "watch", false, "keep running: sync again whenever either side changes, leaving conflicts untouched, until Ctrl-C (needs --yes)")
 	f.BoolVar(&force, "force", false, "sync even when a side was emptied or the run would delete more than --max-delete")
 	f.IntVar(&maxDelete, "max-delete", engine.DefaultMaxDelete, "stop (without --force) when the run would delete more than this `PERCENT` of a side's synced files")
 	return cmd

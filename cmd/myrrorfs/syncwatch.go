@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+
+	"github.com/myrrorfs/myrrorfs/daemon"
+	"github.com/myrrorfs/myrrorfs/engine"
+	"github.com/myrrorfs/myrrorfs/replica"
+)
+
+// watchPoll is how often `sync --watch` rescans when a side is not
+// watched (no agent on the remote, the watch limit reached, the
+// connection lost), and the safety net's interval is watchSafety.
+const (
+	watchPoll   = 30 * time.Second
+	watchSafety = time.Hour
+)
+
+// runWatch is `sync --watch`: it syncs, then syncs again whenever either
+// side changes (a few hundred milliseconds after the changes stop), until
+// ctx ends (Ctrl-C), which lets the run in progress finish its current
+// step and leaves both sides as a crash would: consistent, resumed by the
+// next run. Conflicts are left untouched and listed when they change.
+func runWatch(ctx context.Context, c common, local, remote string, maxDelete int, out io.Writer) error {
+	p, err := openPair(ctx, c, local, remote, "myrrorfs sync --watch")
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	changed := make(chan struct{}, 1)
+	var watched [2]bool
+	watching := make(chan struct{}, 2) // a watch ended
+	watch := func(s engine.Side, r replica.Replica) {
+		w, ok := r.(replica.Watcher)
+		if !ok {
+			return
+		}
+		watched[s] = true
+		go func() {
+			err := w.Watch(ctx, func(ch replica.Changes) {
+				if ch.Note != "" {
+					fmt.Fprintf(out, "watch: %s\n", daemon.OneLine(ch.Note))
+				}
+				signalChan(changed)
+			})
+			if ctx.Err() == nil {
+				fmt.Fprintf(out, "watch: %s side: %s; rescanning every %v\n", s, daemon.OneLine(err.Error()), watchPoll)
+			}
+			watching <- struct{}{}
+		}()
+	}
+	watch(engine.LocalSide, p.Local)
+	watch(engine.RemoteSide, p.CurrentRemote())
+	if !watched[engine.RemoteSide] {
+		fmt.Fprintf(out, "watch: the remote side cannot be watched without the myrrorfs agent; rescanning every %v\n", watchPoll)
+	}
+	poll := watchSafety
+	if !watched[engine.LocalSide] || !watched[engine.RemoteSide] {
+		poll = watchPoll
+	}
+	ticker := time.NewTicker(poll)
+	defer ticker.Stop()
+	var conflicts []string
+	fmt.Fprintf(out, "watching %s and %s; Ctrl-C stops\n", local, remote)
+	for {
+		conflicts = watchRound(ctx, p, maxDelete, conflicts, out)
+		select {
+		case <-ctx.Done():
+			fmt.Fprintln(out, "stopped")
+			return nil
+		case <-changed:
+		case <-ticker.C:
+		case <-watching:
+			ticker.Reset(watchPoll)
+		}
+	}
+}
+
+// watchRound runs one sync of a watched pair and reports what it did;
+// errors are reported and the watch goes on. It returns the conflicts
+// left, printing them when they differ from before.
+func watchRound(ctx context.Context, p *engine.Pair, maxDelete int, before []string, out io.Writer) []string {
+	plan, err := p.Scan(ctx)
+	if err != nil && ctx.Err() == nil {
+		if rerr := p.Reconnect(ctx); rerr == nil {
+			plan, err = p.Scan(ctx)
+		}
+	}
+	if err != nil {
+		if ctx.Err() == nil {
+			fmt.Fprintf(out, "%s  error: %s\n", stamp(), daemon.OneLine(err.Error()))
+		}
+		return before
+	}
+	printWarnings(plan.Problems)
+	var conflicts []string
+	for _, d := range plan.Conflicts() {
+		conflicts = append(conflicts, d.Path)
+	}
+	if !slices.Equal(conflicts, before) {
+		for _, c := range conflicts {
+			if !slices.Contains(before, c) {
+				fmt.Fprintf(out, "%s  conflict, left untouched: %s\n", stamp(), engine.QuotePath(c))
+			}
+		}
+	}
+	sum := plan.Summarize()
+	if sum.ToRemote+sum.ToLocal == 0 {
+		return conflicts
+	}
+	if maxDelete >= 0 {
+		if err := plan.CheckDeletes(maxDelete); err != nil {
+			fmt.Fprintf(out, "%s  not applied: %s\n", stamp(), daemon.OneLine(err.Error()))
+			return conflicts
+		}
+	}
+	res, err := p.Apply(ctx, plan, engine.ApplyOptions{})
+	if err != nil {
+		if ctx.Err() == nil {
+			fmt.Fprintf(out, "%s  error: %s\n", stamp(), daemon.OneLine(err.Error()))
+		}
+		return conflicts
+	}
+	_, failures := daemon.SplitProblems(res.Problems)
+	fmt.Fprintf(out, "%s  %d to remote, %d to local, copied %s\n", stamp(), sum.ToRemote, sum.ToLocal, engine.HumanBytes(res.Bytes))
+	for _, f := range failures {
+		fmt.Fprintf(out, "%s  not synced: %s\n", stamp(), daemon.OneLine(f))
+	}
+	return conflicts
+}
+
+func stamp() string { return time.Now().Format("15:04:05") }
+
+// signalChan wakes whoever waits on ch, without waiting.
+func signalChan(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
