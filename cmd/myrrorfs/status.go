@@ -35,6 +35,9 @@ are printed only with --all.`,
 			}
 			p, plan, err := scanPair(context.Background(), c, args[0], args[1], "myrrorfs status")
 			if err != nil {
+				if ok, werr := askWatch(cmd.OutOrStdout(), c, args[0], args[1], err, daemon.Request{Op: daemon.OpStatus, JSON: asJSON, All: all}); ok {
+					return werr
+				}
 				return err
 			}
 			defer p.Close()
@@ -67,6 +70,9 @@ With a MOUNTPOINT, or no argument inside a mount, ask that mount's daemon.`,
 			}
 			p, plan, err := scanPair(context.Background(), c, args[0], args[1], "myrrorfs conflicts")
 			if err != nil {
+				if ok, werr := askWatch(cmd.OutOrStdout(), c, args[0], args[1], err, daemon.Request{Op: daemon.OpConflicts, JSON: asJSON}); ok {
+					return werr
+				}
 				return err
 			}
 			defer p.Close()

@@ -2,13 +2,17 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/myrrorfs/myrrorfs/daemon"
 	"github.com/myrrorfs/myrrorfs/engine"
+	"github.com/myrrorfs/myrrorfs/journal"
 	"github.com/myrrorfs/myrrorfs/replica"
 )
 
@@ -31,6 +35,12 @@ func runWatch(ctx context.Context, c common, local, remote string, maxDelete int
 		return err
 	}
 	defer p.Close()
+	var mu sync.Mutex // one scan at a time: a round's, or a status request's
+	if srv, err := listenWatch(c, local, remote, p, &mu); err != nil {
+		fmt.Fprintf(out, "watch: status and conflicts cannot ask this process: %s\n", daemon.OneLine(err.Error()))
+	} else {
+		defer srv.Close()
+	}
 	changed := make(chan struct{}, 1)
 	var watched [2]bool
 	watching := make(chan struct{}, 2) // a watch ended
@@ -67,7 +77,9 @@ func runWatch(ctx context.Context, c common, local, remote string, maxDelete int
 	var conflicts []string
 	fmt.Fprintf(out, "watching %s and %s; Ctrl-C stops\n", local, remote)
 	for {
+		mu.Lock()
 		conflicts = watchRound(ctx, p, maxDelete, conflicts, out)
+		mu.Unlock()
 		select {
 		case <-ctx.Done():
 			fmt.Fprintln(out, "stopped")
@@ -131,6 +143,78 @@ func watchRound(ctx context.Context, p *engine.Pair, maxDelete int, before []str
 		fmt.Fprintf(out, "%s  not synced: %s\n", stamp(), daemon.OneLine(f))
 	}
 	return conflicts
+}
+
+// watchSocket is where a `sync --watch` of the pair (localArg, remoteArg)
+// answers status and conflicts requests.
+func watchSocket(c common, localArg, remoteArg string) (string, error) {
+	id, err := engine.Identity(localArg, remoteArg)
+	if err != nil {
+		return "", err
+	}
+	return daemon.SocketPath(c.state, "sync --watch\x00"+id), nil
+}
+
+// listenWatch serves status and conflicts requests about the watched pair
+// (as a mount's daemon does) on the pair's watch socket.
+func listenWatch(c common, localArg, remoteArg string, p *engine.Pair, mu *sync.Mutex) (*daemon.Server, error) {
+	path, err := watchSocket(c, localArg, remoteArg)
+	if err != nil {
+		return nil, err
+	}
+	srv, err := daemon.Listen(path)
+	if err != nil {
+		return nil, err
+	}
+	go srv.Serve(&watchedPair{p: p, mu: mu})
+	return srv, nil
+}
+
+// watchedPair answers a status or conflicts request about a pair that
+// `sync --watch` holds: it rescans both sides between two rounds.
+type watchedPair struct {
+	p  *engine.Pair
+	mu *sync.Mutex
+}
+
+func (w *watchedPair) Rescan(ctx context.Context) (*engine.Plan, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.p.Scan(ctx)
+}
+
+func (w *watchedPair) Commit(context.Context, func(*engine.Plan) error, engine.ApplyOptions) (*engine.Plan, *engine.Result, error) {
+	return nil, nil, fmt.Errorf("myrrorfs sync --watch applies every change itself; nothing to commit")
+}
+
+func (w *watchedPair) Unmount() error {
+	return fmt.Errorf("myrrorfs sync --watch is no mount; stop it with Ctrl-C")
+}
+
+func (w *watchedPair) Mountpoint() string                     { return "" }
+func (w *watchedPair) Siblings(string) (local, remote string) { return "", "" }
+
+// askWatch sends req to the `sync --watch` holding the pair, when one
+// does (held is the error of opening the pair), and prints the answer as
+// the command on the pair would; ok is false when no such process answers.
+func askWatch(out io.Writer, c common, localArg, remoteArg string, held error, req daemon.Request) (ok bool, err error) {
+	if !errors.Is(held, journal.ErrLocked) || !strings.Contains(held.Error(), "sync --watch") {
+		return false, nil
+	}
+	path, err := watchSocket(c, localArg, remoteArg)
+	if err != nil {
+		return false, nil
+	}
+	resp, err := daemon.Call(context.Background(), path, req, nil)
+	if err != nil {
+		return false, nil
+	}
+	if resp.Error != "" {
+		return true, errors.New(resp.Error)
+	}
+	warn(resp.Warnings)
+	fmt.Fprint(out, resp.Text)
+	return true, failLines(resp.Failures)
 }
 
 func stamp() string { return time.Now().Format("15:04:05") }

@@ -22,8 +22,8 @@ func withAgent(p pair) pair {
 	return p
 }
 
-// watchedPair is a synced pair, local or over the test sshd with an agent.
-func watchedPair(t *testing.T, ssh bool, files map[string]string) pair {
+// agentPair is a synced pair, local or over the test sshd with an agent.
+func agentPair(t *testing.T, ssh bool, files map[string]string) pair {
 	t.Helper()
 	p := newPair(t, ssh)
 	if ssh {
@@ -73,7 +73,7 @@ func holds(p, want string) func() error {
 func TestMountFollowsChanges(t *testing.T) {
 	for _, ssh := range []bool{false, true} {
 		t.Run(fmt.Sprintf("ssh=%v", ssh), func(t *testing.T) {
-			p := watchedPair(t, ssh, map[string]string{"e": "base", "d/x": "base"})
+			p := agentPair(t, ssh, map[string]string{"e": "base", "d/x": "base"})
 			mnt, _ := mountView(t, p, "--rescan", "1h")
 			time.Sleep(300 * time.Millisecond) // the watches are set up
 			write(t, p.remoteDir, map[string]string{"r": "made on the remote", "e": "edited on the remote", "nd/deep": "deep"})
@@ -119,7 +119,7 @@ func TestMountWatchOverflow(t *testing.T) {
 	if err != nil {
 		t.Skipf("cannot read %s: %v", knob, err)
 	}
-	p := watchedPair(t, false, map[string]string{"keep": "k"})
+	p := agentPair(t, false, map[string]string{"keep": "k"})
 	if err := os.WriteFile(knob, []byte("16"), 0o644); err != nil {
 		t.Skipf("cannot set %s (needs root): %v", knob, err)
 	}
@@ -144,12 +144,12 @@ func TestMountWatchOverflow(t *testing.T) {
 }
 
 // `sync --watch` carries every change of either side to the other as it
-// happens, leaves a conflict untouched (and says so), and stops cleanly on
-// Ctrl-C.
+// happens, leaves a conflict untouched (and says so), answers status and
+// conflicts, and stops cleanly on Ctrl-C.
 func TestSyncWatch(t *testing.T) {
 	for _, ssh := range []bool{false, true} {
 		t.Run(fmt.Sprintf("ssh=%v", ssh), func(t *testing.T) {
-			p := watchedPair(t, ssh, map[string]string{"both": "base", "keep": "k"})
+			p := agentPair(t, ssh, map[string]string{"both": "base", "keep": "k"})
 			cmd := exec.Command(bin, p.args("sync", "--watch", "-y")...)
 			var out bytes.Buffer
 			var mu sync.Mutex
@@ -201,6 +201,13 @@ func TestSyncWatch(t *testing.T) {
 				if err := c(); err != nil {
 					t.Errorf("conflict touched: %v", err)
 				}
+			}
+			// status and conflicts ask the running sync --watch
+			if r := myrrorfs(t, p.args("conflicts")...); r.code != 0 || !strings.Contains(r.stdout, "modify/modify  both") {
+				t.Errorf("conflicts while sync --watch runs: %+v", r)
+			}
+			if r := myrrorfs(t, p.args("status")...); r.code != 0 || !strings.Contains(r.stdout, "both") {
+				t.Errorf("status while sync --watch runs: %+v", r)
 			}
 			cmd.Process.Signal(syscall.SIGINT)
 			done := make(chan error, 1)
