@@ -6,7 +6,8 @@
 #
 # Usage: scripts/bench.sh [OPTIONS]
 #   --runs N           timed runs per measurement (default 5)
-#   --files N          files of the tree re-synced (1) and changed (8), 100 per directory (default 100000)
+#   --files N          files of the tree re-synced (1), changed (8) and watched (11 to 13),
+#                      100 per directory (default 100000)
 #   --rename-files N   1 MiB files in the renamed directory (default 200)
 #   --small-files N    4 KiB files for the first transfer over ssh, 100 per directory (default 5000)
 #   --lat-files N      4 KiB files for the first transfer over the slow link (default 2000)
@@ -18,7 +19,11 @@
 #   --latency MS       delay added to each direction of the slow link (default 20)
 #   --timeout S        a first transfer still running after S seconds is stopped,
 #                      and its tool not run again in that measurement (default 600)
-#   --only LIST        comma-separated subset of the measurements 1 to 10 (default all)
+#   --settle-seconds S a mount of 11 to 13 is left alone for S seconds, then until
+#                      it is quiet, before it is measured (default 10)
+#   --idle-seconds S   how long the idle mount of 11 is measured (default 60)
+#   --churn-seconds S  how long the small changes of 13 go on (default 120)
+#   --only LIST        comma-separated subset of the measurements 1 to 13 (default all)
 #   --out DIR          directory for the results (default a fresh one under $TMPDIR or /tmp)
 #   --keep             keep the data directory (default: removed on exit)
 #
@@ -38,12 +43,21 @@
 #      (time, peak RSS, bytes per file), with `rsync -an` for reference
 #  10  first read of a remote-only file through `myrrorfs mount` vs sshfs, over ssh
 #      and over the slow link
+#  11  idle CPU of a mounted pair of --files files (default --rescan), local pair
+#      and over ssh: the daemon's and the agent's CPU time over --idle-seconds
+#      (one window, not --runs)
+#  12  change latency, local pair and over ssh: a file created, edited, deleted on
+#      either side until the mount shows it; and under `myrrorfs sync --watch`,
+#      until the other side has it
+#  13  RSS of a mount of that pair over --churn-seconds of one small change a
+#      second on each side (start, end, peak; one window, not --runs)
 #
 # The slow link is ssh through a relay (internal/cmd/delayrelay, as its
 # ProxyCommand) that holds every chunk for --latency ms in each direction:
 # the kernel may have no netem. The summary ends with an overview: each
 # workload's myrrorfs / best peer ratio (of wall times, or of peak RSS;
-# lower is better) next to the target of issue 10.
+# lower is better) next to the target of issue 10, or of issue 13 for the
+# watching mount and `sync --watch` (11 to 13).
 #
 # Needs root on Debian: missing tools are installed with apt-get. Writes
 # results.tsv (one line per measurement, every run), summary.md (the tables
@@ -53,6 +67,7 @@ set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 test_host=myrrorfs-bench
+lat_py="$repo_root/scripts/lib/latency.py"
 
 log() { printf 'bench.sh: %s\n' "$*" >&2; }
 die() {
@@ -77,7 +92,10 @@ read_mib=1024
 tree_files=20000
 latency=20
 timeout_s=600
-only=1,2,3,4,5,6,7,8,9,10
+settle_s=10
+idle_s=60
+churn_s=120
+only=1,2,3,4,5,6,7,8,9,10,11,12,13
 out=
 keep=0
 
@@ -100,6 +118,9 @@ parse_args() {
 		--large-mib) large_mib=$2 ;;
 		--read-mib) read_mib=$2 ;;
 		--tree-files) tree_files=$2 ;;
+		--settle-seconds) settle_s=$2 ;;
+		--idle-seconds) idle_s=$2 ;;
+		--churn-seconds) churn_s=$2 ;;
 		--only) only=$2 ;;
 		--out) out=$2 ;;
 		--keep)
@@ -118,7 +139,8 @@ parse_args() {
 	done
 	local v
 	for v in "$runs" "$n_files" "$rename_files" "$small_files" "$lat_files" "$mixed_files" \
-		"$status_files" "$large_mib" "$read_mib" "$tree_files" "$latency" "$timeout_s"; do
+		"$status_files" "$large_mib" "$read_mib" "$tree_files" "$latency" "$timeout_s" \
+		"$settle_s" "$idle_s" "$churn_s"; do
 		if ! [[ $v =~ ^[0-9]+$ ]] || ((v == 0)); then
 			die "sizes, counts and times are positive integers, not $v"
 		fi
@@ -372,6 +394,8 @@ cleanup() {
 	if [[ -n ${sshfs_mnt:-} ]] && mountpoint -q "$sshfs_mnt"; then
 		fusermount3 -u "$sshfs_mnt" 2>/dev/null || umount -l "$sshfs_mnt"
 	fi
+	[[ -n ${sleep_pid:-} ]] && kill "$sleep_pid" 2>/dev/null
+	[[ -n ${watch_pid:-} ]] && stop_watch
 	stop_sshd
 	if [[ -n ${data:-} && -d $data ]]; then
 		if ((keep)); then
@@ -1074,6 +1098,408 @@ bench_remote_read() {
 	rm -rf "$s10"
 }
 
+# ------------------- 11 to 13: a watching mount and sync --watch, issue 13
+
+# The pair of measurements 11 to 13 is the --files tree on both sides of
+# $data/w (a is LOCAL, b is REMOTE), made on first use and synced once
+# (untimed) as a local pair and once over ssh, both journals in
+# $data/w/state. The mounts use the default --rescan (hourly): they follow
+# changes by watching both sides. Over ssh the agent is given as in the
+# other measurements (--remote-myrrorfs).
+
+lat_timeout=30 # seconds a change may take to show before a run gives up
+
+# watch_pair MODE: makes the pair if needed and syncs it once as MODE
+# (local or ssh). Sets wd, wa, wb, wst, wremote (the REMOTE argument) and
+# wflags (the flags that reach it).
+watch_pair() {
+	local mode=$1
+	wd="$data/w"
+	wa="$wd/a"
+	wb="$wd/b"
+	wst="$wd/state"
+	if [[ ! -d $wb ]]; then
+		log "making $n_files files on both sides of the watched pair"
+		make_text_tree "$wa" "$n_files"
+		cp -a "$wa" "$wb"
+		mkdir -p "$wd/mnt"
+	fi
+	wremote=$wb
+	wflags=()
+	if [[ $mode == ssh ]]; then
+		wremote="$test_host:$wb"
+		wflags=(-e "$SSH" --remote-myrrorfs "$bin")
+	fi
+	if [[ ! -e $wd/synced-$mode ]]; then
+		log "first sync of the watched pair ($mode)"
+		timed "w-$mode-first-sync" "$bin" sync -y --state "$wst" "${wflags[@]}" "$wa" "$wremote"
+		touch "$wd/synced-$mode"
+	fi
+}
+
+# agent_pids ROOT prints the pids of the myrrorfs agents serving ROOT
+# (`myrrorfs agent --root ROOT`, started by sshd for a mount or a sync).
+agent_pids() {
+	local p cmd
+	for p in /proc/[0-9]*; do
+		[[ $(readlink "$p/exe" 2>/dev/null) == "$bin" ]] || continue
+		cmd=$(tr '\0' ' ' 2>/dev/null <"$p/cmdline") || continue
+		[[ " $cmd" == *" agent --root $1 "* ]] && echo "${p#/proc/}"
+	done
+	return 0
+}
+
+# cpu_ticks PIDS...: the CPU time (user + system, in clock ticks) the
+# processes used so far; a process that is gone counts 0.
+cpu_ticks() {
+	local p v sum=0
+	for p; do
+		v=$(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$p/stat" 2>/dev/null) || v=0
+		sum=$((sum + ${v:-0}))
+	done
+	echo "$sum"
+}
+
+# status_kib FIELD PIDS...: the sum of a /proc/PID/status field in KiB
+# (VmRSS, VmHWM) over the processes.
+status_kib() {
+	local f=$1 p v sum=0
+	shift
+	for p; do
+		v=$(awk -v f="$f:" '$1 == f { print $2 }' "/proc/$p/status" 2>/dev/null) || v=0
+		sum=$((sum + ${v:-0}))
+	done
+	echo "$sum"
+}
+
+# io_bytes FIELD PIDS...: the sum of a /proc/PID/io counter (wchar: bytes
+# written, here to the ssh connection) over the processes.
+io_bytes() {
+	local f=$1 p v sum=0
+	shift
+	for p; do
+		v=$(awk -v f="$f:" '$1 == f { print $2 }' "/proc/$p/io" 2>/dev/null) || v=0
+		sum=$((sum + ${v:-0}))
+	done
+	echo "$sum"
+}
+
+# settle PIDS...: waits --settle-seconds, then until the processes use at
+# most 2 clock ticks in 2 s (for at most 120 s more). Prints the seconds
+# waited.
+settle() {
+	local a b i waited=$settle_s
+	sleep "$settle_s"
+	for ((i = 0; i < 60; i++)); do
+		a=$(cpu_ticks "$@")
+		sleep 2
+		b=$(cpu_ticks "$@")
+		waited=$((waited + 2))
+		((b - a <= 2)) && break
+	done
+	echo "$waited"
+}
+
+# watch_mount MODE LABEL: mounts the pair at $wd/mnt and lets it settle.
+# Sets dpid (the daemon), apids (over ssh: the agents serving it) and
+# settled (seconds waited).
+watch_mount() {
+	local mode=$1 label=$2
+	mnt="$wd/mnt"
+	mstate=$wst
+	timed "$label-mount" "$bin" mount "${wflags[@]}" --state "$wst" "$wa" "$wremote" "$mnt"
+	dpid=$(daemon_pid)
+	[[ -n $dpid ]] || die "$label: no daemon serving $mnt"
+	apids=()
+	if [[ $mode == ssh ]]; then
+		mapfile -t apids < <(agent_pids "$wb")
+		((${#apids[@]} > 0)) || log "warning: $label: no agent serving $wb found"
+	fi
+	settled=$(settle "$dpid" "${apids[@]}")
+	log "$label: mounted (daemon $dpid, agents ${apids[*]:-none}); quiet after ${settled}s"
+}
+
+# watch_unmount LABEL: unmounts, keeps the daemon's log as
+# $logs/LABEL-daemon.log and warns when it says a side was not watched.
+watch_unmount() {
+	local label=$1 f
+	"$bin" unmount --state "$mstate" "$mnt" >/dev/null
+	for f in "$wst"/mounts/*.log; do
+		[[ -e $f ]] && cat "$f" >>"$logs/$label-daemon.log" && rm -f "$f"
+	done
+	if grep -q 'rescanned every\|cannot watch\|cannot be watched' "$logs/$label-daemon.log" 2>/dev/null; then
+		log "warning: $label: a side was not watched (see $logs/$label-daemon.log)"
+	fi
+	local left
+	left=$(agent_pids "$wb")
+	[[ -z $left ]] || log "warning: $label: agents still running after the unmount: $left"
+	return 0
+}
+
+# start_watch LABEL: starts `myrrorfs sync --watch -y` on the pair (its
+# output in $logs/LABEL.log) and waits until it carries a first change.
+start_watch() {
+	local label=$1 i
+	"$bin" sync --watch -y --state "$wst" "${wflags[@]}" "$wa" "$wremote" >"$logs/$label.log" 2>&1 &
+	watch_pid=$!
+	for ((i = 0; i < 1200; i++)); do
+		grep -q '^watching ' "$logs/$label.log" && break
+		kill -0 "$watch_pid" 2>/dev/null || die "$label: sync --watch ended: $(tail -n 5 "$logs/$label.log")"
+		sleep 0.1
+	done
+	python3 "$lat_py" write "$wa/d0/bench-probe.txt" "$wb/d0/bench-probe.txt" probe 120 >/dev/null ||
+		die "$label: sync --watch did not carry a first change in 120 s"
+	python3 "$lat_py" delete "$wa/d0/bench-probe.txt" "$wb/d0/bench-probe.txt" 120 >/dev/null ||
+		die "$label: sync --watch did not carry a first deletion in 120 s"
+}
+
+# stop_watch stops the sync --watch started by start_watch (SIGTERM, as
+# Ctrl-C would; SIGKILL after 30 s).
+stop_watch() {
+	local i
+	kill -TERM "$watch_pid" 2>/dev/null
+	for ((i = 0; i < 300; i++)); do
+		kill -0 "$watch_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$watch_pid" 2>/dev/null; then
+		log "warning: sync --watch did not stop on SIGTERM; killing it"
+		kill -KILL "$watch_pid" 2>/dev/null
+	fi
+	wait "$watch_pid" 2>/dev/null
+	watch_pid=
+	return 0
+}
+
+# ----------------------------------------------------- 11. idle CPU
+
+bench_watch_idle() {
+	local mode hz secs
+	hz=$(getconf CLK_TCK)
+	local -A dpct=() dsec=() apct=() asec=() tpct=() drss=() quiet=() idle_out=() mount_out=() listed=()
+	for mode in local ssh; do
+		watch_pair "$mode"
+		watch_mount "$mode" "s11-$mode"
+		quiet[$mode]=$settled
+		local d0 d1 a0 a1 w0 w1 t0 t1
+		w0=$(io_bytes wchar "${apids[@]}")
+		d0=$(cpu_ticks "$dpid")
+		a0=$(cpu_ticks "${apids[@]}")
+		t0=$(date +%s%N)
+		log "11: $mode: idle for ${idle_s}s"
+		# In the background, so that a signal stops the bench at once.
+		sleep "$idle_s" &
+		sleep_pid=$!
+		wait "$sleep_pid"
+		sleep_pid=
+		d1=$(cpu_ticks "$dpid")
+		a1=$(cpu_ticks "${apids[@]}")
+		t1=$(date +%s%N)
+		w1=$(io_bytes wchar "${apids[@]}")
+		[[ -e /proc/$dpid ]] || die "11: $mode: the daemon ended during the idle period"
+		secs=$(calc "($t1 - $t0) / 1e9" %.3f)
+		dsec[$mode]=$(calc "($d1 - $d0) / $hz" %.2f)
+		dpct[$mode]=$(calc "($d1 - $d0) / $hz / $secs * 100" %.3f)
+		drss[$mode]=$(calc "$(status_kib VmRSS "$dpid") / 1024" %.1f)
+		record 11 "$mode" myrrorfs daemon_cpu_s "${dsec[$mode]}" >/dev/null
+		record 11 "$mode" myrrorfs daemon_cpu_pct "${dpct[$mode]}" >/dev/null
+		asec[$mode]=- apct[$mode]=- idle_out[$mode]=- mount_out[$mode]=- listed[$mode]=-
+		tpct[$mode]=${dpct[$mode]}
+		if [[ $mode == ssh ]] && ((${#apids[@]} > 0)); then
+			asec[$mode]=$(calc "($a1 - $a0) / $hz" %.2f)
+			apct[$mode]=$(calc "($a1 - $a0) / $hz / $secs * 100" %.3f)
+			tpct[$mode]=$(calc "($d1 - $d0 + $a1 - $a0) / $hz / $secs * 100" %.3f)
+			idle_out[$mode]=$((w1 - w0))
+			mount_out[$mode]=$w0
+			# A listing of the tree is at least a name per file.
+			listed[$mode]=no
+			((w1 - w0 >= n_files * 4)) && listed[$mode]="yes (probably)"
+			record 11 "$mode" myrrorfs agent_cpu_s "${asec[$mode]}" >/dev/null
+			record 11 "$mode" myrrorfs agent_cpu_pct "${apct[$mode]}" >/dev/null
+			record 11 "$mode" myrrorfs agent_bytes_out "${idle_out[$mode]}" >/dev/null
+		fi
+		record 11 "$mode" myrrorfs total_cpu_pct "${tpct[$mode]}" >/dev/null
+		log "11: $mode: daemon ${dsec[$mode]} s (${dpct[$mode]} %), agent ${asec[$mode]} s over ${secs}s"
+		watch_unmount "s11-$mode"
+	done
+	say ""
+	say "## 11. Idle CPU of a mounted pair of $n_files files ($((n_files / 100)) dirs x 100)"
+	say ""
+	say "The pair synced once beforehand, then \`myrrorfs mount\` with the default \`--rescan\` (hourly; changes are watched), left alone for $settle_s s and then until the processes used at most 2 clock ticks in 2 s, then measured over $idle_s s of nothing changing: the CPU time (utime + stime in /proc/PID/stat) of the mount's daemon and, over ssh, of the agent serving it on the remote (\`myrrorfs agent\`, found by its command line). One window per case. The agent's bytes out are what it wrote (/proc/PID/io wchar: its replies over the ssh connection) during the window; from its start to the end of the settling, which includes one listing of the tree, it wrote the figure in brackets. Remote listed: whether the idle bytes are at least 4 per file (a listing is at least a name per file)."
+	say ""
+	say "| case | quiet after s | daemon CPU s | daemon % of a core | agent CPU s | agent % of a core | total % of a core | target | daemon RSS MB | agent bytes out (start to quiet) | remote listed |"
+	say "|---|---|---|---|---|---|---|---|---|---|---|"
+	for mode in local ssh; do
+		local ab=-
+		[[ ${idle_out[$mode]} != - ]] && ab="${idle_out[$mode]} (${mount_out[$mode]})"
+		say "| $mode | ${quiet[$mode]} | ${dsec[$mode]} | ${dpct[$mode]} | ${asec[$mode]} | ${apct[$mode]} | ${tpct[$mode]} | < 0.5 | ${drss[$mode]} | $ab | ${listed[$mode]} |"
+	done
+	overview 12.1 "idle CPU of a mounted $n_files-file local pair, over $idle_s s" "${tpct[local]} % of a core" - - - - "< 0.5 %"
+	overview 12.2 "idle CPU of a mounted $n_files-file pair over ssh, over $idle_s s" \
+		"${tpct[ssh]} % of a core (daemon ${dpct[ssh]} %, agent ${apct[ssh]} %); remote listed: ${listed[ssh]}" - - - - "< 0.5 %, no remote listing"
+	say ""
+	say "Commands:"
+	say ""
+	note_cmd "$bin mount --state $wst $wa $wb $wd/mnt"
+	note_cmd "$bin mount -e '$SSH' --remote-myrrorfs $bin --state $wst $wa $test_host:$wb $wd/mnt"
+}
+
+# ------------------------------------------------- 12. change latency
+
+# change_steps KEY SRCDIR DSTDIR NAME RUN: creates, edits, then deletes
+# SRCDIR/NAME, timing each until DSTDIR/NAME shows it (latency.py), and
+# adds the seconds to lat[KEY.create] etc. (a run that gives up after
+# $lat_timeout s counts that long, and in lat_out).
+declare -A lat=() lat_out=()
+change_steps() {
+	local key=$1 src=$2/$4 dst=$3/$4 r=$5 step v rc
+	for step in create edit delete; do
+		rc=0
+		case $step in
+		create) v=$(python3 "$lat_py" write "$src" "$dst" "created in run $r"$'\n' "$lat_timeout") || rc=$? ;;
+		edit) v=$(python3 "$lat_py" write "$src" "$dst" "edited in run $r, a little longer"$'\n' "$lat_timeout") || rc=$? ;;
+		delete) v=$(python3 "$lat_py" delete "$src" "$dst" "$lat_timeout") || rc=$? ;;
+		esac
+		if ((rc == 3)); then
+			log "warning: 12: $key $step run $r: not shown after ${lat_timeout}s"
+			lat_out[$key.$step]=$((${lat_out[$key.$step]:-0} + 1))
+		elif ((rc != 0)); then
+			die "12: $key $step run $r failed"
+		fi
+		lat[$key.$step]+=" $v"
+	done
+	log "12: $key run $r: create/edit/delete ${lat[$key.create]##* }/${lat[$key.edit]##* }/${lat[$key.delete]##* } s"
+}
+
+bench_watch_latency() {
+	local mode r key step
+	lat=() lat_out=()
+	local -A med=()
+	for mode in local ssh; do
+		watch_pair "$mode"
+		watch_mount "$mode" "s12-$mode"
+		for ((r = 1; r <= runs; r++)); do
+			change_steps "$mode.mount.remote" "$wb/d0" "$mnt/d0" "bench-remote-$r.txt" "$r"
+			change_steps "$mode.mount.local" "$wa/d0" "$mnt/d0" "bench-local-$r.txt" "$r"
+		done
+		watch_unmount "s12-$mode"
+		rm -f "$wa"/d0/bench-* "$wb"/d0/bench-*
+		log "12: $mode: sync --watch"
+		start_watch "s12-$mode-watch"
+		for ((r = 1; r <= runs; r++)); do
+			change_steps "$mode.watch.local" "$wa/d0" "$wb/d0" "bench-local-$r.txt" "$r"
+			change_steps "$mode.watch.remote" "$wb/d0" "$wa/d0" "bench-remote-$r.txt" "$r"
+		done
+		stop_watch
+		rm -f "$wa"/d0/bench-* "$wb"/d0/bench-*
+	done
+	for key in $(printf '%s\n' "${!lat[@]}" | sort); do
+		# shellcheck disable=SC2086
+		med[$key]=$(record 12 "${key%.*.*.*}" myrrorfs "${key#*.}_s" ${lat[$key]})
+	done
+	say ""
+	say "## 12. Change latency, a pair of $n_files files, local pair and over ssh"
+	say ""
+	say "A file is created, edited, then deleted directly in one side's directory (the remote is this machine); each step is timed from just before the change until the other end shows it (read every 10 ms: the same content, or gone; \`scripts/lib/latency.py\`). Through the mount (default \`--rescan\`, hourly): until the view shows it. Under \`myrrorfs sync --watch -y\` (started beforehand, after it carried a first change): until the other side has it. Median of $runs runs, each with a new file; a step not shown after $lat_timeout s counts $lat_timeout s and is counted in the last column."
+	say ""
+	say "| case | change | create s | edit s | delete s | target | runs not shown in $lat_timeout s |"
+	say "|---|---|---|---|---|---|---|"
+	local -A what=([mount.remote]="remote → view (mount)" [mount.local]="local → view (mount)"
+		[watch.local]="local → remote (sync --watch)" [watch.remote]="remote → local (sync --watch)")
+	local kind
+	for mode in local ssh; do
+		for kind in mount.remote mount.local watch.local watch.remote; do
+			key=$mode.$kind
+			local outs=0
+			for step in create edit delete; do
+				outs=$((outs + ${lat_out[$key.$step]:-0}))
+			done
+			say "| $mode | ${what[$kind]} | ${med[$key.create]} | ${med[$key.edit]} | ${med[$key.delete]} | ≤ 2 | $outs |"
+		done
+	done
+	local order=13
+	for kind in mount.remote mount.local watch.local watch.remote; do
+		order=$(calc "$order + 0.1" %.1f)
+		overview "$order" "change latency, ${what[$kind]}, $n_files-file pair (create/edit/delete)" \
+			"local pair ${med[local.$kind.create]}/${med[local.$kind.edit]}/${med[local.$kind.delete]} s; ssh ${med[ssh.$kind.create]}/${med[ssh.$kind.edit]}/${med[ssh.$kind.delete]} s" \
+			- - - - "≤ 2 s"
+	done
+	say ""
+	say "Commands (the mounts as in 11):"
+	say ""
+	note_cmd "$bin sync --watch -y --state $wst $wa $wb"
+	note_cmd "$bin sync --watch -y --state $wst -e '$SSH' --remote-myrrorfs $bin $wa $test_host:$wb"
+	note_cmd "python3 scripts/lib/latency.py write|delete SRC DST [TEXT] $lat_timeout"
+}
+
+# ------------------------------------- 13. memory under small changes
+
+bench_watch_memory() {
+	local mode i k side f t0 now rem hz warm=$((churn_s < 10 ? churn_s : 10))
+	hz=$(getconf CLK_TCK)
+	local -A r0=() rw=() r1=() peak=() ar0=() ar1=() cpu=()
+	for mode in local ssh; do
+		watch_pair "$mode"
+		watch_mount "$mode" "s13-$mode"
+		r0[$mode]=$(status_kib VmRSS "$dpid")
+		peak[$mode]=${r0[$mode]}
+		ar0[$mode]=-
+		((${#apids[@]} > 0)) && ar0[$mode]=$(status_kib VmRSS "${apids[@]}")
+		local c0 c1 v
+		c0=$(cpu_ticks "$dpid")
+		t0=$(date +%s%N)
+		log "13: $mode: ${churn_s}s of a change a second on each side"
+		for ((i = 0; i < churn_s; i++)); do
+			k=$((i / 3))
+			for side in local remote; do
+				f=$wa/d0/churn-$side-$k.txt
+				[[ $side == remote ]] && f=$wb/d0/churn-$side-$k.txt
+				case $((i % 3)) in
+				0) printf 'churn %d\n' "$k" >"$f" ;;
+				1) printf 'churn %d, edited\n' "$k" >"$f" ;;
+				2) rm -f "$f" ;;
+				esac
+			done
+			now=$(date +%s%N)
+			rem=$((t0 + (i + 1) * 1000000000 - now))
+			((rem > 0)) && sleep "$(calc "$rem / 1e9" %.3f)"
+			[[ -e /proc/$dpid ]] || die "13: $mode: the daemon ended during the changes"
+			v=$(status_kib VmRSS "$dpid")
+			((v > peak[$mode])) && peak[$mode]=$v
+			((i + 1 == warm)) && rw[$mode]=$v
+		done
+		c1=$(cpu_ticks "$dpid")
+		r1[$mode]=$(status_kib VmRSS "$dpid")
+		ar1[$mode]=-
+		((${#apids[@]} > 0)) && ar1[$mode]=$(status_kib VmRSS "${apids[@]}")
+		cpu[$mode]=$(calc "($c1 - $c0) / $hz / $churn_s * 100" %.2f)
+		record 13 "$mode" myrrorfs daemon_rss_start_kib "${r0[$mode]}" >/dev/null
+		record 13 "$mode" myrrorfs daemon_rss_warm_kib "${rw[$mode]}" >/dev/null
+		record 13 "$mode" myrrorfs daemon_rss_end_kib "${r1[$mode]}" >/dev/null
+		record 13 "$mode" myrrorfs daemon_rss_peak_kib "${peak[$mode]}" >/dev/null
+		record 13 "$mode" myrrorfs daemon_cpu_pct "${cpu[$mode]}" >/dev/null
+		log "13: $mode: RSS ${r0[$mode]} -> ${r1[$mode]} KiB (peak ${peak[$mode]}), CPU ${cpu[$mode]} %"
+		watch_unmount "s13-$mode"
+		rm -f "$wa"/d0/churn-* "$wb"/d0/churn-*
+	done
+	say ""
+	say "## 13. Memory of a mount of $n_files files under small changes, local pair and over ssh"
+	say ""
+	say "The mount of 11, quiet, then $churn_s s of one change a second on each side, written directly into LOCAL and REMOTE (a new small file, then that file edited, then deleted, then the next). The daemon's RSS (VmRSS in /proc/PID/status) when the changes begin, after the first $warm s of them (the first refreshes of the view have then run: what comes after is growth over time), when they end, and the largest of the samples taken each second; over ssh also the agent's RSS. CPU: the daemon's, averaged over the changes. One window per case."
+	say ""
+	say "| case | daemon RSS start MB | after $warm s MB | end MB | peak MB | end - start MB | end - after $warm s MB | target | agent RSS start → end MB | daemon CPU % of a core |"
+	say "|---|---|---|---|---|---|---|---|---|---|"
+	local -A shown=()
+	for mode in local ssh; do
+		local am=-
+		[[ ${ar0[$mode]} != - ]] && am="$(calc "${ar0[$mode]} / 1024" %.1f) → $(calc "${ar1[$mode]} / 1024" %.1f)"
+		say "| $mode | $(calc "${r0[$mode]} / 1024" %.1f) | $(calc "${rw[$mode]} / 1024" %.1f) | $(calc "${r1[$mode]} / 1024" %.1f) | $(calc "${peak[$mode]} / 1024" %.1f) | $(calc "(${r1[$mode]} - ${r0[$mode]}) / 1024" %+.1f) | $(calc "(${r1[$mode]} - ${rw[$mode]}) / 1024" %+.1f) | no growth | $am | ${cpu[$mode]} |"
+		shown[$mode]="$(calc "${r0[$mode]} / 1024" %.1f) → $(calc "${rw[$mode]} / 1024" %.1f) after $warm s → $(calc "${r1[$mode]} / 1024" %.1f) MB (peak $(calc "${peak[$mode]} / 1024" %.1f))"
+	done
+	overview 14 "daemon RSS of a $n_files-file mount over $churn_s s of a change a second on each side" \
+		"local pair ${shown[local]}; ssh ${shown[ssh]}" - - - - "no growth"
+}
+
 # say_overview ends the summary with the overview rows, in the order of
 # issue 10's table.
 say_overview() {
@@ -1081,7 +1507,7 @@ say_overview() {
 	say ""
 	say "## Overview"
 	say ""
-	say "The medians of the sections above, one row per workload. The ratio is myrrorfs over the best peer (of wall times, or of peak RSS where the row is about memory; lower is better); the targets are those of issue 10."
+	say "The medians of the sections above, one row per workload. The ratio is myrrorfs over the best peer (of wall times, or of peak RSS where the row is about memory; lower is better); the targets are those of issue 10, and of issue 13 for the watching mount and \`sync --watch\` (rows without peers)."
 	say ""
 	say "| workload | myrrorfs | rsync | unison | sshfs | myrrorfs / best peer | target |"
 	say "|---|---|---|---|---|---|---|"
@@ -1104,6 +1530,8 @@ daemon_pid() {
 main() {
 	parse_args "$@"
 	sshd_pid=
+	watch_pid=
+	sleep_pid=
 	dir=
 	data=
 	trap cleanup EXIT
@@ -1120,6 +1548,9 @@ main() {
 	wanted 8 && bench_changes
 	wanted 9 && bench_status
 	wanted 10 && bench_remote_read
+	wanted 11 && bench_watch_idle
+	wanted 12 && bench_watch_latency
+	wanted 13 && bench_watch_memory
 	say_overview
 	log "done"
 	cat "$summary"
