@@ -104,6 +104,7 @@ func (p *Pair) Apply(ctx context.Context, plan *Plan, opt ApplyOptions) (*Result
 		rowDone:   make([]bool, len(plan.Rows)),
 		touched:   make([]bool, len(plan.Rows)),
 	}
+	defer func() { e.batch.Cancel() }() // the batch commitWave started last
 	e.backups = [2]*backupArea{newBackupArea(p.Local, opt.Now), newBackupArea(p.Remote, opt.Now)}
 	e.res.Problems = append(e.res.Problems, plan.Problems...)
 	e.res.Conflicts = plan.Conflicts()

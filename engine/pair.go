@@ -107,6 +107,10 @@ func Open(ctx context.Context, localArg, remoteArg string, opt Options) (_ *Pair
 	if p.db, err = journal.Open(state, identity(ls, rs), opt.Holder); err != nil {
 		return nil, fmt.Errorf("journal of %s and %s: %w", ls, rs, err)
 	}
+	if opt.Resident {
+		// a mount is idle most of the time: no badger work meanwhile
+		p.db.SetIdleClose(journalIdle)
+	}
 	lr, err := local.New(ls.Path)
 	if err != nil {
 		return nil, err

@@ -1,6 +1,14 @@
 package engine
 
-import "github.com/myrrorfs/myrrorfs/replica"
+import (
+	"time"
+
+	"github.com/myrrorfs/myrrorfs/replica"
+)
+
+// journalIdle is how long the journal of a resident pair (a mount) stays
+// open without use (see journal.DB.SetIdleClose).
+const journalIdle = 10 * time.Second
 
 // CurrentRemote returns the remote replica in use (SetRemote and
 // Reconnect replace it), for a caller that watches it.

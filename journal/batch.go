@@ -2,6 +2,7 @@ package journal
 
 import (
 	"fmt"
+	"sync"
 
 	badger "github.com/dgraph-io/badger/v4"
 )
@@ -16,19 +17,37 @@ const encodedSizeHint = 128
 // in the order they were made; Flush waits for all of them. A Batch is safe
 // for concurrent use and must end with Flush or Cancel.
 type Batch struct {
-	wb *badger.WriteBatch
-	db *DB
+	wb   *badger.WriteBatch // nil when the database could not be opened
+	err  error              // why not
+	db   *DB
+	once sync.Once // ends the Batch's use of the database
 }
 
 // NewBatch starts a Batch.
 func (db *DB) NewBatch() *Batch {
-	return &Batch{wb: db.bdb.NewWriteBatch(), db: db}
+	bdb, err := db.use()
+	if err != nil {
+		return &Batch{err: err, db: db}
+	}
+	return &Batch{wb: bdb.NewWriteBatch(), db: db}
+}
+
+// end ends the Batch's use of the database.
+func (b *Batch) end() {
+	b.once.Do(func() {
+		if b.wb != nil {
+			b.db.done()
+		}
+	})
 }
 
 // room checks the free space every checkEvery bytes that the batches of
 // the DB took (n more now); see checkSpace. Once short of space, every
 // later write of the DB fails.
 func (b *Batch) room(n int) error {
+	if b.err != nil {
+		return b.err
+	}
 	db := b.db
 	if err := db.full.Load(); err != nil {
 		return *err
@@ -79,6 +98,10 @@ func (b *Batch) Delete(path string) error {
 // written. It returns the first error any commit met. The Batch cannot be
 // used afterwards.
 func (b *Batch) Flush() error {
+	if b.err != nil {
+		return b.err
+	}
+	defer b.end()
 	if err := b.wb.Flush(); err != nil {
 		return fmt.Errorf("journal: flush batch: %w", err)
 	}
@@ -89,5 +112,8 @@ func (b *Batch) Flush() error {
 // The Batch cannot be used afterwards. Cancel after Flush does nothing, so
 // it can be deferred right after NewBatch.
 func (b *Batch) Cancel() {
-	b.wb.Cancel()
+	if b.wb != nil {
+		b.wb.Cancel()
+	}
+	b.end()
 }

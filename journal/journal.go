@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
 	"lukechampine.com/blake3"
@@ -28,8 +29,17 @@ const (
 // DB is the open journal of one pair. Its methods are safe for concurrent use.
 type DB struct {
 	dir  string
-	bdb  *badger.DB
 	lock *pairLock
+
+	// The badger database, open while in use; with SetIdleClose it is
+	// closed after a while without use (the pair stays locked) and opened
+	// again at the next use.
+	mu        sync.Mutex
+	bdb       *badger.DB // nil while closed for idleness
+	users     int        // calls and batches using bdb now
+	idleAfter time.Duration
+	idle      *time.Timer
+	closed    bool
 
 	closeOnce sync.Once
 	closeErr  error
@@ -96,6 +106,16 @@ func openLocked(dir, identity, holder string, lock *pairLock) (*DB, error) {
 		os.Remove(holderPath)
 		return nil, err
 	}
+	bdb, err := openBadger(dir)
+	if err != nil {
+		os.Remove(holderPath)
+		return nil, err
+	}
+	return &DB{dir: dir, bdb: bdb, lock: lock}, nil
+}
+
+// openBadger opens the badger database in dir.
+func openBadger(dir string) (*badger.DB, error) {
 	// badger logs what it then returns: keep it quiet meanwhile
 	log := &errorLogger{}
 	log.quiet.Store(true)
@@ -106,10 +126,70 @@ func openLocked(dir, identity, holder string, lock *pairLock) (*DB, error) {
 	})
 	log.quiet.Store(false)
 	if err != nil {
-		os.Remove(holderPath)
 		return nil, badgerErr(dir, fmt.Errorf("badger: %w", err))
 	}
-	return &DB{dir: dir, bdb: bdb, lock: lock}, nil
+	return bdb, nil
+}
+
+// SetIdleClose makes the DB close its database once it has not been used
+// for d, and open it again at the next use; the pair stays locked
+// meanwhile. A mount, which holds its pair for days, so runs none of
+// badger's background work (its compactors wake every 50 ms) while
+// nothing changes. 0 keeps the database open (the default).
+func (db *DB) SetIdleClose(d time.Duration) {
+	db.mu.Lock()
+	db.idleAfter = d
+	db.mu.Unlock()
+	db.use()
+	db.done()
+}
+
+// use returns the open database, opening it again if it was closed for
+// idleness; the caller calls done once it no longer uses it.
+func (db *DB) use() (*badger.DB, error) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if db.closed {
+		return nil, fmt.Errorf("journal %s: closed", db.dir)
+	}
+	if db.bdb == nil {
+		bdb, err := openBadger(db.dir)
+		if err != nil {
+			return nil, err
+		}
+		db.bdb = bdb
+	}
+	db.users++
+	if db.idle != nil {
+		db.idle.Stop()
+	}
+	return db.bdb, nil
+}
+
+// done ends a use; the last one starts the idle timer.
+func (db *DB) done() {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	db.users--
+	if db.users > 0 || db.idleAfter <= 0 || db.closed {
+		return
+	}
+	if db.idle == nil {
+		db.idle = time.AfterFunc(db.idleAfter, db.closeIdle)
+	} else {
+		db.idle.Reset(db.idleAfter)
+	}
+}
+
+// closeIdle closes the database if nothing uses it.
+func (db *DB) closeIdle() {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if db.users > 0 || db.bdb == nil || db.closed {
+		return
+	}
+	db.bdb.Close() // all written is synced already: a failure loses nothing
+	db.bdb = nil
 }
 
 // removeEmptyMemtables deletes memtable and value logs that a process
@@ -149,8 +229,18 @@ func (db *DB) Close() error {
 
 func (db *DB) close() error {
 	var errs []error
-	if err := db.bdb.Close(); err != nil {
-		errs = append(errs, fmt.Errorf("close badger: %w", err))
+	db.mu.Lock()
+	db.closed = true
+	if db.idle != nil {
+		db.idle.Stop()
+	}
+	bdb := db.bdb
+	db.bdb = nil
+	db.mu.Unlock()
+	if bdb != nil {
+		if err := bdb.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close badger: %w", err))
+		}
 	}
 	err := os.Remove(filepath.Join(db.dir, holderFile))
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -167,7 +257,12 @@ func (db *DB) close() error {
 
 // Sync makes everything written so far durable.
 func (db *DB) Sync() error {
-	if err := db.bdb.Sync(); err != nil {
+	bdb, err := db.use()
+	if err != nil {
+		return err
+	}
+	defer db.done()
+	if err := bdb.Sync(); err != nil {
 		return fmt.Errorf("journal: sync: %w", err)
 	}
 	return nil
@@ -204,8 +299,13 @@ func (db *DB) Load(fn func(path string, rec Record) error) error {
 // each path and its raw value (valid during the call only) until visit
 // returns false or an error.
 func (db *DB) scan(withPath bool, visit func(path string, val []byte) (bool, error)) error {
+	bdb, err := db.use()
+	if err != nil {
+		return err
+	}
+	defer db.done()
 	return guard(db.dir, func() error {
-		return db.bdb.View(func(txn *badger.Txn) error { return scanTxn(txn, withPath, visit) })
+		return bdb.View(func(txn *badger.Txn) error { return scanTxn(txn, withPath, visit) })
 	})
 }
 
@@ -243,9 +343,14 @@ func (db *DB) Get(path string) (Record, bool, error) {
 	if err != nil {
 		return Record{}, false, err
 	}
+	bdb, err := db.use()
+	if err != nil {
+		return Record{}, false, err
+	}
+	defer db.done()
 	var rec Record
 	err = guard(db.dir, func() error {
-		return db.bdb.View(func(txn *badger.Txn) error {
+		return bdb.View(func(txn *badger.Txn) error {
 			item, err := txn.Get(key)
 			if err != nil {
 				return err

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/myrrorfs/myrrorfs/tree"
 )
@@ -454,5 +455,68 @@ func TestOpenAfterKillDuringMemtableCreation(t *testing.T) {
 	defer db.Close()
 	if rec, ok, err := db.Get("a"); err != nil || !ok || rec.Base.Kind != tree.Dir {
 		t.Fatalf("record after reopen: %+v %v %v", rec, ok, err)
+	}
+}
+
+// With SetIdleClose the database closes once unused and opens again at the
+// next use, keeping every record and the pair's lock; batches, reads and
+// syncs running at once keep it open.
+func TestIdleClose(t *testing.T) {
+	state := t.TempDir()
+	db, err := Open(state, "/l\x00/r", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.SetIdleClose(20 * time.Millisecond)
+	isOpen := func() bool { db.mu.Lock(); defer db.mu.Unlock(); return db.bdb != nil }
+	b := db.NewBatch()
+	b.Put("a", Record{Base: tree.Entry{Kind: tree.Dir}})
+	time.Sleep(60 * time.Millisecond)
+	if !isOpen() {
+		t.Fatal("closed while a batch was in progress")
+	}
+	if err := b.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for isOpen() {
+		if time.Now().After(deadline) {
+			t.Fatal("still open long after its last use")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if _, err := Open(state, "/l\x00/r", "other"); !errors.Is(err, ErrLocked) {
+		t.Errorf("second Open while closed for idleness: %v; want ErrLocked", err)
+	}
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			for j := range 20 {
+				p := fmt.Sprintf("d%d/f%d", i, j)
+				b := db.NewBatch()
+				if err := b.Put(p, Record{Base: tree.Entry{Kind: tree.Dir}}); err != nil {
+					t.Error(err)
+				}
+				if err := b.Flush(); err != nil {
+					t.Error(err)
+				}
+				if _, ok, err := db.Get(p); err != nil || !ok {
+					t.Errorf("Get %s: %v %v", p, ok, err)
+				}
+				time.Sleep(time.Duration(j%3) * 15 * time.Millisecond)
+			}
+		})
+	}
+	wg.Wait()
+	if err := db.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	if err := db.Load(func(string, Record) error { n++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1+8*20 {
+		t.Errorf("%d records after reopening; want %d", n, 1+8*20)
 	}
 }
