@@ -41,3 +41,36 @@ func BenchmarkDownload256MiB(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPipeDownload256MiB is BenchmarkDownload256MiB with the agent in
+// this process, over pipes: the cost of the protocol alone, without ssh.
+func BenchmarkPipeDownload256MiB(b *testing.B) {
+	const size = 256 << 20
+	dir := b.TempDir()
+	data := make([]byte, size)
+	for i := range data {
+		data[i] = byte(i*7 + i/251)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "big"), data, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	a := startPipeAgent(b, func(r io.Reader, w io.Writer) { Serve(r, w, dir) })
+	r, err := openPipe(a)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	b.SetBytes(size)
+	b.ResetTimer()
+	for b.Loop() {
+		rc, err := r.Open("big")
+		if err != nil {
+			b.Fatal(err)
+		}
+		n, err := io.Copy(io.Discard, rc)
+		rc.Close()
+		if err != nil || n != size {
+			b.Fatalf("downloaded %d bytes (%v)", n, err)
+		}
+	}
+}
