@@ -271,6 +271,8 @@ func (d *Daemon) Commit(ctx context.Context, check func(*engine.Plan) error, opt
 }
 
 // backend gives the view what it needs from the pair.
+var _ fusefs.StreamFetcher = (*backend)(nil)
+
 type backend Daemon
 
 func (b *backend) Refresh() ([]reconcile.Decision, error) {
@@ -287,6 +289,16 @@ func (b *backend) Refresh() ([]reconcile.Decision, error) {
 // holds up other gestures.
 func (b *backend) Fetch(path string, e tree.Entry) (string, error) {
 	return b.pair.Fetch(path, e)
+}
+
+// FetchStream is Fetch for an open: a version not in the cache yet is read
+// as it arrives.
+func (b *backend) FetchStream(path string, e tree.Entry) (string, fusefs.Stream, error) {
+	cache, s, err := b.pair.FetchStream(path, e)
+	if s == nil {
+		return cache, nil, err // no nil *engine.Stream in the interface
+	}
+	return cache, s, err
 }
 
 func (b *backend) SetBases(cs []fusefs.BaseChange) error {

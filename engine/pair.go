@@ -61,7 +61,6 @@ type Pair struct {
 	ig                    *Ignorer
 	workers               int
 	opt                   Options
-	fetching              sync.Map          // content hash -> *sync.Mutex, for Fetch
 	here                  map[string]string // remoteHere's answers, by candidate
 
 	// mu guards last, gen and the Remote field against the calls a mount
@@ -69,6 +68,9 @@ type Pair struct {
 	mu   sync.Mutex
 	last [2]*replica.ScanResult // the latest scan of each side
 	gen  uint64                 // counts Apply runs
+
+	dlMu      sync.Mutex           // guards downloads
+	downloads map[string]*download // remote versions being fetched, by fetchKey
 }
 
 // DefaultStateDir is $XDG_STATE_HOME/myrrorfs, or ~/.local/state/myrrorfs.

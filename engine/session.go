@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/myrrorfs/myrrorfs/journal"
@@ -17,8 +16,9 @@ import (
 // This file holds what a mount needs from a pair besides scan and apply:
 // moving a path's base, fetching remote versions into a local cache and
 // keeping local versions in the backup area. Like the rest of Pair, these
-// methods are not safe for concurrent use, except Fetch and HashBases,
-// which a mount calls without holding the pair (they do remote I/O).
+// methods are not safe for concurrent use, except Fetch, FetchStream and
+// HashBases, which a mount calls without holding the pair (they do remote
+// I/O; see fetch.go for the first two).
 
 // BaseChange is one move of a base.
 type BaseChange = tree.BaseChange
@@ -107,65 +107,6 @@ var unknownVersion = tree.Hash{0: 0xff, 31: 0xff}
 // CacheDir is where remote versions shown by a mount are kept, named by
 // content hash.
 func (p *Pair) CacheDir() string { return filepath.Join(p.db.Dir(), "cache") }
-
-// Fetch returns the path of a local file holding the remote version e of
-// path, downloading and verifying it on first use. The cache is content
-// addressed, so one download serves every path with the same content.
-func (p *Pair) Fetch(path string, e tree.Entry) (string, error) {
-	if e.Kind != tree.File {
-		return "", fmt.Errorf("fetch %s: not a file", path)
-	}
-	key := e.Hash.String()
-	if e.Hash.IsZero() {
-		key = "path:" + path // not hashed by the scan: one download per path
-	}
-	mu, _ := p.fetching.LoadOrStore(key, &sync.Mutex{})
-	mu.(*sync.Mutex).Lock()
-	defer mu.(*sync.Mutex).Unlock()
-	if !e.Hash.IsZero() {
-		dst := filepath.Join(p.CacheDir(), key)
-		if fi, err := os.Stat(dst); err == nil && fi.Size() == e.Size {
-			now := time.Now()
-			os.Chtimes(dst, now, now) // recently used: pruned last
-			return dst, nil
-		}
-	}
-	if err := os.MkdirAll(p.CacheDir(), 0o700); err != nil {
-		return "", fmt.Errorf("cache: %w", err)
-	}
-	rc, err := p.remote().Open(path)
-	if err != nil {
-		return "", fmt.Errorf("fetch %s: %w", path, err)
-	}
-	defer rc.Close()
-	tmp, err := os.CreateTemp(p.CacheDir(), tree.TempPrefix)
-	if err != nil {
-		return "", fmt.Errorf("cache: %w", err)
-	}
-	n, h, err := copyHashed(tmp, rc, e.Size, nil)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil && (n != e.Size || (!e.Hash.IsZero() && h != e.Hash)) {
-		err = fmt.Errorf("the remote file changed since it was scanned: %w", ErrChanged)
-	}
-	dst := filepath.Join(p.CacheDir(), h.String())
-	if err == nil {
-		err = os.Chmod(tmp.Name(), 0o400)
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), dst)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-		return "", fmt.Errorf("fetch %s: %w", path, err)
-	}
-	if e.Hash.IsZero() {
-		p.learnRemote(path, h)
-	}
-	p.pruneCache(dst)
-	return dst, nil
-}
 
 // DefaultCacheLimit bounds the fetch cache of a pair (bytes).
 const DefaultCacheLimit = 1 << 30

@@ -426,7 +426,7 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 		return nil, nil, 0, errno
 	}
 	// the handle owns f from here on: it closes it at release
-	return in, fs.NewLoopbackFileFromOS(f), 0, 0
+	return in, in.Operations().(*node).passthroughFile(f), 0, 0
 }
 
 func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {

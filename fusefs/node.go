@@ -5,6 +5,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -20,6 +21,10 @@ import (
 type node struct {
 	fs.Inode
 	v *View
+	// passthrough counts the open handles of this inode that the kernel
+	// may serve by passthrough: while one is open, the kernel fails an
+	// open of the inode that does not use passthrough (see openRemote).
+	passthrough atomic.Int32
 }
 
 var (
@@ -276,7 +281,7 @@ func isWrite(flags uint32) bool {
 
 // plainFile is a loopback file handle without kernel passthrough, for
 // files whose inode may have been served from another backing file.
-type plainFile struct{ *fs.LoopbackFile }
+type plainFile struct{ *ptFile }
 
 func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
 	flags &^= syscall.O_APPEND
@@ -295,22 +300,53 @@ func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 		if err != nil {
 			return nil, 0, fs.ToErrno(err)
 		}
-		return plainFile{fs.NewLoopbackFileFromOS(f)}, 0, 0
+		return plainFile{n.passthroughFile(f)}, 0, 0
 	}
 	f, err := n.v.openLocal(t.real, int(flags), 0)
 	if err != nil {
 		return nil, 0, fs.ToErrno(err)
 	}
-	return fs.NewLoopbackFileFromOS(f), 0, 0
+	return n.passthroughFile(f), 0, 0
 }
 
-// openRemote serves a remote version from the local cache.
+// ptFile is a loopback file handle, which the kernel may serve by
+// passthrough: it is counted on its node while open.
+type ptFile struct {
+	*fs.LoopbackFile
+	n *node
+}
+
+// passthroughFile makes the handle of f, an open file of n; the handle
+// closes f at release.
+func (n *node) passthroughFile(f *os.File) *ptFile {
+	n.passthrough.Add(1)
+	return &ptFile{fs.NewLoopbackFileFromOS(f), n}
+}
+
+func (f *ptFile) Release(ctx context.Context) syscall.Errno {
+	f.n.passthrough.Add(-1)
+	return f.LoopbackFile.Release(ctx)
+}
+
+// openRemote serves a remote version from the local cache. A version not
+// there yet is served as it arrives (see streamed), unless the inode is
+// open with passthrough already: then the open waits for all of it.
 func (n *node) openRemote(t target) (fs.FileHandle, uint32, syscall.Errno) {
 	e := n.v.model().remote[t.real]
 	if e.Kind != tree.File {
 		return nil, 0, syscall.EISDIR
 	}
-	cache, err := n.v.fetch(t.real, e)
+	var cache string
+	var err error
+	if sf, ok := n.v.b.(StreamFetcher); ok && n.passthrough.Load() == 0 {
+		var s Stream
+		cache, s, err = sf.FetchStream(t.real, e)
+		if err == nil && s != nil {
+			return &streamed{s}, fuse.FOPEN_DIRECT_IO, 0
+		}
+	} else {
+		cache, err = n.v.fetch(t.real, e)
+	}
 	if err != nil {
 		return nil, 0, syscall.EIO
 	}
@@ -318,12 +354,12 @@ func (n *node) openRemote(t target) (fs.FileHandle, uint32, syscall.Errno) {
 	if err != nil {
 		return nil, 0, fs.ToErrno(err)
 	}
-	return readOnly{fs.NewLoopbackFileFromOS(f)}, 0, 0
+	return readOnly{n.passthroughFile(f)}, 0, 0
 }
 
 // readOnly serves a cached remote version: reads pass through to the
 // cache file, and changes are refused.
-type readOnly struct{ *fs.LoopbackFile }
+type readOnly struct{ *ptFile }
 
 func (r readOnly) Setattr(ctx context.Context, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
 	return syscall.EROFS
@@ -332,6 +368,45 @@ func (r readOnly) Setattr(ctx context.Context, in *fuse.SetAttrIn, out *fuse.Att
 func (r readOnly) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
 	return 0, syscall.EROFS
 }
+
+// streamed serves a remote version while it is being fetched: a read
+// waits for its bytes to arrive, so the first bytes come long before the
+// last. Its bytes are verified against the version only once all came; a
+// read after a failed verification fails with EIO. It is opened for
+// direct I/O, without passthrough: the kernel keeps no pages of it, and
+// later opens of the inode may use passthrough (of the cache file, once
+// there) while it is open. A shared mmap of it fails (ENODEV); a private
+// one, as exec and loaders make, works.
+type streamed struct{ s Stream }
+
+var (
+	_ fs.FileReader   = (*streamed)(nil)
+	_ fs.FileReleaser = (*streamed)(nil)
+	_ fs.FileFlusher  = (*streamed)(nil)
+	_ fs.FileFsyncer  = (*streamed)(nil)
+)
+
+func (f *streamed) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	n, err := f.s.ReadAt(ctx, dest, off)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, syscall.EINTR
+		}
+		return nil, syscall.EIO
+	}
+	// written out as is: a read of 1 MiB does not fit the pipe go-fuse
+	// would splice ReadResultData through
+	return fuse.ReadResultVector([][]byte{dest[:n]}), 0
+}
+
+func (f *streamed) Release(ctx context.Context) syscall.Errno {
+	f.s.Close()
+	return 0
+}
+
+func (f *streamed) Flush(ctx context.Context) syscall.Errno { return 0 }
+
+func (f *streamed) Fsync(ctx context.Context, flags uint32) syscall.Errno { return 0 }
 
 // fetch fetches a remote version without the gesture lock: a remote that
 // hangs holds up this open only.

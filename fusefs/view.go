@@ -6,6 +6,7 @@
 package fusefs
 
 import (
+	"context"
 	"hash/fnv"
 	"os"
 	"sort"
@@ -37,6 +38,26 @@ type Backend interface {
 	SetBases(cs []BaseChange) error
 	// BackupLocal moves a local path into the local backup area.
 	BackupLocal(path string) error
+}
+
+// StreamFetcher is implemented by a Backend that can show a remote version
+// while it is still being fetched. Like Fetch, FetchStream is never called
+// with the view's gesture lock held.
+type StreamFetcher interface {
+	// FetchStream returns a local file holding the remote version e of
+	// path when there is one already, else a Stream of the version as it
+	// arrives. It fails when the remote file cannot be opened.
+	FetchStream(path string, e tree.Entry) (string, Stream, error)
+}
+
+// Stream is a remote version being fetched, read as it arrives.
+type Stream interface {
+	// ReadAt reads len(b) bytes at off once they arrived; fewer only at
+	// the end of the file. It fails when the fetch failed (the remote
+	// file changed since the scan, say) or ctx ended first.
+	ReadAt(ctx context.Context, b []byte, off int64) (int, error)
+	// Close releases the stream; the fetch goes on.
+	Close() error
 }
 
 // Tree is the local tree as the view changes it: replica/local's replica,

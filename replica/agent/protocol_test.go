@@ -26,7 +26,7 @@ type pipeAgent struct {
 }
 
 // startPipeAgent runs serve(stdin, stdout) in a goroutine.
-func startPipeAgent(t *testing.T, serve func(r io.Reader, w io.Writer)) *pipeAgent {
+func startPipeAgent(t testing.TB, serve func(r io.Reader, w io.Writer)) *pipeAgent {
 	inR, inW := io.Pipe()
 	outR, outW := io.Pipe()
 	a := &pipeAgent{toAgent: inW, fromAgent: outR, done: make(chan struct{})}

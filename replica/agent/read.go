@@ -4,8 +4,13 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"io/fs"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/myrrorfs/myrrorfs/replica"
+	"github.com/myrrorfs/myrrorfs/replica/readahead"
 	"github.com/myrrorfs/myrrorfs/tree"
 )
 
@@ -15,19 +20,26 @@ import (
 // can never make a download read a file outside the tree (the SFTP
 // channel acts by path).
 
-// readChunk is the most file content one read request asks for (a
-// response must fit in a frame).
+// readChunk is the most file content one read request asks for, and an
+// agent answers (a response must fit in a frame). Every agent of this
+// protocol caps a read at 192 KiB, and the client takes a short read for
+// the end of the file: asking for more would truncate downloads from them.
 const readChunk = 192 << 10
 
-// readAhead is how many read requests a download keeps in flight.
-const readAhead = 8
+// readAhead is how many read requests a download keeps in flight: 3 MiB,
+// more than the 2 MiB of OpenSSH's channel window, so that ssh's window,
+// not this one, bounds a download over a link with latency.
+const readAhead = 16
 
 type readAtCloser interface {
 	io.ReaderAt
 	io.Closer
 }
 
-// openRead opens regular file q.Path for reading as handle q.Num.
+// openRead opens regular file q.Path for reading as handle q.Num. The
+// response's fingerprint gives the size and mode of the file opened, so
+// that the client knows how many reads to ask for at once (an agent
+// before this gave neither: mode 0).
 func (s *server) openRead(q request) response {
 	if err := s.reads.free(q.Num, "open "+q.Path); err != nil {
 		return response{Err: err}
@@ -41,8 +53,14 @@ func (s *server) openRead(q request) response {
 		rc.Close()
 		return response{Err: &remoteError{Class: errUnsupported, Msg: fmt.Sprintf("open %s: cannot read at an offset", q.Path)}}
 	}
+	var fp tree.Fingerprint
+	if st, ok := rc.(interface{ Stat() (fs.FileInfo, error) }); ok {
+		if fi, err := st.Stat(); err == nil {
+			fp = tree.Fingerprint{Size: fi.Size(), Mode: unix.S_IFREG | uint32(fi.Mode().Perm())}
+		}
+	}
 	s.reads.put(q.Num, f)
-	return response{}
+	return response{FP: fp}
 }
 
 // readAt reads up to q.Perm bytes (at most readChunk) of handle q.Num at
@@ -59,7 +77,11 @@ func (s *server) readAt(q request) response {
 	if err != nil && err != io.EOF {
 		return response{Err: toRemote(fmt.Errorf("read %s: %w", q.Path, err))}
 	}
-	return response{Path: string(buf[:n])}
+	if n == 0 {
+		return response{}
+	}
+	// buf is never written again: the response carries it without a copy
+	return response{Path: unsafe.String(&buf[0], n)}
 }
 
 // closeRead closes handle q.Num.
@@ -79,86 +101,66 @@ func (s *server) closeReaders() {
 
 // Open opens regular file p for reading through the agent, which opens it
 // beneath its root without following any symlink and reads that very
-// file (see read requests). A symlink anywhere in p is refused.
+// file (see read requests). A symlink anywhere in p is refused. The file
+// is read with readAhead requests in flight (see package readahead).
 func (r *Replica) Open(p string) (io.ReadCloser, error) {
 	if err := tree.ValidPath(p); err != nil || p == "" {
 		return nil, fmt.Errorf("open %s:%s: %w", r.c.host, p, replica.ErrUnsafePath)
 	}
 	h := r.handles.Add(1)
-	if _, err := r.c.call(request{Op: opOpen, Path: p, Num: h}); err != nil {
+	resp, err := r.c.call(request{Op: opOpen, Path: p, Num: h})
+	if err != nil {
 		return nil, err
 	}
-	return &readFile{r: r, p: p, h: h}, nil
+	size := int64(-1) // an agent that does not say
+	if resp.FP.Mode != 0 {
+		size = resp.FP.Size
+	}
+	f := &readFile{r: r, p: p, h: h}
+	return &download{Reader: readahead.New(f, size, readahead.Options{Chunk: readChunk, Window: readAhead}), f: f}, nil
 }
 
-// readFile is a remote file being read through the agent, with readAhead
-// requests in flight.
+// readFile is a remote file open for reading on the agent.
 type readFile struct {
-	r      *Replica
-	p      string
-	h      uint64
-	next   int64             // offset of the next request to send
-	queue  []chan readResult // requests in flight, by offset
-	buf    []byte            // received and not yet returned
-	ended  bool              // a short read was received: the file ends after buf
-	err    error             // sticky
-	closed bool
+	r *Replica
+	p string
+	h uint64
 }
 
-type readResult struct {
-	data []byte
-	err  error
-}
-
-// fill keeps readAhead requests in flight.
-func (f *readFile) fill() {
-	for len(f.queue) < readAhead {
-		ch := make(chan readResult, 1)
-		q := request{Op: opRead, Path: f.p, Num: f.h, Perm: readChunk, Data: binary.BigEndian.AppendUint64(nil, uint64(f.next))}
-		f.next += readChunk
-		go func() {
-			resp, err := f.r.c.call(q)
-			ch <- readResult{[]byte(resp.Path), err}
-		}()
-		f.queue = append(f.queue, ch)
+// ReadAt reads len(b) bytes (at most readChunk) at off with one read
+// request; fewer, with io.EOF, at the end of the file.
+func (f *readFile) ReadAt(b []byte, off int64) (int, error) {
+	q := request{Op: opRead, Path: f.p, Num: f.h, Perm: uint32(len(b)), Data: binary.BigEndian.AppendUint64(nil, uint64(off))}
+	resp, err := f.r.c.call(q)
+	if err != nil {
+		return 0, err
 	}
-}
-
-// Read reads from the file; io.EOF at its end.
-func (f *readFile) Read(b []byte) (int, error) {
-	for len(f.buf) == 0 {
-		switch {
-		case f.err != nil:
-			return 0, f.err
-		case f.closed:
-			return 0, fmt.Errorf("read %s:%s: file closed", f.r.c.host, f.p)
-		case f.ended:
-			f.err = io.EOF
-			continue
-		}
-		f.fill()
-		res := <-f.queue[0]
-		f.queue = f.queue[1:]
-		if res.err != nil {
-			f.err = res.err
-			continue
-		}
-		f.buf = res.data
-		f.ended = len(res.data) < readChunk
+	if len(resp.Path) > len(b) {
+		return 0, fmt.Errorf("read %s:%s: %w: %d bytes for a read of %d", f.r.c.host, f.p, errBadMessage, len(resp.Path), len(b))
 	}
-	n := copy(b, f.buf)
-	f.buf = f.buf[n:]
+	n := copy(b, resp.Path)
 	f.r.bytesRead.Add(int64(n))
+	if n < len(b) {
+		return n, io.EOF
+	}
 	return n, nil
 }
 
+// download is a file being read through the agent.
+type download struct {
+	*readahead.Reader
+	f      *readFile
+	closed bool
+}
+
 // Close closes the file on the agent. Reads still in flight are dropped.
-func (f *readFile) Close() error {
-	if f.closed {
+func (d *download) Close() error {
+	if d.closed {
 		return nil
 	}
-	f.closed = true
-	_, err := f.r.c.call(request{Op: opCloseRead, Path: f.p, Num: f.h})
+	d.closed = true
+	d.Reader.Close()
+	_, err := d.f.r.c.call(request{Op: opCloseRead, Path: d.f.p, Num: d.f.h})
 	return err
 }
 

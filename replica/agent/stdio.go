@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/myrrorfs/myrrorfs/replica/sftp"
 )
 
 // hangupGrace is how long the agent may go on after its input was closed
@@ -33,6 +35,10 @@ func ServeStdio(root string) error {
 	if os.Getenv(stallEnv) != "" {
 		select {}
 	}
+	// the pipes sshd made: a download through 64 KiB ones wakes sshd
+	// and the agent every 64 KiB
+	sftp.WidenPipe(os.Stdout)
+	sftp.WidenPipe(os.Stdin)
 	return Serve(os.Stdin, os.Stdout, root)
 }
 

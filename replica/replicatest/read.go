@@ -1,7 +1,10 @@
 package replicatest
 
 import (
+	"bytes"
+	"io"
 	"maps"
+	"os"
 	"testing"
 
 	"github.com/myrrorfs/myrrorfs/tree"
@@ -16,6 +19,9 @@ var readTests = []subtest{
 	{"ReadDirErrors", testReadDirErrors},
 	{"Readlink", testReadlink},
 	{"Open", testOpen},
+	{"OpenSizes", testOpenSizes},
+	{"OpenShrinksWhileReading", testOpenShrinks},
+	{"OpenGrowsWhileReading", testOpenGrows},
 	{"OpenRefusesNonFiles", testOpenNonFiles},
 }
 
@@ -130,6 +136,113 @@ func testOpen(t *testing.T, e *env) {
 	}
 	_, err := e.r.Open("missing")
 	wantNotExist(t, "Open missing", err)
+}
+
+// content is n bytes that differ from one block to the next.
+func content(n int, seed byte) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(i*7+i/251) ^ seed
+	}
+	return b
+}
+
+// readBoth reads p twice, through Read and through io.Copy (which may use
+// WriteTo), and fails unless both give want.
+func (e *env) readBoth(p string, want []byte) {
+	e.t.Helper()
+	if got := e.read(p); got != string(want) {
+		e.t.Errorf("Open %s, Read: got %d bytes; want %d (equal: %v)", p, len(got), len(want), got == string(want))
+	}
+	rc, err := e.r.Open(p)
+	if err != nil {
+		e.t.Fatalf("Open %s: %v", p, err)
+	}
+	defer rc.Close()
+	var got bytes.Buffer
+	n, err := io.Copy(struct{ io.Writer }{&got}, rc)
+	if err != nil || n != int64(len(want)) || !bytes.Equal(got.Bytes(), want) {
+		e.t.Errorf("Open %s, io.Copy: %d bytes, %v; want %d (equal: %v)", p, n, err, len(want), bytes.Equal(got.Bytes(), want))
+	}
+}
+
+// Every byte arrives whatever the size against the chunks a replica reads
+// in (SFTP packets, agent reads) and how many it keeps in flight.
+func testOpenSizes(t *testing.T, e *env) {
+	sizes := []int{1, 32<<10 - 1, 32 << 10, 64<<10 + 1, 192<<10 - 1, 192 << 10, 192<<10 + 1,
+		252<<10 - 1, 252 << 10, 252<<10 + 1, 256 << 10, 9<<20 + 3}
+	for i, size := range sizes {
+		p := "f" + string(rune('a'+i))
+		want := content(size, byte(i))
+		e.write(p, string(want), 0o644)
+		e.readBoth(p, want)
+	}
+}
+
+// A file that shrinks while it is read gives fewer bytes than it had, all
+// of them its first bytes: never its old length, never a hole. (Callers
+// that need the whole of one version also check the hash.)
+func testOpenShrinks(t *testing.T, e *env) {
+	e.needDisk()
+	old := content(24<<20, 1)
+	if err := os.WriteFile(e.onDisk("f"), old, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rc, err := e.r.Open("f")
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer rc.Close()
+	first := make([]byte, 64<<10)
+	if _, err := io.ReadFull(rc, first); err != nil {
+		t.Fatalf("read the first bytes: %v", err)
+	}
+	if err := os.Truncate(e.onDisk("f"), 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	rest, err := io.ReadAll(rc)
+	got := append(first, rest...)
+	if err == nil && (len(got) >= len(old) || !bytes.Equal(got, old[:len(got)])) {
+		t.Errorf("read %d bytes of a file cut from %d to %d bytes during the read (its first bytes: %v); want fewer than %d, its first bytes",
+			len(got), len(old), 1<<20, bytes.Equal(got, old[:min(len(got), len(old))]), len(old))
+	}
+}
+
+// A file that grows while it is read gives its first bytes: all of its
+// old content, and maybe some or all of what was added.
+func testOpenGrows(t *testing.T, e *env) {
+	e.needDisk()
+	old := content(2<<20, 2)
+	grown := append(bytes.Clone(old), content(2<<20, 3)...)
+	if err := os.WriteFile(e.onDisk("f"), old, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rc, err := e.r.Open("f")
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer rc.Close()
+	first := make([]byte, 64<<10)
+	if _, err := io.ReadFull(rc, first); err != nil {
+		t.Fatalf("read the first bytes: %v", err)
+	}
+	f, err := os.OpenFile(e.onDisk("f"), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.Write(grown[len(old):])
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	rest, err := io.ReadAll(rc)
+	got := append(first, rest...)
+	if err != nil || len(got) < len(old) || !bytes.Equal(got, grown[:len(got)]) {
+		t.Errorf("read %d bytes, %v, of a file grown from %d to %d bytes during the read (its first bytes: %v); want at least %d, its first bytes",
+			len(got), err, len(old), len(grown), bytes.Equal(got, grown[:min(len(got), len(grown))]), len(old))
+	}
 }
 
 func testOpenNonFiles(t *testing.T, e *env) {

@@ -4,31 +4,39 @@ import (
 	"io"
 
 	pkgsftp "github.com/pkg/sftp"
+
+	"github.com/myrrorfs/myrrorfs/replica/readahead"
 )
 
-// readFile is a remote file open for reading. Its WriteTo (used by io.Copy)
-// keeps many reads in flight; bytes read are counted on the replica.
+// readAhead is how many read requests a download keeps in flight: 4 MiB
+// of maxPacket chunks, more than the 2 MiB of OpenSSH's channel window, so
+// that ssh's window, not this one, bounds a download over a link with
+// latency.
+const readAhead = 16
+
+// readFile is a remote file open for reading, read in order with
+// readAhead requests of maxPacket bytes in flight. pkg/sftp's own WriteTo
+// is not used: a read that a server answers short in mid-file would leave
+// a hole in what it delivers, where File.ReadAt asks again for the rest.
+// Bytes received are counted on the replica.
 type readFile struct {
+	*readahead.Reader
 	r *Replica
 	p string
 	f *pkgsftp.File
 }
 
-// Read reads from the file; io.EOF at its end.
-func (rf *readFile) Read(b []byte) (int, error) {
-	n, err := rf.f.Read(b)
+// ReadAt reads one chunk at off; fewer bytes only at the end of the file
+// (with io.EOF) or with an error.
+func (rf *readFile) ReadAt(b []byte, off int64) (int, error) {
+	n, err := rf.f.ReadAt(b, off)
 	rf.r.bytesRead.Add(int64(n))
 	return n, rf.err("read", err)
 }
 
-// WriteTo copies the rest of the file to w with concurrent requests.
-func (rf *readFile) WriteTo(w io.Writer) (int64, error) {
-	n, err := rf.f.WriteTo(&countWriter{w: w, n: &rf.r.bytesRead})
-	return n, rf.err("read", err)
-}
-
-// Close closes the remote handle.
+// Close closes the remote handle (once the reads in flight are answered).
 func (rf *readFile) Close() error {
+	rf.Reader.Close()
 	return rf.err("close", rf.f.Close())
 }
 
@@ -84,19 +92,4 @@ func (wf *writeFile) err(op string, err error) error {
 		return nil
 	}
 	return wf.r.pathErr(op, wf.p, err)
-}
-
-// countWriter counts the bytes written through it.
-type countWriter struct {
-	w io.Writer
-	n interface{ Add(int64) int64 }
-}
-
-func (c *countWriter) Write(b []byte) (int, error) {
-	n, err := c.w.Write(b)
-	c.n.Add(int64(n))
-	if err == nil && n < len(b) {
-		err = io.ErrShortWrite
-	}
-	return n, err
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // stderrKeep is how much of ssh's stderr is kept for error messages.
@@ -46,6 +48,8 @@ func StartSSH(argv []string, tee io.Writer) (*Process, error) {
 		inW.Close()
 		return nil, fmt.Errorf("pipe: %w", err)
 	}
+	WidenPipe(outR)
+	WidenPipe(inW)
 	p := &Process{stdin: inW, stdout: outR, stderr: &tailBuffer{max: stderrKeep, tee: tee}, done: make(chan struct{})}
 	p.cmd = exec.Command(argv[0], argv[1:]...)
 	p.cmd.Stdin, p.cmd.Stdout, p.cmd.Stderr = inR, outW, p.stderr
@@ -60,6 +64,22 @@ func StartSSH(argv []string, tee io.Writer) (*Process, error) {
 	}
 	go p.wait()
 	return p, nil
+}
+
+// pipeSize is the buffer WidenPipe asks for: 1 MiB, the most an
+// unprivileged process may set by default (fs.pipe-max-size).
+const pipeSize = 1 << 20
+
+// WidenPipe gives the pipe f is an end of a buffer of pipeSize, when the
+// system allows it (it is no error if not). With the default 64 KiB a
+// download wakes ssh and its reader once every 64 KiB, which costs them
+// more CPU than the copies themselves.
+func WidenPipe(f *os.File) {
+	sc, err := f.SyscallConn()
+	if err != nil {
+		return
+	}
+	sc.Control(func(fd uintptr) { unix.FcntlInt(fd, unix.F_SETPIPE_SZ, pipeSize) })
 }
 
 // wait reaps ssh and, after a grace period, closes the pipe from it so that

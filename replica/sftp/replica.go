@@ -14,6 +14,7 @@ import (
 	pkgsftp "github.com/pkg/sftp"
 
 	"github.com/myrrorfs/myrrorfs/replica"
+	"github.com/myrrorfs/myrrorfs/replica/readahead"
 	"github.com/myrrorfs/myrrorfs/tree"
 )
 
@@ -298,37 +299,42 @@ func (r *Replica) Readlink(p string) (string, error) {
 	return target, r.pathErr("readlink", p, err)
 }
 
-// requireKind fails unless p (already checked) is an entry of kind want.
-// A symlink where another kind is wanted is ErrUnsafePath: following it
-// could lead out of the tree.
-func (r *Replica) requireKind(op, p string, want tree.Kind) error {
+// requireKind fails unless p (already checked) is an entry of kind want,
+// and returns its attributes. A symlink where another kind is wanted is
+// ErrUnsafePath: following it could lead out of the tree.
+func (r *Replica) requireKind(op, p string, want tree.Kind) (*pkgsftp.FileStat, error) {
 	st, err := r.lstat(p)
 	if err != nil {
-		return r.pathErr(op, p, err)
+		return nil, r.pathErr(op, p, err)
 	}
 	switch got := tree.KindOfMode(st.Mode); {
 	case got == want:
-		return nil
+		return st, nil
 	case got == tree.Symlink:
-		return &fs.PathError{Op: op, Path: r.where(p), Err: fmt.Errorf("%w: is a symbolic link", replica.ErrUnsafePath)}
+		return nil, &fs.PathError{Op: op, Path: r.where(p), Err: fmt.Errorf("%w: is a symbolic link", replica.ErrUnsafePath)}
 	default:
-		return &fs.PathError{Op: op, Path: r.where(p), Err: fmt.Errorf("is a %s, not a %s", got, want)}
+		return nil, &fs.PathError{Op: op, Path: r.where(p), Err: fmt.Errorf("is a %s, not a %s", got, want)}
 	}
 }
 
-// Open opens regular file p for reading. A symlink at p is refused.
+// Open opens regular file p for reading. A symlink at p is refused. The
+// file is read with many requests in flight (see package readahead), as
+// many as the size the check before the open saw calls for.
 func (r *Replica) Open(p string) (io.ReadCloser, error) {
 	if err := r.check("open", p); err != nil {
 		return nil, err
 	}
-	if err := r.requireKind("open", p, tree.File); err != nil {
+	st, err := r.requireKind("open", p, tree.File)
+	if err != nil {
 		return nil, err
 	}
 	f, err := r.client.Open(r.abs(p))
 	if err != nil {
 		return nil, r.pathErr("open", p, err)
 	}
-	return &readFile{r: r, p: p, f: f}, nil
+	rf := &readFile{r: r, p: p, f: f}
+	rf.Reader = readahead.New(rf, int64(st.Size), readahead.Options{Chunk: maxPacket, Window: readAhead})
+	return rf, nil
 }
 
 // CreateTemp creates a new empty file with permission perm (exactly, no
