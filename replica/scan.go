@@ -508,34 +508,47 @@ var hashRetryDelay = 20 * time.Millisecond
 // hashing. A file that changes while it is hashed is hashed again, a few
 // times; then it is a problem of its path (the side is not empty for it).
 func (s *scanner) hashFile(job tree.Scanned) {
-	h, fp, err := HashFile(s.r, job.Path)
-	for i, d := 1, hashRetryDelay; i < hashAttempts && errors.Is(err, ErrChangedWhileReading) && s.pause(d); i, d = i+1, d*2 {
-		h, fp, err = HashFile(s.r, job.Path)
-	}
-	if err != nil {
+	if err := HashScanned(s.ctx, s.r, &job); err != nil {
 		s.addProblem(Problem{Path: job.Path, Err: err})
 		return
 	}
-	job.FP = fp
-	job.Entry.Hash = h
-	job.Entry.Size, job.Entry.MtimeNs = fp.Size, fp.MtimeNs
-	if fp.Mode != 0 {
-		job.Entry.Perm = fp.Mode & 0o7777
-	}
-	s.hashedBytes.Add(fp.Size)
+	size := job.FP.Size
+	s.hashedBytes.Add(size)
 	s.resMu.Lock()
 	s.res.Hashed++
-	s.res.HashedBytes += fp.Size
+	s.res.HashedBytes += size
 	s.resMu.Unlock()
 	s.addOne(job)
 }
 
-// pause waits for d; false if the scan was cancelled meanwhile.
-func (s *scanner) pause(d time.Duration) bool {
+// HashScanned hashes file sc.Path of r as Scan does and sets sc's hash,
+// fingerprint, size, mtime and permission bits from what was read. A file
+// that changes while it is hashed is hashed again, a few times, before the
+// error (wrapping ErrChangedWhileReading) is returned; ctx ends the waits
+// between attempts.
+func HashScanned(ctx context.Context, r Replica, sc *tree.Scanned) error {
+	h, fp, err := HashFile(r, sc.Path)
+	for i, d := 1, hashRetryDelay; i < hashAttempts && errors.Is(err, ErrChangedWhileReading) && pause(ctx, d); i, d = i+1, d*2 {
+		h, fp, err = HashFile(r, sc.Path)
+	}
+	if err != nil {
+		return err
+	}
+	sc.FP = fp
+	sc.Entry.Hash = h
+	sc.Entry.Size, sc.Entry.MtimeNs = fp.Size, fp.MtimeNs
+	if fp.Mode != 0 {
+		sc.Entry.Perm = fp.Mode & 0o7777
+	}
+	return nil
+}
+
+// pause waits for d; false if ctx ended meanwhile.
+func pause(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
-	case <-s.ctx.Done():
+	case <-ctx.Done():
 		return false
 	case <-t.C:
 		return true

@@ -113,6 +113,7 @@ type common struct {
 	ignore         []string
 	remoteMyrrorfs string // see engine.Options.RemoteMyrrorfs
 	unsafeSFTP     bool   // see engine.Options.UnsafeSFTPWrites
+	allRows        bool   // see engine.Options.AllRows (no flag: status --json --all)
 }
 
 func (c *common) register(cmd *cobra.Command) {
