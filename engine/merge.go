@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"encoding/binary"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,15 +17,68 @@ import (
 // recorded one; otherwise it is hashed then, by a pool of workers, while
 // the merge goes on. Rows leave the merge in path order, once their hashes
 // are in, and a plan keeps only those Apply has something to do with (see
-// settled), unless it keeps every row (Options.AllRows, a mount).
+// settled), unless it keeps every row (Options.AllRows, a mount). A side
+// that is walked (replica.Walk) is never held whole in memory.
 
-// mergeItem is one path on its way through the merge.
+// source is one side's scan in path order: entries, and the paths the
+// scan could not take in (problems).
+type source interface {
+	// head returns the next path, with its entry or its problem.
+	head() (path string, sc *tree.Scanned, prob *replica.Problem, ok bool)
+	next()
+}
+
+// walkSource is a side being walked.
+type walkSource struct{ w *replica.Walk }
+
+func (s walkSource) head() (string, *tree.Scanned, *replica.Problem, bool) {
+	it, ok := s.w.Peek()
+	if !ok {
+		return "", nil, nil, false
+	}
+	if it.Problem != nil {
+		return it.Problem.Path, nil, it.Problem, true
+	}
+	return it.Scanned.Path, &it.Scanned, nil, true
+}
+
+func (s walkSource) next() { s.w.Next() }
+
+// scanSource is a side scanned whole.
+type scanSource struct {
+	res  *replica.ScanResult
+	i, j int // next entry, next problem
+}
+
+func (s *scanSource) head() (string, *tree.Scanned, *replica.Problem, bool) {
+	es, ps := s.res.Entries, s.res.Problems
+	switch {
+	case s.i < len(es) && (s.j == len(ps) || tree.Compare(es[s.i].Path, ps[s.j].Path) < 0):
+		return es[s.i].Path, &es[s.i], nil, true
+	case s.j < len(ps):
+		return ps[s.j].Path, nil, &ps[s.j], true
+	}
+	return "", nil, nil, false
+}
+
+func (s *scanSource) next() {
+	es, ps := s.res.Entries, s.res.Problems
+	if s.i < len(es) && (s.j == len(ps) || tree.Compare(es[s.i].Path, ps[s.j].Path) < 0) {
+		s.i++
+	} else {
+		s.j++
+	}
+}
+
+// mergeItem is one path on its way through the merge, or a problem of one
+// side (prob), which leaves out the rows at and under its path.
 type mergeItem struct {
 	path string
 	rec  tree.Record
 	sc   [2]tree.Scanned // Kind Absent: nothing on that side
-	at   [2]int32        // position in the side's scan, or -1
 	err  [2]error        // the side's file could not be hashed
+	prob *replica.Problem
+	side Side // prob's
 }
 
 // mergeBatchSize is how many paths go through the merge together.
@@ -50,14 +102,14 @@ type merger struct {
 	p       *Pair
 	ctx     context.Context
 	reps    [2]replica.Replica
-	scans   [2]*replica.ScanResult
+	src     [2]source
 	prev    [2]*replica.ScanResult // a resident pair's previous scans, for their hashes
-	fresh   [2]bool                // the scan was made by this refresh (its hashes may be filled in)
+	fresh   [2]bool                // the side was scanned by this refresh (its unknown hashes may be filled in)
 	hashIn  [2]bool                // unknown hashes of this side are computed (else left zero)
 	compact bool                   // leave settled rows out of the plan
+	keep    [2]*replica.ScanResult // a resident pair's fresh scans, rebuilt with their hashes
 
 	// producer
-	next    [2]int
 	cur     *mergeBatch
 	batches chan *mergeBatch
 	free    chan *mergeBatch
@@ -70,17 +122,19 @@ type merger struct {
 	// consumer
 	plan     *Plan
 	bad      map[string]bool // paths a scan could not take in
-	failed   [2][]int32      // scan positions of files that could not be hashed
-	hashProb [2][]replica.Problem
+	probs    [2][]Problem    // each side's, in path order
+	failed   map[string]bool // paths whose file could not be hashed
 	filter   contentFilter
 	lastProg time.Time
 }
 
-// merge merges the journal with scans (whose problems are not in bad) into
-// plan.Rows. fresh tells which scans this refresh made.
-func (p *Pair) merge(ctx context.Context, plan *Plan, scans, prev [2]*replica.ScanResult, fresh [2]bool) error {
+// merge merges the journal with each side's scan into plan.Rows, and sets
+// the plan's problems and counts. fresh tells which sides this refresh
+// scanned; a resident pair's fresh scans are rebuilt, with the hashes
+// found, into keep.
+func (p *Pair) merge(ctx context.Context, plan *Plan, src [2]source, prev [2]*replica.ScanResult, fresh [2]bool) (keep [2]*replica.ScanResult, err error) {
 	m := &merger{
-		p: p, ctx: ctx, plan: plan, scans: scans, prev: prev, fresh: fresh,
+		p: p, ctx: ctx, plan: plan, src: src, prev: prev, fresh: fresh,
 		reps:    [2]replica.Replica{p.Local, p.Remote},
 		compact: !p.opt.Resident && !p.opt.AllRows,
 		batches: make(chan *mergeBatch, 8),
@@ -89,12 +143,9 @@ func (p *Pair) merge(ctx context.Context, plan *Plan, scans, prev [2]*replica.Sc
 	}
 	m.hashIn[LocalSide] = fresh[LocalSide]
 	m.hashIn[RemoteSide] = fresh[RemoteSide] && p.RemoteHashing() == HashInPlace
-	for s := range scans {
-		for _, pr := range scans[s].Problems {
-			if m.bad == nil {
-				m.bad = map[string]bool{}
-			}
-			m.bad[pr.Path] = true
+	for s := range fresh {
+		if fresh[s] && p.opt.Resident {
+			m.keep[s] = &replica.ScanResult{}
 		}
 	}
 	var workers sync.WaitGroup
@@ -118,7 +169,7 @@ func (p *Pair) merge(ctx context.Context, plan *Plan, scans, prev [2]*replica.Sc
 			m.progress(false)
 		}
 	}()
-	err := p.db.LoadKeys(func(key []byte, rec tree.Record) error {
+	err = p.db.LoadKeys(func(key []byte, rec tree.Record) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -138,70 +189,76 @@ func (p *Pair) merge(ctx context.Context, plan *Plan, scans, prev [2]*replica.Sc
 		err = ctx.Err()
 	}
 	if err != nil {
-		return err
+		return keep, err
 	}
 	m.progress(true)
-	m.finishScans()
+	for s := range m.probs {
+		plan.Hashed[s] += int(m.hashed[s].Load())
+		for _, pr := range m.probs[s] {
+			plan.Problems = append(plan.Problems, pr)
+		}
+		if k := m.keep[s]; k != nil {
+			k.Hashed, k.HashedBytes = int(m.hashed[s].Load()), m.hashedBytes[s].Load()
+		}
+	}
 	if m.compact {
-		return m.addCopySources()
+		err = m.addCopySources()
 	}
-	return nil
+	return m.keep, err
 }
 
-// peek returns the path of the next entry of side s's scan.
-func (m *merger) peek(s int) (string, bool) {
-	es := m.scans[s].Entries
-	if m.next[s] < len(es) {
-		return es[m.next[s]].Path, true
-	}
-	return "", false
-}
-
-// takeScan moves side s's next entry into it.
-func (m *merger) takeScan(it *mergeItem, s int) {
-	k := m.next[s]
-	it.sc[s] = m.scans[s].Entries[k]
-	it.at[s] = int32(k)
-	m.next[s]++
-}
-
-// emitBefore emits the scanned paths that come before key (all that are
-// left when key is nil), which the journal has no record of.
+// emitBefore emits the paths the scans hold before key (all that are left
+// when key is nil), which the journal has no record of, and the problems
+// at or before key.
 func (m *merger) emitBefore(key []byte) {
 	for {
-		lp, lok := m.peek(int(LocalSide))
-		rp, rok := m.peek(int(RemoteSide))
-		path := lp
-		switch {
-		case !lok && !rok:
+		best, path, isProb := -1, "", false
+		for s := range m.src {
+			p, _, prob, ok := m.src[s].head()
+			if !ok {
+				continue
+			}
+			// the lowest path; a problem before an entry of the same path
+			if c := tree.Compare(p, path); best < 0 || c < 0 || c == 0 && prob != nil && !isProb {
+				best, path, isProb = s, p, prob != nil
+			}
+		}
+		if best < 0 {
 			return
-		case !lok || rok && tree.Compare(rp, lp) < 0:
-			path = rp
 		}
-		if key != nil && tree.CompareKey(path, key) >= 0 {
-			return
+		if key != nil {
+			if c := tree.CompareKey(path, key); c > 0 || c == 0 && !isProb {
+				return
+			}
 		}
-		it := mergeItem{path: path, at: [2]int32{-1, -1}}
-		if lok && lp == path {
-			m.takeScan(&it, int(LocalSide))
+		if isProb {
+			_, _, prob, _ := m.src[best].head()
+			m.emit(mergeItem{path: path, prob: prob, side: Side(best)})
+			m.src[best].next()
+			continue
 		}
-		if rok && rp == path {
-			m.takeScan(&it, int(RemoteSide))
-		}
+		it := mergeItem{path: path}
+		m.takeAt(&it, func(p string) bool { return p == path })
 		m.emit(it)
+	}
+}
+
+// takeAt moves into it each side's next entry whose path is at says so.
+func (m *merger) takeAt(it *mergeItem, at func(string) bool) {
+	for s := range m.src {
+		if p, sc, prob, ok := m.src[s].head(); ok && prob == nil && at(p) {
+			it.sc[s] = *sc
+			it.path = p
+			m.src[s].next()
+		}
 	}
 }
 
 // emitAt emits the path of key, with its journal record.
 func (m *merger) emitAt(key []byte, rec tree.Record) {
-	it := mergeItem{rec: rec, at: [2]int32{-1, -1}}
-	for s := range 2 {
-		if p, ok := m.peek(s); ok && tree.CompareKey(p, key) == 0 {
-			m.takeScan(&it, s)
-			it.path = p
-		}
-	}
-	if it.sc[LocalSide].Entry.Kind == tree.Absent && it.sc[RemoteSide].Entry.Kind == tree.Absent {
+	it := mergeItem{rec: rec}
+	m.takeAt(&it, func(p string) bool { return tree.CompareKey(p, key) == 0 })
+	if it.path == "" && len(key) > 0 {
 		it.path = tree.PathFromKey(key)
 	}
 	m.emit(it)
@@ -221,7 +278,7 @@ func (m *merger) emit(it mergeItem) {
 	b.items = append(b.items, it)
 	p := &b.items[len(b.items)-1]
 	for s := range 2 {
-		if m.needsHash(p, Side(s)) {
+		if p.prob == nil && m.needsHash(p, Side(s)) {
 			b.wg.Add(1)
 			m.jobs <- hashJob{b: b, it: p, side: Side(s)}
 		}
@@ -293,24 +350,50 @@ func (m *merger) hashWorker() {
 // take receives the next item, in path order, with its hashes.
 func (m *merger) take(it *mergeItem) {
 	pl := m.plan
+	if it.prob != nil {
+		pr := *it.prob
+		m.probs[it.side] = append(m.probs[it.side], Problem{Side: it.side, Path: pr.Path, Err: pr.Err, Warning: pr.Warning})
+		pl.Counts[it.side]++
+		if k := m.keep[it.side]; k != nil {
+			k.Problems = append(k.Problems, pr)
+		}
+		if m.bad == nil {
+			m.bad = map[string]bool{}
+		}
+		m.bad[it.path] = true
+		return
+	}
 	if it.rec.Base.Exists() {
 		pl.BaseCount++
 	}
 	failed := false
 	for s := range 2 {
+		if !it.sc[s].Entry.Exists() {
+			continue
+		}
+		// a path the scan could not take in is still there: a side
+		// whose only file changed while hashed is not empty
+		pl.Counts[s]++
+		k := m.keep[s]
 		if it.err[s] != nil {
-			m.hashProb[s] = append(m.hashProb[s], replica.Problem{Path: it.path, Err: it.err[s]})
-			m.failed[s] = append(m.failed[s], it.at[s])
+			m.probs[s] = append(m.probs[s], Problem{Side: Side(s), Path: it.path, Err: it.err[s]})
+			if k != nil {
+				k.Problems = append(k.Problems, replica.Problem{Path: it.path, Err: it.err[s]})
+			}
 			failed = true
+		} else if k != nil {
+			k.Entries = append(k.Entries, it.sc[s]) // with its hash, for the next scan
 		}
 	}
-	if failed || m.bad != nil && coveredBy(m.bad, it.path) {
+	if failed {
+		if m.failed == nil {
+			m.failed = map[string]bool{}
+		}
+		m.failed[it.path] = true
 		return
 	}
-	for s := range 2 {
-		if at := it.at[s]; m.fresh[s] && at >= 0 {
-			m.scans[s].Entries[at] = it.sc[s] // with its hash, for a resident pair's next scan
-		}
+	if m.bad != nil && coveredBy(m.bad, it.path) {
+		return
 	}
 	row := Row{Path: it.path, Rec: it.rec, Local: it.sc[LocalSide], Remote: it.sc[RemoteSide]}
 	row.Local.Path, row.Remote.Path = it.path, it.path
@@ -359,51 +442,13 @@ func (m *merger) progress(force bool) {
 	m.lastProg = now
 	for s := range 2 {
 		if m.fresh[s] {
-			f(Side(s), len(m.scans[s].Entries)+len(m.scans[s].Problems), m.hashedBytes[s].Load())
+			f(Side(s), m.plan.Counts[s], m.hashedBytes[s].Load())
 		}
 	}
 }
 
 // progressEvery is the least time between two progress reports.
 const progressEvery = 100 * time.Millisecond
-
-// finishScans makes each fresh scan what a scan that hashed as it went
-// would have been: hashes counted, and files that could not be hashed
-// taken out of its entries and made problems of their paths. Counts and
-// Hashed of the plan are set from the scans.
-func (m *merger) finishScans() {
-	for s, r := range m.scans {
-		// a path the scan could not take in is still there: a side
-		// whose only file changed while hashed is not empty
-		m.plan.Counts[s] = len(r.Entries) + len(r.Problems)
-		if !m.fresh[s] {
-			m.plan.Hashed[s] = r.Hashed
-			continue
-		}
-		r.Hashed += int(m.hashed[s].Load())
-		r.HashedBytes += m.hashedBytes[s].Load()
-		m.plan.Hashed[s] = r.Hashed
-		if len(m.failed[s]) == 0 {
-			continue
-		}
-		if m.p.opt.Resident {
-			gone := map[int32]bool{}
-			for _, at := range m.failed[s] {
-				gone[at] = true
-			}
-			kept := r.Entries[:0]
-			for i, e := range r.Entries {
-				if !gone[int32(i)] {
-					kept = append(kept, e)
-				}
-			}
-			clear(r.Entries[len(kept):])
-			r.Entries = kept
-		}
-		r.Problems = append(r.Problems, m.hashProb[s]...)
-		slices.SortStableFunc(r.Problems, func(a, b replica.Problem) int { return tree.Compare(a.Path, b.Path) })
-	}
-}
 
 // contentFilter tells, with few false positives, whether a content hash is
 // among those added: a Bloom filter of 2^23 bits keyed by two 32-bit
@@ -476,7 +521,7 @@ func (m *merger) addCopySources() error {
 			return nil
 		}
 		path := tree.PathFromKey(key)
-		if m.bad != nil && coveredBy(m.bad, path) || m.hashFailed(path) {
+		if m.bad != nil && coveredBy(m.bad, path) || m.failed[path] {
 			return nil
 		}
 		row := Row{Path: path, Rec: rec,
@@ -505,18 +550,6 @@ func (m *merger) addCopySources() error {
 	pl.Settled -= len(extra)
 	pl.settledFiles -= len(extra)
 	return nil
-}
-
-// hashFailed reports whether path is one whose file could not be hashed.
-func (m *merger) hashFailed(path string) bool {
-	for s := range m.hashProb {
-		for _, pr := range m.hashProb[s] {
-			if pr.Path == path {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // recordedScan is what a scan saw of a settled file whose record holds

@@ -213,53 +213,117 @@ func (p *Pair) RefreshWith(ctx context.Context, rs *RemoteScan) (*Plan, error) {
 	return p.refresh(ctx, false, rs.res)
 }
 
+// walkAhead is how many local entries may be listed ahead while the
+// remote side is scanned whole: they wait in memory for the merge.
+const walkAhead = 1 << 16
+
 // refresh rescans the local side and, when remote is true, the remote side
 // (otherwise it takes rs, or the latest remote scan). The scans hash
 // nothing: the merge with the journal hashes the files whose fingerprint
-// changed since they were recorded.
+// changed since they were recorded. A side is walked, and merged as it is
+// walked, unless it lists its whole tree at once (an agent): then it is
+// scanned whole, while the other side is walked ahead.
 func (p *Pair) refresh(ctx context.Context, remote bool, rs *replica.ScanResult) (*Plan, error) {
 	p.mu.Lock()
 	prev := p.last
 	p.mu.Unlock()
-	res := prev
-	if rs != nil {
-		res[RemoteSide] = rs
+	if rs == nil && !remote {
+		rs = prev[RemoteSide]
 	}
+	var src [2]source
 	var fresh [2]bool
-	var errs [2]error
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if remote || res[RemoteSide] == nil {
-			fresh[RemoteSide] = true
-			res[RemoteSide], errs[RemoteSide] = replica.Scan(ctx, p.Remote, p.scanOptions(RemoteSide))
+	var walks [2]*replica.Walk
+	defer func() {
+		for _, w := range walks {
+			if w != nil {
+				w.Close()
+			}
 		}
 	}()
-	fresh[LocalSide] = true
-	res[LocalSide], errs[LocalSide] = replica.Scan(ctx, p.Local, p.scanOptions(LocalSide))
-	<-done
-	for s, err := range errs {
+	var temps [2]func() []string
+	walk := func(s Side, r replica.Replica) error {
+		w, err := replica.NewWalk(ctx, r, p.scanOptions(s))
 		if err != nil {
-			return nil, fmt.Errorf("scan %s side: %w", Side(s), err)
+			return fmt.Errorf("scan %s side: %w", s, err)
 		}
+		walks[s] = w
+		src[s], fresh[s], temps[s] = walkSource{w}, true, w.Temps
+		return nil
+	}
+	scanned := func(s Side, res *replica.ScanResult, isFresh bool) {
+		src[s], fresh[s], temps[s] = &scanSource{res: res}, isFresh, func() []string { return res.Temps }
+	}
+	var rerr error
+	remoteDone := make(chan struct{})
+	go func() {
+		defer close(remoteDone)
+		r := p.Remote
+		switch _, lists := r.(replica.TreeLister); {
+		case rs != nil:
+			scanned(RemoteSide, rs, false)
+		case lists:
+			res, err := replica.Scan(ctx, r, p.scanOptions(RemoteSide))
+			if err != nil {
+				rerr = fmt.Errorf("scan remote side: %w", err)
+				return
+			}
+			scanned(RemoteSide, res, true)
+		default:
+			rerr = walk(RemoteSide, r)
+		}
+	}()
+	lerr := walk(LocalSide, p.Local)
+	if lerr == nil {
+		// until the remote side can be merged, list the local one ahead
+		walks[LocalSide].SetAhead(walkAhead)
+	}
+	<-remoteDone
+	if lerr == nil {
+		walks[LocalSide].SetAhead(0)
+	}
+	if lerr != nil {
+		return nil, lerr
+	}
+	if rerr != nil {
+		return nil, rerr
 	}
 	plan := &Plan{RemoteHashing: p.RemoteHashing()}
-	if err := p.merge(ctx, plan, res, prev, fresh); err != nil {
+	if rs != nil {
+		plan.Hashed[RemoteSide] = rs.Hashed
+	}
+	keep, err := p.merge(ctx, plan, src, prev, fresh)
+	if err != nil {
 		if ctx.Err() == nil {
 			err = fmt.Errorf("load journal: %w", err)
 		}
 		return nil, err
 	}
-	if p.opt.Resident {
-		p.mu.Lock()
-		p.last = res
-		p.mu.Unlock()
-	}
-	for s, r := range res {
-		plan.Temps[s] = r.Temps
-		for _, pr := range r.Problems {
-			plan.Problems = append(plan.Problems, Problem{Side: Side(s), Path: pr.Path, Err: pr.Err, Warning: pr.Warning})
+	for s, w := range walks {
+		if w == nil {
+			continue
 		}
+		if err := w.Err(); err != nil {
+			return nil, fmt.Errorf("scan %s side: %w", Side(s), err)
+		}
+	}
+	for s := range temps {
+		plan.Temps[s] = temps[s]()
+		if keep[s] != nil {
+			keep[s].Temps = plan.Temps[s]
+		}
+	}
+	if p.opt.Resident {
+		last := prev
+		for s := range keep {
+			if keep[s] != nil {
+				last[s] = keep[s]
+			} else if s == int(RemoteSide) {
+				last[s] = rs
+			}
+		}
+		p.mu.Lock()
+		p.last = last
+		p.mu.Unlock()
 	}
 	plan.FirstSync = plan.BaseCount == 0
 	plan.reconcile()

@@ -337,9 +337,9 @@ func (s *scanner) takeDir(dir string, infos []Info) {
 }
 
 // filesToReuse guesses how many of infos will be entries at once: the
-// files, when recorded hashes may be reused.
+// files, when recorded hashes may be reused or hashing is left to later.
 func (s *scanner) filesToReuse(infos []Info) int {
-	if s.opt.Known == nil {
+	if s.opt.Known == nil && !s.opt.LazyHash {
 		return 0
 	}
 	n := 0
@@ -373,23 +373,37 @@ func (s *scanner) takeChild(b *batch, dir string, info *Info) {
 // file, a temporary for an internal name that is one. An ignored child
 // leaves none.
 func (s *scanner) admit(b *batch, dir string, info *Info) (tree.Scanned, bool) {
+	sc, ok, prob, temp := s.opt.admit(dir, info)
+	switch {
+	case prob != nil:
+		b.problems = append(b.problems, *prob)
+	case temp != "":
+		b.temps = append(b.temps, temp)
+	}
+	return sc, ok
+}
+
+// admit decides whether child info of dir is to be taken in, and returns
+// its entry (without hash or target) when it is (ok). A child left out may
+// come with a Warning problem (an invalid name, a special file, a reserved
+// name when opt asks) or be a temporary of this scan's pair (temp is its
+// path); an ignored child comes with neither.
+func (opt *ScanOptions) admit(dir string, info *Info) (sc tree.Scanned, ok bool, prob *Problem, temp string) {
 	p := tree.Join(dir, info.Name)
 	if err := tree.ValidName(info.Name); err != nil {
-		b.problems = append(b.problems, Problem{Path: p, Err: fmt.Errorf("%q: %w", info.Name, err), Warning: true})
-		return tree.Scanned{}, false
+		return sc, false, &Problem{Path: p, Err: fmt.Errorf("%q: %w", info.Name, err), Warning: true}, ""
 	}
 	if tree.Internal(p) {
-		s.takeInternal(b, dir, p, info.Name)
-		return tree.Scanned{}, false
+		prob, temp := opt.internal(dir, p, info.Name)
+		return sc, false, prob, temp
 	}
-	if s.opt.Ignore != nil && s.opt.Ignore(p, info.Kind == tree.Dir) {
-		return tree.Scanned{}, false
+	if opt.Ignore != nil && opt.Ignore(p, info.Kind == tree.Dir) {
+		return sc, false, nil, ""
 	}
 	if info.Kind == tree.Absent {
-		b.problems = append(b.problems, Problem{Path: p, Err: errNotHandled, Warning: true})
-		return tree.Scanned{}, false
+		return sc, false, &Problem{Path: p, Err: errNotHandled, Warning: true}, ""
 	}
-	sc := tree.Scanned{
+	sc = tree.Scanned{
 		Path:  p,
 		Entry: tree.Entry{Kind: info.Kind, Perm: info.Perm},
 		FP:    info.FP,
@@ -397,26 +411,25 @@ func (s *scanner) admit(b *batch, dir string, info *Info) (tree.Scanned, bool) {
 	if info.Kind == tree.File {
 		sc.Entry.Size, sc.Entry.MtimeNs = info.Size, info.MtimeNs
 	}
-	return sc, true
+	return sc, true, nil, ""
 }
 
-// takeInternal notes internal name p (name in dir) in b: a temporary of
-// this scan's pair in temps, a name that is not myrrorfs's as a Warning
-// problem when asked.
-func (s *scanner) takeInternal(b *batch, dir, p, name string) {
+// internal tells what internal name p (name in dir) is: a temporary of
+// this scan's pair (temp), a name that is not myrrorfs's (a Warning
+// problem, when asked), or neither.
+func (opt *ScanOptions) internal(dir, p, name string) (prob *Problem, temp string) {
 	if m, ok := ParseTempName(name); ok {
-		if s.opt.TempMarkers == nil || slices.Contains(s.opt.TempMarkers, m) {
-			b.temps = append(b.temps, p)
-			return
+		if opt.TempMarkers == nil || slices.Contains(opt.TempMarkers, m) {
+			return nil, p
 		}
 		if m != "" {
-			return // another pair's
+			return nil, "" // another pair's
 		}
 	}
-	if !s.opt.ReportReserved || (dir == "" && (name == tree.BackupDir || tree.InTrash(p))) {
-		return
+	if !opt.ReportReserved || (dir == "" && (name == tree.BackupDir || tree.InTrash(p))) {
+		return nil, ""
 	}
-	b.problems = append(b.problems, Problem{Path: p, Err: ErrReservedName, Warning: true})
+	return &Problem{Path: p, Err: ErrReservedName, Warning: true}, ""
 }
 
 // takeFile takes file sc into b as an entry when its hash is known (or

@@ -1,0 +1,365 @@
+package replica
+
+import (
+	"container/heap"
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/myrrorfs/myrrorfs/tree"
+)
+
+// Walk is a scan that hands its entries over one by one, in tree.Compare
+// order, as it goes, instead of gathering the whole tree: a caller merging
+// it with other lists in path order keeps only what it needs. Directories
+// are listed ahead of the walk by opt.Workers goroutines, nearest first,
+// up to a bounded number of entries listed and not yet handed over. Walk
+// hashes nothing: files come with an unknown hash (opt.Known and
+// opt.LazyHash are not used). What it hands over, entries and problems,
+// is what Scan would find, in the same order.
+//
+// Next must be called until it returns false, or Close called, for the
+// workers to end.
+type Walk struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	r      Replica
+	opt    ScanOptions
+
+	mu       sync.Mutex
+	cond     sync.Cond
+	pending  dirHeap // directories to list, nearest (lowest path) first
+	buffered int     // entries of listings made and not yet walked
+	ahead    int     // how many entries may be listed ahead (see SetAhead)
+	stopped  bool
+	temps    []string
+	workers  sync.WaitGroup
+
+	out    chan []WalkItem // batches of items, in order
+	batch  []WalkItem      // the batch being handed over
+	pos    int
+	err    error // why the walk stopped early
+	walked chan struct{}
+
+	entries, problems int // handed over so far
+	lastProgress      time.Time
+}
+
+// WalkItem is one path a Walk hands over: an entry, or a path the walk
+// could not take in (Problem non-nil; nothing under it is handed over).
+type WalkItem struct {
+	Scanned tree.Scanned
+	Problem *Problem
+}
+
+// Path is the item's path.
+func (it *WalkItem) Path() string {
+	if it.Problem != nil {
+		return it.Problem.Path
+	}
+	return it.Scanned.Path
+}
+
+// walkBuffer is how many entries may be listed ahead of the walk unless
+// SetAhead says otherwise; a directory the walk needs is listed even
+// beyond it. (A variable for tests.)
+var walkBuffer = 1 << 13
+
+// walkBatch is how many items are handed over at a time.
+const walkBatch = 512
+
+// dirJob is a directory of the walk, to be listed.
+type dirJob struct {
+	path     string
+	sc       tree.Scanned // the directory's own entry
+	claimed  bool         // a worker or the walk is listing it (under Walk.mu)
+	done     chan struct{}
+	children []walkChild // sorted by name once listed
+	err      error       // it could not be listed
+}
+
+// walkChild is one child of a listed directory.
+type walkChild struct {
+	sc   tree.Scanned
+	prob *Problem
+	dir  *dirJob // a directory to descend into
+}
+
+// NewWalk lists the root of r and starts walking it. It fails if the root
+// cannot be listed.
+func NewWalk(ctx context.Context, r Replica, opt ScanOptions) (*Walk, error) {
+	if opt.Workers <= 0 {
+		opt.Workers = 8
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	w := &Walk{ctx: ctx, cancel: cancel, r: r, opt: opt, out: make(chan []WalkItem, 4), walked: make(chan struct{}), ahead: walkBuffer}
+	w.cond.L = &w.mu
+	root := &dirJob{claimed: true, done: make(chan struct{})}
+	if err := ctx.Err(); err != nil {
+		cancel()
+		return nil, fmt.Errorf("scan %s: %w", r, err)
+	}
+	w.list(root)
+	if root.err != nil {
+		cancel()
+		return nil, fmt.Errorf("scan %s: list the root: %w", r, root.err)
+	}
+	for range opt.Workers {
+		w.workers.Go(w.work)
+	}
+	go w.walk(root)
+	return w, nil
+}
+
+// Peek returns the next item without taking it; false at the end of the
+// walk (see Err).
+func (w *Walk) Peek() (*WalkItem, bool) {
+	for w.pos == len(w.batch) {
+		b, ok := <-w.out
+		if !ok {
+			return nil, false
+		}
+		w.batch, w.pos = b, 0
+	}
+	return &w.batch[w.pos], true
+}
+
+// Next takes the item Peek returned.
+func (w *Walk) Next() {
+	w.batch[w.pos] = WalkItem{}
+	w.pos++
+}
+
+// Err returns why the walk ended early, once Peek returned false: the
+// context's end, or nil.
+func (w *Walk) Err() error {
+	<-w.walked
+	if w.err != nil {
+		return fmt.Errorf("scan %s: %w", w.r, w.err)
+	}
+	return nil
+}
+
+// Temps returns the stale temporaries found (see ScanResult.Temps), once
+// Peek returned false.
+func (w *Walk) Temps() []string {
+	<-w.walked
+	slices.SortFunc(w.temps, tree.Compare)
+	return w.temps
+}
+
+// SetAhead sets how many entries may be listed ahead of what the walk
+// handed over (the next directory always is); 0 restores the default. A
+// caller that cannot take the walk in yet lets it list further meanwhile.
+func (w *Walk) SetAhead(n int) {
+	if n <= 0 {
+		n = walkBuffer
+	}
+	w.mu.Lock()
+	w.ahead = n
+	w.mu.Unlock()
+	w.cond.Broadcast()
+}
+
+// Close stops the walk, if it is not over, and waits for its goroutines.
+func (w *Walk) Close() {
+	w.cancel()
+	for range w.out { // let the walk end
+	}
+	<-w.walked
+}
+
+// work lists directories until the walk ends.
+func (w *Walk) work() {
+	for {
+		w.mu.Lock()
+		for !w.stopped && (w.pending.Len() == 0 || w.buffered >= w.ahead) {
+			w.cond.Wait()
+		}
+		if w.stopped {
+			w.mu.Unlock()
+			return
+		}
+		d := heap.Pop(&w.pending).(*dirJob)
+		if d.claimed {
+			w.mu.Unlock()
+			continue
+		}
+		d.claimed = true
+		w.mu.Unlock()
+		w.list(d)
+	}
+}
+
+// list lists directory d (claimed by the caller): its children, sorted by
+// name, with symlink targets read, and its subdirectories queued.
+func (w *Walk) list(d *dirJob) {
+	defer close(d.done)
+	infos, err := w.r.ReadDir(d.path)
+	if err != nil {
+		d.err = err
+		return
+	}
+	// in a directory, tree order is the order of the names (an invalid
+	// name holding '/' included)
+	slices.SortFunc(infos, func(a, b Info) int { return tree.Compare(a.Name, b.Name) })
+	children := make([]walkChild, 0, len(infos))
+	var temps []string
+	var subdirs []*dirJob
+	for i := range infos {
+		sc, ok, prob, temp := w.opt.admit(d.path, &infos[i])
+		switch {
+		case prob != nil:
+			children = append(children, walkChild{prob: prob})
+		case temp != "":
+			temps = append(temps, temp)
+		case !ok:
+		case sc.Entry.Kind == tree.Dir:
+			sub := &dirJob{path: sc.Path, sc: sc, done: make(chan struct{})}
+			subdirs = append(subdirs, sub)
+			children = append(children, walkChild{sc: sc, dir: sub})
+		case sc.Entry.Kind == tree.Symlink:
+			target, err := w.r.Readlink(sc.Path)
+			if err != nil {
+				children = append(children, walkChild{prob: &Problem{Path: sc.Path, Err: err}})
+				continue
+			}
+			sc.Entry.Target = target
+			children = append(children, walkChild{sc: sc})
+		default:
+			children = append(children, walkChild{sc: sc})
+		}
+	}
+	d.children = children
+	w.mu.Lock()
+	w.buffered += len(children)
+	w.temps = append(w.temps, temps...)
+	for _, sub := range subdirs {
+		heap.Push(&w.pending, sub)
+	}
+	w.mu.Unlock()
+	if len(subdirs) > 0 {
+		w.cond.Broadcast()
+	}
+}
+
+// await waits until directory d is listed, listing it itself when no
+// worker has begun to (the workers may be held back by walkBuffer), and
+// takes its children off the buffer.
+func (w *Walk) await(d *dirJob) {
+	w.mu.Lock()
+	mine := !d.claimed
+	d.claimed = true
+	w.mu.Unlock()
+	if mine {
+		w.list(d)
+	} else {
+		<-d.done
+	}
+	w.mu.Lock()
+	w.buffered -= len(d.children)
+	w.mu.Unlock()
+	w.cond.Broadcast()
+}
+
+// walk hands over the tree below root in order, then ends the workers.
+func (w *Walk) walk(root *dirJob) {
+	defer close(w.walked)
+	defer w.workers.Wait()
+	defer func() {
+		w.mu.Lock()
+		w.stopped = true
+		w.mu.Unlock()
+		w.cond.Broadcast()
+	}()
+	defer close(w.out)
+	w.mu.Lock()
+	w.buffered -= len(root.children)
+	w.mu.Unlock()
+	var b []WalkItem
+	w.walkDir(root, &b)
+	if len(b) > 0 && w.err == nil {
+		w.send(b)
+	}
+	w.progress(true)
+}
+
+// walkDir hands over the children of listed directory d and, after each
+// subdirectory, what lies under it. It returns false once the walk stops.
+func (w *Walk) walkDir(d *dirJob, b *[]WalkItem) bool {
+	for i := range d.children {
+		c := d.children[i]
+		d.children[i] = walkChild{}
+		if c.dir != nil {
+			w.await(c.dir)
+			if c.dir.err != nil {
+				c.prob = &Problem{Path: c.dir.path, Err: c.dir.err}
+			}
+		}
+		if c.prob != nil {
+			*b = append(*b, WalkItem{Problem: c.prob})
+			w.problems++
+		} else {
+			*b = append(*b, WalkItem{Scanned: c.sc})
+			w.entries++
+		}
+		if len(*b) == walkBatch {
+			if !w.send(*b) {
+				return false
+			}
+			*b = make([]WalkItem, 0, walkBatch)
+		}
+		if c.dir != nil && c.dir.err == nil && !w.walkDir(c.dir, b) {
+			return false
+		}
+	}
+	d.children = nil
+	return true
+}
+
+// send hands a batch over; false when the walk is cancelled.
+func (w *Walk) send(b []WalkItem) bool {
+	w.progress(false)
+	if err := w.ctx.Err(); err != nil {
+		w.err = err
+		return false
+	}
+	select {
+	case w.out <- b:
+		return true
+	case <-w.ctx.Done():
+		w.err = w.ctx.Err()
+		return false
+	}
+}
+
+// progress calls opt.Progress if it is due (or forced).
+func (w *Walk) progress(force bool) {
+	if w.opt.Progress == nil {
+		return
+	}
+	now := time.Now()
+	if !force && now.Sub(w.lastProgress) < progressEvery {
+		return
+	}
+	w.lastProgress = now
+	w.opt.Progress(w.entries+w.problems, 0)
+}
+
+// dirHeap orders directories to list by path (tree.Compare): the walk
+// needs the lowest first.
+type dirHeap []*dirJob
+
+func (h dirHeap) Len() int           { return len(h) }
+func (h dirHeap) Less(i, j int) bool { return tree.Compare(h[i].path, h[j].path) < 0 }
+func (h dirHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *dirHeap) Push(x any)        { *h = append(*h, x.(*dirJob)) }
+func (h *dirHeap) Pop() any {
+	old := *h
+	d := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	return d
+}
