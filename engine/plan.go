@@ -214,15 +214,16 @@ func (p *Pair) RefreshWith(ctx context.Context, rs *RemoteScan) (*Plan, error) {
 }
 
 // walkAhead is how many local entries may be listed ahead while the
-// remote side is scanned whole: they wait in memory for the merge.
+// remote side is listed whole (by an agent): they wait in memory for the
+// merge.
 const walkAhead = 1 << 16
 
 // refresh rescans the local side and, when remote is true, the remote side
 // (otherwise it takes rs, or the latest remote scan). The scans hash
 // nothing: the merge with the journal hashes the files whose fingerprint
-// changed since they were recorded. A side is walked, and merged as it is
-// walked, unless it lists its whole tree at once (an agent): then it is
-// scanned whole, while the other side is walked ahead.
+// changed since they were recorded. Each side is walked, and merged as it
+// is walked (a remote that lists its whole tree at once, an agent, is
+// listed whole first, while the local side is walked ahead).
 func (p *Pair) refresh(ctx context.Context, remote bool, rs *replica.ScanResult) (*Plan, error) {
 	p.mu.Lock()
 	prev := p.last
@@ -250,27 +251,15 @@ func (p *Pair) refresh(ctx context.Context, remote bool, rs *replica.ScanResult)
 		src[s], fresh[s], temps[s] = walkSource{w}, true, w.Temps
 		return nil
 	}
-	scanned := func(s Side, res *replica.ScanResult, isFresh bool) {
-		src[s], fresh[s], temps[s] = &scanSource{res: res}, isFresh, func() []string { return res.Temps }
-	}
 	var rerr error
 	remoteDone := make(chan struct{})
 	go func() {
 		defer close(remoteDone)
-		r := p.Remote
-		switch _, lists := r.(replica.TreeLister); {
-		case rs != nil:
-			scanned(RemoteSide, rs, false)
-		case lists:
-			res, err := replica.Scan(ctx, r, p.scanOptions(RemoteSide))
-			if err != nil {
-				rerr = fmt.Errorf("scan remote side: %w", err)
-				return
-			}
-			scanned(RemoteSide, res, true)
-		default:
-			rerr = walk(RemoteSide, r)
+		if rs != nil {
+			src[RemoteSide], temps[RemoteSide] = &scanSource{res: rs}, func() []string { return rs.Temps }
+			return
 		}
+		rerr = walk(RemoteSide, p.Remote)
 	}()
 	lerr := walk(LocalSide, p.Local)
 	if lerr == nil {

@@ -403,7 +403,13 @@ func (opt *ScanOptions) admit(dir string, info *Info) (sc tree.Scanned, ok bool,
 	if info.Kind == tree.Absent {
 		return sc, false, &Problem{Path: p, Err: errNotHandled, Warning: true}, ""
 	}
-	sc = tree.Scanned{
+	return scannedOf(p, info), true, nil, ""
+}
+
+// scannedOf is the entry at path p of a child listed as info (without hash
+// or target).
+func scannedOf(p string, info *Info) tree.Scanned {
+	sc := tree.Scanned{
 		Path:  p,
 		Entry: tree.Entry{Kind: info.Kind, Perm: info.Perm},
 		FP:    info.FP,
@@ -411,7 +417,7 @@ func (opt *ScanOptions) admit(dir string, info *Info) (sc tree.Scanned, ok bool,
 	if info.Kind == tree.File {
 		sc.Entry.Size, sc.Entry.MtimeNs = info.Size, info.MtimeNs
 	}
-	return sc, true, nil, ""
+	return sc
 }
 
 // internal tells what internal name p (name in dir) is: a temporary of

@@ -3,6 +3,7 @@ package replica
 import (
 	"container/heap"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -15,10 +16,12 @@ import (
 // order, as it goes, instead of gathering the whole tree: a caller merging
 // it with other lists in path order keeps only what it needs. Directories
 // are listed ahead of the walk by opt.Workers goroutines, nearest first,
-// up to a bounded number of entries listed and not yet handed over. Walk
-// hashes nothing: files come with an unknown hash (opt.Known and
-// opt.LazyHash are not used). What it hands over, entries and problems,
-// is what Scan would find, in the same order.
+// up to a bounded number of entries listed and not yet handed over. A
+// replica that lists its whole tree at once (a TreeLister, which may list
+// in any order) is listed whole first and kept, compactly, until handed
+// over. Walk hashes nothing: files come with an unknown hash (opt.Known
+// and opt.LazyHash are not used). What it hands over, entries and
+// problems, is what Scan would find, in the same order.
 //
 // Next must be called until it returns false, or Close called, for the
 // workers to end.
@@ -73,19 +76,22 @@ const walkBatch = 512
 // dirJob is a directory of the walk, to be listed.
 type dirJob struct {
 	path     string
-	sc       tree.Scanned // the directory's own entry
-	claimed  bool         // a worker or the walk is listing it (under Walk.mu)
+	claimed  bool // a worker or the walk is listing it (under Walk.mu)
 	done     chan struct{}
 	children []walkChild // sorted by name once listed
 	err      error       // it could not be listed
 }
 
-// walkChild is one child of a listed directory.
+// walkChild is one child of a listed directory, taken in or a problem.
 type walkChild struct {
-	sc   tree.Scanned
-	prob *Problem
-	dir  *dirJob // a directory to descend into
+	info   Info   // as listed
+	target string // a symlink's
+	prob   *Problem
+	dir    *dirJob // a directory to descend into
 }
+
+// closed is the done channel of directories listed by a TreeLister.
+var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
 // NewWalk lists the root of r and starts walking it. It fails if the root
 // cannot be listed.
@@ -101,6 +107,18 @@ func NewWalk(ctx context.Context, r Replica, opt ScanOptions) (*Walk, error) {
 		cancel()
 		return nil, fmt.Errorf("scan %s: %w", r, err)
 	}
+	if tl, ok := r.(TreeLister); ok {
+		err := w.listTree(tl, root)
+		switch {
+		case err == nil:
+			go w.walk(root)
+			return w, nil
+		case !errors.Is(err, ErrUnsupported):
+			cancel()
+			return nil, fmt.Errorf("scan %s: list the tree: %w", r, err)
+		}
+		root, w.temps = &dirJob{claimed: true, done: make(chan struct{})}, nil
+	}
 	w.list(root)
 	if root.err != nil {
 		cancel()
@@ -111,6 +129,59 @@ func NewWalk(ctx context.Context, r Replica, opt ScanOptions) (*Walk, error) {
 	}
 	go w.walk(root)
 	return w, nil
+}
+
+// listTree takes in all that tl lists below root, as Scan does: an entry
+// under a directory that was not taken in (ignored, internal, unlistable,
+// or never listed) is dropped. It fails with ListTree's error, or when a
+// path is listed twice.
+func (w *Walk) listTree(tl TreeLister, root *dirJob) error {
+	root.done = closed
+	dirs := map[string]*dirJob{"": root}
+	err := tl.ListTree(w.ctx, func(l Listed) error {
+		d := dirs[l.Dir]
+		if d == nil {
+			return nil
+		}
+		sc, ok, prob, temp := w.opt.admit(l.Dir, &l.Info)
+		c := walkChild{info: l.Info}
+		switch {
+		case prob != nil:
+			c.prob = prob
+		case temp != "":
+			w.temps = append(w.temps, temp)
+			return nil
+		case !ok:
+			return nil
+		case l.Err != nil:
+			c.prob = &Problem{Path: sc.Path, Err: l.Err}
+		case l.Info.Kind == tree.Dir:
+			c.dir = &dirJob{path: sc.Path, claimed: true, done: closed}
+			dirs[sc.Path] = c.dir
+		case l.Info.Kind == tree.Symlink:
+			c.target = l.Target
+		}
+		d.children = append(d.children, c)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, d := range dirs {
+		sortChildren(d.children)
+		for i := 1; i < len(d.children); i++ {
+			if d.children[i].info.Name == d.children[i-1].info.Name {
+				return fmt.Errorf("%q listed twice", tree.Join(d.path, d.children[i].info.Name))
+			}
+		}
+	}
+	return nil
+}
+
+// sortChildren sorts a directory's children in tree order: the order of
+// their names (an invalid name holding '/' included).
+func sortChildren(cs []walkChild) {
+	slices.SortFunc(cs, func(a, b walkChild) int { return tree.Compare(a.info.Name, b.info.Name) })
 }
 
 // Peek returns the next item without taking it; false at the end of the
@@ -210,27 +281,26 @@ func (w *Walk) list(d *dirJob) {
 	var subdirs []*dirJob
 	for i := range infos {
 		sc, ok, prob, temp := w.opt.admit(d.path, &infos[i])
+		c := walkChild{info: infos[i]}
 		switch {
 		case prob != nil:
-			children = append(children, walkChild{prob: prob})
+			c.prob = prob
 		case temp != "":
 			temps = append(temps, temp)
+			continue
 		case !ok:
+			continue
 		case sc.Entry.Kind == tree.Dir:
-			sub := &dirJob{path: sc.Path, sc: sc, done: make(chan struct{})}
-			subdirs = append(subdirs, sub)
-			children = append(children, walkChild{sc: sc, dir: sub})
+			c.dir = &dirJob{path: sc.Path, done: make(chan struct{})}
+			subdirs = append(subdirs, c.dir)
 		case sc.Entry.Kind == tree.Symlink:
 			target, err := w.r.Readlink(sc.Path)
 			if err != nil {
-				children = append(children, walkChild{prob: &Problem{Path: sc.Path, Err: err}})
-				continue
+				c.prob = &Problem{Path: sc.Path, Err: err}
 			}
-			sc.Entry.Target = target
-			children = append(children, walkChild{sc: sc})
-		default:
-			children = append(children, walkChild{sc: sc})
+			c.target = target
 		}
+		children = append(children, c)
 	}
 	d.children = children
 	w.mu.Lock()
@@ -302,7 +372,9 @@ func (w *Walk) walkDir(d *dirJob, b *[]WalkItem) bool {
 			*b = append(*b, WalkItem{Problem: c.prob})
 			w.problems++
 		} else {
-			*b = append(*b, WalkItem{Scanned: c.sc})
+			sc := scannedOf(tree.Join(d.path, c.info.Name), &c.info)
+			sc.Entry.Target = c.target
+			*b = append(*b, WalkItem{Scanned: sc})
 			w.entries++
 		}
 		if len(*b) == walkBatch {

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -140,5 +141,78 @@ func TestWalkStopsMidway(t *testing.T) {
 	}
 	if err := w.Err(); n == 50*21 || !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled walk handed over %d items, err %v", n, err)
+	}
+}
+
+// Through a TreeLister (listing in any order), a Walk hands over what a
+// Scan finds, in the same order.
+func TestWalkListed(t *testing.T) {
+	for seed := range uint64(30) {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(seed, 11))
+			m, _ := randomMem(rng, 10+rng.IntN(300))
+			addInternal(m, []string{""})
+			opt := ScanOptions{Workers: 1 + rng.IntN(4), ReportReserved: true}
+			if rng.IntN(2) == 0 {
+				opt.Ignore = func(p string, isDir bool) bool { return strings.HasPrefix(tree.Base(p), "b") == isDir }
+			}
+			l := &listerMem{memReplica: m, seed: seed}
+			sameAsScan(t, l, opt)
+			if l.lists.Load() != 2 {
+				t.Fatalf("ListTree called %d times for a Scan and a Walk", l.lists.Load())
+			}
+		})
+	}
+	faults := map[string]func(m *memReplica){
+		"unlistable dir": func(m *memReplica) { m.failList["d"] = true },
+		"invalid names and specials": func(m *memReplica) {
+			m.extra["e"] = []Info{{Name: ".."}, {Name: "s/lash", Kind: tree.File}, {Name: ""}, {Name: "sock", Kind: tree.Absent}, {Name: "s.x", Kind: tree.File}}
+		},
+		"unreadable link": func(m *memReplica) { m.extra["d"] = []Info{{Name: "dangling", Kind: tree.Symlink}} },
+	}
+	for name, fault := range faults {
+		t.Run(name, func(t *testing.T) {
+			m := faultTree()
+			fault(m)
+			sameAsScan(t, &listerMem{memReplica: m, seed: 3}, ScanOptions{Workers: 2})
+		})
+	}
+}
+
+func TestWalkListerFailures(t *testing.T) {
+	// a lister that cannot list after all is walked
+	m := faultTree()
+	if got := scanPaths(walkAll(t, unsupported{m}, ScanOptions{})); !slices.Equal(got, []string{"a", "d", "d/f", "d/g", "e", "e/x", "l"}) {
+		t.Errorf("walk of an unsupported lister: %q", got)
+	}
+	errBroken := errors.New("stream broken")
+	cases := map[string]struct {
+		fault  func(l *listerMem)
+		wantIs error
+		want   string
+	}{
+		"root unlistable": {func(l *listerMem) { l.failList[""] = true }, fs.ErrPermission, "list the tree"},
+		"stream breaks": {func(l *listerMem) {
+			l.before = func(fn func(Listed) error) error {
+				fn(Listed{Info: Info{Name: "x", Kind: tree.File}})
+				return errBroken
+			}
+		}, errBroken, "mem:"},
+		"entry listed twice": {func(l *listerMem) {
+			l.before = func(fn func(Listed) error) error {
+				m := l.memReplica
+				return fn(Listed{Info: m.info("a", m.nodes["a"])})
+			}
+		}, nil, `"a" listed twice`},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			l := &listerMem{memReplica: faultTree()}
+			c.fault(l)
+			_, err := NewWalk(context.Background(), l, ScanOptions{})
+			if err == nil || (c.wantIs != nil && !errors.Is(err, c.wantIs)) || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("NewWalk: %v; want an error wrapping %v, saying %q", err, c.wantIs, c.want)
+			}
+		})
 	}
 }
