@@ -78,8 +78,8 @@ type dirJob struct {
 	path     string
 	claimed  bool // a worker or the walk is listing it (under Walk.mu)
 	done     chan struct{}
-	children []walkChild // sorted by name once listed
-	err      error       // it could not be listed
+	children children // sorted by name once listed
+	err      error    // it could not be listed
 }
 
 // walkChild is one child of a listed directory, taken in or a problem.
@@ -161,27 +161,22 @@ func (w *Walk) listTree(tl TreeLister, root *dirJob) error {
 		case l.Info.Kind == tree.Symlink:
 			c.target = l.Target
 		}
-		d.children = append(d.children, c)
+		d.children.add(&c)
 		return nil
 	})
 	if err != nil {
 		return err
 	}
 	for _, d := range dirs {
-		sortChildren(d.children)
-		for i := 1; i < len(d.children); i++ {
-			if d.children[i].info.Name == d.children[i-1].info.Name {
-				return fmt.Errorf("%q listed twice", tree.Join(d.path, d.children[i].info.Name))
+		cs := &d.children
+		cs.sort()
+		for i := 1; i < cs.len(); i++ {
+			if name := cs.name(cs.offs[i]); compareNames(name, cs.name(cs.offs[i-1])) == 0 {
+				return fmt.Errorf("%q listed twice", joinName(d.path, name))
 			}
 		}
 	}
 	return nil
-}
-
-// sortChildren sorts a directory's children in tree order: the order of
-// their names (an invalid name holding '/' included).
-func sortChildren(cs []walkChild) {
-	slices.SortFunc(cs, func(a, b walkChild) int { return tree.Compare(a.info.Name, b.info.Name) })
 }
 
 // Peek returns the next item without taking it; false at the end of the
@@ -276,7 +271,7 @@ func (w *Walk) list(d *dirJob) {
 	// in a directory, tree order is the order of the names (an invalid
 	// name holding '/' included)
 	slices.SortFunc(infos, func(a, b Info) int { return tree.Compare(a.Name, b.Name) })
-	children := make([]walkChild, 0, len(infos))
+	var children children
 	var temps []string
 	var subdirs []*dirJob
 	for i := range infos {
@@ -300,11 +295,11 @@ func (w *Walk) list(d *dirJob) {
 			}
 			c.target = target
 		}
-		children = append(children, c)
+		children.add(&c)
 	}
 	d.children = children
 	w.mu.Lock()
-	w.buffered += len(children)
+	w.buffered += children.len()
 	w.temps = append(w.temps, temps...)
 	for _, sub := range subdirs {
 		heap.Push(&w.pending, sub)
@@ -329,7 +324,7 @@ func (w *Walk) await(d *dirJob) {
 		<-d.done
 	}
 	w.mu.Lock()
-	w.buffered -= len(d.children)
+	w.buffered -= d.children.len()
 	w.mu.Unlock()
 	w.cond.Broadcast()
 }
@@ -346,7 +341,7 @@ func (w *Walk) walk(root *dirJob) {
 	}()
 	defer close(w.out)
 	w.mu.Lock()
-	w.buffered -= len(root.children)
+	w.buffered -= root.children.len()
 	w.mu.Unlock()
 	var b []WalkItem
 	w.walkDir(root, &b)
@@ -359,9 +354,8 @@ func (w *Walk) walk(root *dirJob) {
 // walkDir hands over the children of listed directory d and, after each
 // subdirectory, what lies under it. It returns false once the walk stops.
 func (w *Walk) walkDir(d *dirJob, b *[]WalkItem) bool {
-	for i := range d.children {
-		c := d.children[i]
-		d.children[i] = walkChild{}
+	for i := range d.children.len() {
+		c, name := d.children.at(i)
 		if c.dir != nil {
 			w.await(c.dir)
 			if c.dir.err != nil {
@@ -372,7 +366,7 @@ func (w *Walk) walkDir(d *dirJob, b *[]WalkItem) bool {
 			*b = append(*b, WalkItem{Problem: c.prob})
 			w.problems++
 		} else {
-			sc := scannedOf(tree.Join(d.path, c.info.Name), &c.info)
+			sc := scannedOf(joinName(d.path, name), &c.info)
 			sc.Entry.Target = c.target
 			*b = append(*b, WalkItem{Scanned: sc})
 			w.entries++
@@ -387,7 +381,7 @@ func (w *Walk) walkDir(d *dirJob, b *[]WalkItem) bool {
 			return false
 		}
 	}
-	d.children = nil
+	d.children = children{}
 	return true
 }
 

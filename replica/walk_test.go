@@ -216,3 +216,49 @@ func TestWalkListerFailures(t *testing.T) {
 		})
 	}
 }
+
+// Packed children decode to what was added, in tree order once sorted.
+func TestChildrenPacking(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for round := 0; round < 200; round++ {
+		var cs children
+		var want []walkChild
+		seen := map[string]bool{}
+		for n := rng.IntN(20); n > 0; n-- {
+			name := fmt.Sprintf("%c%d", "a/.-\xff"[rng.IntN(5)], rng.IntN(1000))
+			if seen[name] {
+				continue
+			}
+			seen[name] = true
+			c := walkChild{info: Info{Name: name, Kind: tree.Kind(rng.IntN(4)), Perm: uint32(rng.IntN(0o10000)),
+				Size: rng.Int64N(1 << 40), MtimeNs: rng.Int64() - 1<<62,
+				FP: tree.Fingerprint{CtimeNs: rng.Int64(), Ino: rng.Uint64(), Mode: rng.Uint32()}}}
+			c.info.FP.Size, c.info.FP.MtimeNs = c.info.Size, c.info.MtimeNs
+			if rng.IntN(3) == 0 {
+				c.info.FP.Size = rng.Int64()
+			}
+			if rng.IntN(3) == 0 {
+				c.info.FP.MtimeNs = -rng.Int64()
+			}
+			switch rng.IntN(4) {
+			case 0:
+				c.prob = &Problem{Path: name}
+			case 1:
+				c.dir = &dirJob{path: name}
+			case 2:
+				c.target = strings.Repeat("t", rng.IntN(300))
+			}
+			cs.add(&c)
+			want = append(want, c)
+		}
+		cs.sort()
+		slices.SortFunc(want, func(a, b walkChild) int { return tree.Compare(a.info.Name, b.info.Name) })
+		for i := range want {
+			got, name := cs.at(i)
+			got.info.Name = string(name)
+			if got != want[i] {
+				t.Fatalf("child %d: got %+v, want %+v", i, got, want[i])
+			}
+		}
+	}
+}
