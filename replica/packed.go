@@ -28,6 +28,19 @@ const (
 	childMtimeFP             // the fingerprint's mtime is the mtime
 )
 
+// packedSize is about what a child takes packed, but for its name.
+const packedSize = 40
+
+// grow makes room for children listed as infos.
+func (cs *children) grow(infos []Info) {
+	n := 0
+	for i := range infos {
+		n += packedSize + len(infos[i].Name)
+	}
+	cs.buf = slices.Grow(cs.buf, n)
+	cs.offs = slices.Grow(cs.offs, len(infos))
+}
+
 // len is the number of children.
 func (cs *children) len() int { return len(cs.offs) }
 

@@ -41,6 +41,7 @@ type Walk struct {
 	workers  sync.WaitGroup
 
 	out    chan []WalkItem // batches of items, in order
+	free   chan []WalkItem // batches handed over, for reuse
 	batch  []WalkItem      // the batch being handed over
 	pos    int
 	err    error // why the walk stopped early
@@ -100,7 +101,7 @@ func NewWalk(ctx context.Context, r Replica, opt ScanOptions) (*Walk, error) {
 		opt.Workers = 8
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	w := &Walk{ctx: ctx, cancel: cancel, r: r, opt: opt, out: make(chan []WalkItem, 4), walked: make(chan struct{}), ahead: walkBuffer}
+	w := &Walk{ctx: ctx, cancel: cancel, r: r, opt: opt, out: make(chan []WalkItem, 4), free: make(chan []WalkItem, 6), walked: make(chan struct{}), ahead: walkBuffer}
 	w.cond.L = &w.mu
 	root := &dirJob{claimed: true, done: make(chan struct{})}
 	if err := ctx.Err(); err != nil {
@@ -180,9 +181,16 @@ func (w *Walk) listTree(tl TreeLister, root *dirJob) error {
 }
 
 // Peek returns the next item without taking it; false at the end of the
-// walk (see Err).
+// walk (see Err). The item may be reused once Next is called.
 func (w *Walk) Peek() (*WalkItem, bool) {
 	for w.pos == len(w.batch) {
+		if w.batch != nil {
+			select {
+			case w.free <- w.batch[:0]:
+			default:
+			}
+			w.batch, w.pos = nil, 0
+		}
 		b, ok := <-w.out
 		if !ok {
 			return nil, false
@@ -272,6 +280,7 @@ func (w *Walk) list(d *dirJob) {
 	// name holding '/' included)
 	slices.SortFunc(infos, func(a, b Info) int { return tree.Compare(a.Name, b.Name) })
 	var children children
+	children.grow(infos)
 	var temps []string
 	var subdirs []*dirJob
 	for i := range infos {
@@ -343,7 +352,7 @@ func (w *Walk) walk(root *dirJob) {
 	w.mu.Lock()
 	w.buffered -= root.children.len()
 	w.mu.Unlock()
-	var b []WalkItem
+	b := make([]WalkItem, 0, walkBatch)
 	w.walkDir(root, &b)
 	if len(b) > 0 && w.err == nil {
 		w.send(b)
@@ -375,7 +384,7 @@ func (w *Walk) walkDir(d *dirJob, b *[]WalkItem) bool {
 			if !w.send(*b) {
 				return false
 			}
-			*b = make([]WalkItem, 0, walkBatch)
+			*b = w.newBatch()
 		}
 		if c.dir != nil && c.dir.err == nil && !w.walkDir(c.dir, b) {
 			return false
@@ -383,6 +392,16 @@ func (w *Walk) walkDir(d *dirJob, b *[]WalkItem) bool {
 	}
 	d.children = children{}
 	return true
+}
+
+// newBatch returns an empty batch, one handed over before if it can.
+func (w *Walk) newBatch() []WalkItem {
+	select {
+	case b := <-w.free:
+		return b
+	default:
+		return make([]WalkItem, 0, walkBatch)
+	}
 }
 
 // send hands a batch over; false when the walk is cancelled.

@@ -262,3 +262,22 @@ func TestChildrenPacking(t *testing.T) {
 		}
 	}
 }
+
+// Peek keeps saying the walk is over once it is.
+func TestWalkPeekAfterEnd(t *testing.T) {
+	w, err := NewWalk(context.Background(), faultTree(), ScanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, ok := w.Peek(); !ok {
+			break
+		}
+		w.Next()
+	}
+	for range 3 {
+		if it, ok := w.Peek(); ok {
+			t.Fatalf("Peek after the end: %v", it)
+		}
+	}
+}
