@@ -147,14 +147,13 @@ func (np *namePattern) matchName(name string) bool {
 	return true
 }
 
-// match tells whether np matches path p, as gitignore's Pattern.Match.
-func (np *namePattern) match(p string, isDir bool) bool {
-	for p != "" {
-		name, rest, more := strings.Cut(p, "/")
+// match tells whether np matches the path whose names are names, as
+// gitignore's Pattern.Match.
+func (np *namePattern) match(names []string, isDir bool) bool {
+	for i, name := range names {
 		if np.matchName(name) {
-			return !np.dirOnly || isDir || more
+			return !np.dirOnly || isDir || i < len(names)-1
 		}
-		p = rest
 	}
 	return false
 }
@@ -165,8 +164,18 @@ func (ig *Ignorer) Ignored(p string, isDir bool) bool {
 		return false
 	}
 	if ig.names != nil {
+		var buf [16]string // most paths are no deeper: no allocation
+		names := buf[:0]
+		for {
+			name, rest, more := strings.Cut(p, "/")
+			names = append(names, name)
+			if !more {
+				break
+			}
+			p = rest
+		}
 		for i := len(ig.names) - 1; i >= 0; i-- {
-			if np := &ig.names[i]; np.match(p, isDir) {
+			if np := &ig.names[i]; np.match(names, isDir) {
 				return !np.inclusion
 			}
 		}
