@@ -276,9 +276,6 @@ func (w *Walk) list(d *dirJob) {
 		d.err = err
 		return
 	}
-	// in a directory, tree order is the order of the names (an invalid
-	// name holding '/' included)
-	slices.SortFunc(infos, func(a, b Info) int { return tree.Compare(a.Name, b.Name) })
 	var children children
 	children.grow(infos)
 	var temps []string
@@ -306,6 +303,7 @@ func (w *Walk) list(d *dirJob) {
 		}
 		children.add(&c)
 	}
+	children.sort()
 	d.children = children
 	w.mu.Lock()
 	w.buffered += children.len()
