@@ -128,15 +128,16 @@ type merger struct {
 	lastProg time.Time
 }
 
-// merge merges the journal with each side's scan into plan.Rows, and sets
-// the plan's problems and counts. fresh tells which sides this refresh
+// merge merges the journal with each side's scan into plan.Rows (all of
+// them with all, else see merger.compact), and sets the plan's problems
+// and counts. fresh tells which sides this refresh
 // scanned; a resident pair's fresh scans are rebuilt, with the hashes
 // found, into keep.
-func (p *Pair) merge(ctx context.Context, plan *Plan, src [2]source, prev [2]*replica.ScanResult, fresh [2]bool) (keep [2]*replica.ScanResult, err error) {
+func (p *Pair) merge(ctx context.Context, plan *Plan, src [2]source, prev [2]*replica.ScanResult, fresh [2]bool, all bool) (keep [2]*replica.ScanResult, err error) {
 	m := &merger{
 		p: p, ctx: ctx, plan: plan, src: src, prev: prev, fresh: fresh,
 		reps:    [2]replica.Replica{p.Local, p.Remote},
-		compact: !p.opt.Resident && !p.opt.AllRows,
+		compact: !p.opt.Resident && !p.opt.AllRows && !all,
 		batches: make(chan *mergeBatch, 8),
 		free:    make(chan *mergeBatch, 10),
 		jobs:    make(chan hashJob, 2*p.workers),

@@ -170,7 +170,14 @@ func (p *Pair) Scan(ctx context.Context) (*Plan, error) {
 // the last remote scan stands in for it). Files seen unchanged by the
 // previous scan of the same side are not hashed again.
 func (p *Pair) Refresh(ctx context.Context, remote bool) (*Plan, error) {
-	return p.refresh(ctx, remote, nil)
+	return p.refresh(ctx, remote, nil, false)
+}
+
+// ScanAll is Scan with a row for every path, equal ones included, whatever
+// the pair's options (see Options.AllRows): for a status that prints them
+// all.
+func (p *Pair) ScanAll(ctx context.Context) (*Plan, error) {
+	return p.refresh(ctx, true, nil, true)
 }
 
 // RemoteScan is a scan of the remote side made by ScanRemote.
@@ -208,9 +215,9 @@ func (p *Pair) RefreshWith(ctx context.Context, rs *RemoteScan) (*Plan, error) {
 	stale := rs.gen != p.gen
 	p.mu.Unlock()
 	if stale {
-		return p.refresh(ctx, true, nil)
+		return p.refresh(ctx, true, nil, false)
 	}
-	return p.refresh(ctx, false, rs.res)
+	return p.refresh(ctx, false, rs.res, false)
 }
 
 // walkAhead is how many local entries may be listed ahead while the
@@ -219,12 +226,12 @@ func (p *Pair) RefreshWith(ctx context.Context, rs *RemoteScan) (*Plan, error) {
 const walkAhead = 1 << 16
 
 // refresh rescans the local side and, when remote is true, the remote side
-// (otherwise it takes rs, or the latest remote scan). The scans hash
+// (otherwise it takes rs, or the latest remote scan); all keeps every row. The scans hash
 // nothing: the merge with the journal hashes the files whose fingerprint
 // changed since they were recorded. Each side is walked, and merged as it
 // is walked (a remote that lists its whole tree at once, an agent, is
 // listed whole first, while the local side is walked ahead).
-func (p *Pair) refresh(ctx context.Context, remote bool, rs *replica.ScanResult) (*Plan, error) {
+func (p *Pair) refresh(ctx context.Context, remote bool, rs *replica.ScanResult, all bool) (*Plan, error) {
 	p.mu.Lock()
 	prev := p.last
 	p.mu.Unlock()
@@ -280,7 +287,7 @@ func (p *Pair) refresh(ctx context.Context, remote bool, rs *replica.ScanResult)
 	if rs != nil {
 		plan.Hashed[RemoteSide] = rs.Hashed
 	}
-	keep, err := p.merge(ctx, plan, src, prev, fresh)
+	keep, err := p.merge(ctx, plan, src, prev, fresh, all)
 	if err != nil {
 		if ctx.Err() == nil {
 			err = fmt.Errorf("load journal: %w", err)
