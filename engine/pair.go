@@ -37,6 +37,10 @@ type Options struct {
 	// latest scans are kept, to skip hashing on the next one and to let
 	// Refresh rescan the local side alone.
 	Resident bool
+	// AllRows keeps a row for every path in plans, equal ones included
+	// (a resident pair always does): else a plan leaves out the paths that
+	// Apply has nothing to do with (see Plan.Settled).
+	AllRows bool
 	// CacheLimit bounds the local cache of remote versions a mount shows
 	// (bytes); 0 means DefaultCacheLimit.
 	CacheLimit int64

@@ -45,7 +45,8 @@ func (p Problem) Error() string {
 type Row = ops.Row
 
 // Plan is the result of scanning and reconciling a pair: one decision per
-// path, in tree order, plus what the scans could not take in.
+// path, in tree order (but for the settled paths a plan may leave out, see
+// Settled), plus what the scans could not take in.
 type Plan struct {
 	Rows      []Row
 	Decisions []reconcile.Decision // parallel to Rows
@@ -53,8 +54,14 @@ type Plan struct {
 	Temps     [2][]string // stale temporaries found on each side
 	FirstSync bool        // no base recorded yet
 	BaseCount int         // paths with a base
-	Counts    [2]int      // entries found on each side, and paths it could not take in
-	Hashed    [2]int      // files hashed by each scan
+	// Settled counts the paths left out of Rows because Apply has nothing
+	// to do with them (both sides hold the base, the journal is up to
+	// date): a plan of a pair that is not resident keeps only the rows it
+	// needs, unless Options.AllRows. They are equal.
+	Settled      int
+	settledFiles int    // the settled paths that are not directories
+	Counts       [2]int // entries found on each side, and paths it could not take in
+	Hashed       [2]int // files hashed by each scan
 	// RemoteHashing tells how remote files were hashed (HashInPlace or
 	// HashByDownload).
 	RemoteHashing string
@@ -163,7 +170,14 @@ func (p *Pair) Scan(ctx context.Context) (*Plan, error) {
 // the last remote scan stands in for it). Files seen unchanged by the
 // previous scan of the same side are not hashed again.
 func (p *Pair) Refresh(ctx context.Context, remote bool) (*Plan, error) {
-	return p.refresh(ctx, remote, nil)
+	return p.refresh(ctx, remote, nil, false)
+}
+
+// ScanAll is Scan with a row for every path, equal ones included, whatever
+// the pair's options (see Options.AllRows): for a status that prints them
+// all.
+func (p *Pair) ScanAll(ctx context.Context) (*Plan, error) {
+	return p.refresh(ctx, true, nil, true)
 }
 
 // RemoteScan is a scan of the remote side made by ScanRemote.
@@ -184,7 +198,7 @@ func (p *Pair) ScanRemote(ctx context.Context) (*RemoteScan, error) {
 	p.mu.Lock()
 	gen, r := p.gen, p.Remote
 	p.mu.Unlock()
-	opt := p.scanOptions(recs, indexRecs(recs), RemoteSide)
+	opt := p.knownOptions(recs, indexRecs(recs), RemoteSide)
 	opt.LazyHash = p.RemoteHashing() == HashByDownload
 	res, err := replica.Scan(ctx, r, opt)
 	if err != nil {
@@ -201,66 +215,113 @@ func (p *Pair) RefreshWith(ctx context.Context, rs *RemoteScan) (*Plan, error) {
 	stale := rs.gen != p.gen
 	p.mu.Unlock()
 	if stale {
-		return p.refresh(ctx, true, nil)
+		return p.refresh(ctx, true, nil, false)
 	}
-	return p.refresh(ctx, false, rs.res)
+	return p.refresh(ctx, false, rs.res, false)
 }
 
+// walkAhead is how many local entries may be listed ahead while the
+// remote side is listed whole (by an agent): they wait in memory for the
+// merge.
+const walkAhead = 1 << 16
+
 // refresh rescans the local side and, when remote is true, the remote side
-// (otherwise it takes rs, or the latest remote scan).
-func (p *Pair) refresh(ctx context.Context, remote bool, rs *replica.ScanResult) (*Plan, error) {
-	recs, err := p.loadJournal()
-	if err != nil {
-		return nil, err
-	}
+// (otherwise it takes rs, or the latest remote scan); all keeps every row. The scans hash
+// nothing: the merge with the journal hashes the files whose fingerprint
+// changed since they were recorded. Each side is walked, and merged as it
+// is walked (a remote that lists its whole tree at once, an agent, is
+// listed whole first, while the local side is walked ahead).
+func (p *Pair) refresh(ctx context.Context, remote bool, rs *replica.ScanResult, all bool) (*Plan, error) {
 	p.mu.Lock()
-	res := p.last
+	prev := p.last
 	p.mu.Unlock()
-	if rs != nil {
-		res[RemoteSide] = rs
+	if rs == nil && !remote {
+		rs = prev[RemoteSide]
 	}
-	idx := indexRecs(recs)
-	var errs [2]error
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if remote || res[RemoteSide] == nil {
-			opt := p.scanOptions(recs, idx, RemoteSide)
-			opt.LazyHash = p.RemoteHashing() == HashByDownload
-			res[RemoteSide], errs[RemoteSide] = replica.Scan(ctx, p.Remote, opt)
+	var src [2]source
+	var fresh [2]bool
+	var walks [2]*replica.Walk
+	defer func() {
+		for _, w := range walks {
+			if w != nil {
+				w.Close()
+			}
 		}
 	}()
-	res[LocalSide], errs[LocalSide] = replica.Scan(ctx, p.Local, p.scanOptions(recs, idx, LocalSide))
-	<-done
-	for s, err := range errs {
+	var temps [2]func() []string
+	walk := func(s Side, r replica.Replica) error {
+		w, err := replica.NewWalk(ctx, r, p.scanOptions(s))
 		if err != nil {
+			return fmt.Errorf("scan %s side: %w", s, err)
+		}
+		walks[s] = w
+		src[s], fresh[s], temps[s] = walkSource{w}, true, w.Temps
+		return nil
+	}
+	var rerr error
+	remoteDone := make(chan struct{})
+	go func() {
+		defer close(remoteDone)
+		if rs != nil {
+			src[RemoteSide], temps[RemoteSide] = &scanSource{res: rs}, func() []string { return rs.Temps }
+			return
+		}
+		rerr = walk(RemoteSide, p.Remote)
+	}()
+	lerr := walk(LocalSide, p.Local)
+	if lerr == nil {
+		// until the remote side can be merged, list the local one ahead
+		walks[LocalSide].SetAhead(walkAhead)
+	}
+	<-remoteDone
+	if lerr == nil {
+		walks[LocalSide].SetAhead(0)
+	}
+	if lerr != nil {
+		return nil, lerr
+	}
+	if rerr != nil {
+		return nil, rerr
+	}
+	plan := &Plan{RemoteHashing: p.RemoteHashing()}
+	if rs != nil {
+		plan.Hashed[RemoteSide] = rs.Hashed
+	}
+	keep, err := p.merge(ctx, plan, src, prev, fresh, all)
+	if err != nil {
+		if ctx.Err() == nil {
+			err = fmt.Errorf("load journal: %w", err)
+		}
+		return nil, err
+	}
+	for s, w := range walks {
+		if w == nil {
+			continue
+		}
+		if err := w.Err(); err != nil {
 			return nil, fmt.Errorf("scan %s side: %w", Side(s), err)
 		}
 	}
+	for s := range temps {
+		plan.Temps[s] = temps[s]()
+		if keep[s] != nil {
+			keep[s].Temps = plan.Temps[s]
+		}
+	}
 	if p.opt.Resident {
+		last := prev
+		for s := range keep {
+			if keep[s] != nil {
+				last[s] = keep[s]
+			} else if s == int(RemoteSide) {
+				last[s] = rs
+			}
+		}
 		p.mu.Lock()
-		p.last = res
+		p.last = last
 		p.mu.Unlock()
 	}
-	plan := &Plan{RemoteHashing: p.RemoteHashing()}
-	for s, r := range res {
-		plan.Temps[s] = r.Temps
-		// a path the scan could not take in is still there: a side
-		// whose only file changed while hashed is not empty
-		plan.Counts[s] = len(r.Entries) + len(r.Problems)
-		plan.Hashed[s] = r.Hashed
-		for _, pr := range r.Problems {
-			plan.Problems = append(plan.Problems, Problem{Side: Side(s), Path: pr.Path, Err: pr.Err, Warning: pr.Warning})
-		}
-	}
-	for _, pr := range recs {
-		if pr.rec.Base.Exists() {
-			plan.BaseCount++
-		}
-	}
 	plan.FirstSync = plan.BaseCount == 0
-	plan.Rows = mergeRows(recs, res[LocalSide].Entries, res[RemoteSide].Entries)
-	plan.Rows = dropProblemPaths(plan.Rows, plan.Problems)
 	plan.reconcile()
 	if p.hashWhereNeeded(ctx, plan) {
 		plan.reconcile()
@@ -282,10 +343,9 @@ func (p *Pair) loadJournal() ([]pathRec, error) {
 	return recs, nil
 }
 
-func (p *Pair) scanOptions(recs []pathRec, idx map[string]int32, side Side) replica.ScanOptions {
-	p.mu.Lock()
-	prev := p.last[side]
-	p.mu.Unlock()
+// scanOptions are the options of a scan of side: nothing is hashed (see
+// refresh).
+func (p *Pair) scanOptions(side Side) replica.ScanOptions {
 	var progress func(int, int64)
 	if f := p.opt.ScanProgress; f != nil {
 		progress = func(n int, b int64) { f(side, n, b) }
@@ -300,26 +360,38 @@ func (p *Pair) scanOptions(recs []pathRec, idx map[string]int32, side Side) repl
 		Progress:       progress,
 		TempMarkers:    p.tempMarkers(r),
 		ReportReserved: true,
-		Known: func(path string) (tree.Fingerprint, tree.Hash, bool) {
-			if prev != nil {
-				p.mu.Lock() // learnRemote may be filling in a hash
-				s, ok := lookupScan(prev, path)
-				p.mu.Unlock()
-				if ok && s.Entry.Kind == tree.File {
-					return s.FP, s.Entry.Hash, true
-				}
-			}
-			i, ok := idx[path]
-			if !ok {
-				return tree.Fingerprint{}, tree.Hash{}, false
-			}
-			s := recs[i].rec.Local
-			if side == RemoteSide {
-				s = recs[i].rec.Remote
-			}
-			return s.FP, s.Hash, !s.Hash.IsZero()
-		},
+		LazyHash:       true,
 	}
+}
+
+// knownOptions are the options of a scan of side that hashes what recs
+// (indexed by idx) and the latest scan of side do not know.
+func (p *Pair) knownOptions(recs []pathRec, idx map[string]int32, side Side) replica.ScanOptions {
+	p.mu.Lock()
+	prev := p.last[side]
+	p.mu.Unlock()
+	opt := p.scanOptions(side)
+	opt.LazyHash = false
+	opt.Known = func(path string) (tree.Fingerprint, tree.Hash, bool) {
+		if prev != nil {
+			p.mu.Lock() // learnRemote may be filling in a hash
+			s, ok := lookupScan(prev, path)
+			p.mu.Unlock()
+			if ok && s.Entry.Kind == tree.File {
+				return s.FP, s.Entry.Hash, true
+			}
+		}
+		i, ok := idx[path]
+		if !ok {
+			return tree.Fingerprint{}, tree.Hash{}, false
+		}
+		s := recs[i].rec.Local
+		if side == RemoteSide {
+			s = recs[i].rec.Remote
+		}
+		return s.FP, s.Hash, !s.Hash.IsZero()
+	}
+	return opt
 }
 
 // indexRecs maps the path of every journal record with a cached file hash
@@ -332,45 +404,6 @@ func indexRecs(recs []pathRec) map[string]int32 {
 		}
 	}
 	return idx
-}
-
-// mergeRows merges three lists sorted by tree.Compare into one row per path.
-func mergeRows(recs []pathRec, l, r []tree.Scanned) []Row {
-	rows := make([]Row, 0, max(len(recs), len(l), len(r)))
-	i, j, k := 0, 0, 0
-	for i < len(recs) || j < len(l) || k < len(r) {
-		path, ok := "", false
-		pick := func(p string) {
-			if !ok || tree.Compare(p, path) < 0 {
-				path, ok = p, true
-			}
-		}
-		if i < len(recs) {
-			pick(recs[i].path)
-		}
-		if j < len(l) {
-			pick(l[j].Path)
-		}
-		if k < len(r) {
-			pick(r[k].Path)
-		}
-		row := Row{Path: path}
-		if i < len(recs) && recs[i].path == path {
-			row.Rec = recs[i].rec
-			i++
-		}
-		if j < len(l) && l[j].Path == path {
-			row.Local = l[j]
-			j++
-		}
-		if k < len(r) && r[k].Path == path {
-			row.Remote = r[k]
-			k++
-		}
-		row.Local.Path, row.Remote.Path = path, path
-		rows = append(rows, row)
-	}
-	return rows
 }
 
 // dropProblemPaths removes every row at or under a path a scan could not
@@ -436,7 +469,7 @@ func (pl *Plan) CheckDeletes(maxPercent int) error {
 			moved[k] = true
 		}
 	}
-	synced := 0
+	synced := pl.settledFiles
 	var deleted [2]int
 	var where [2][]string
 	for i, r := range pl.Rows {

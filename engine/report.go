@@ -45,7 +45,7 @@ type Summary struct {
 
 // Summarize counts the plan's top-level decisions.
 func (pl *Plan) Summarize() Summary {
-	var s Summary
+	s := Summary{Equal: pl.Settled}
 	for _, d := range pl.Decisions {
 		if d.Under != "" {
 			continue

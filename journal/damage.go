@@ -77,8 +77,9 @@ func checkTables(dir string) error {
 	if err != nil {
 		return err
 	}
+	var c tableChecker
 	for _, name := range names {
-		if err := checkTable(name); err != nil {
+		if err := c.check(name); err != nil {
 			var errno syscall.Errno
 			if errors.As(err, &errno) {
 				return fmt.Errorf("read %s: %w", name, err)
@@ -89,11 +90,17 @@ func checkTables(dir string) error {
 	return nil
 }
 
-// checkTable checks one table file; see checkTables. The layout, from the
+// tableChecker checks tables (see checkTables) with buffers it reuses:
+// each table is read whole, in one call.
+type tableChecker struct {
+	file, block []byte
+}
+
+// check checks one table file; see checkTables. The layout, from the
 // end: checksum length (4 bytes, big endian), the index's checksum, index
 // length (4 bytes), the index (a flatbuffer), and before it the blocks the
 // index lists, each ending with its checksum and that checksum's length.
-func checkTable(name string) (err error) {
+func (c *tableChecker) check(name string) (err error) {
 	f, err := os.Open(name)
 	if err != nil {
 		return err
@@ -103,25 +110,28 @@ func checkTable(name string) (err error) {
 	if err != nil {
 		return err
 	}
+	if int64(cap(c.file)) < fi.Size() {
+		c.file = make([]byte, fi.Size())
+	}
+	data := c.file[:fi.Size()]
+	if _, err := io.ReadFull(f, data); err != nil {
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return errors.New("file shorter than its size")
+		}
+		return err
+	}
 	defer func() { // the flatbuffer accessors panic on nonsense
 		if r := recover(); r != nil {
 			err = fmt.Errorf("unreadable index: %v", r)
 		}
 	}()
-	pos := fi.Size()
+	pos := int64(len(data))
 	read := func(n int64, what string) ([]byte, error) {
 		if n < 0 || n > pos {
 			return nil, fmt.Errorf("%s of %d bytes does not fit in the %d left", what, n, pos)
 		}
 		pos -= n
-		b := make([]byte, n)
-		if _, err := f.ReadAt(b, pos); err != nil {
-			if err == io.EOF {
-				return nil, fmt.Errorf("%s: file shorter than its size", what)
-			}
-			return nil, err
-		}
-		return b, nil
+		return data[pos : pos+n], nil
 	}
 	b, err := read(4, "checksum length")
 	if err != nil {
@@ -155,11 +165,7 @@ func checkTable(name string) (err error) {
 		if off < 0 || n < 0 || off+n > pos {
 			return fmt.Errorf("block %d: %d bytes at %d lie outside the blocks", i, n, off)
 		}
-		blk := make([]byte, n)
-		if _, err := f.ReadAt(blk, off); err != nil {
-			return err
-		}
-		if err := checkBlock(blk); err != nil {
+		if err := c.checkBlock(data[off : off+n]); err != nil {
 			return fmt.Errorf("block %d at %d: %v", i, off, err)
 		}
 	}
@@ -167,9 +173,16 @@ func checkTable(name string) (err error) {
 }
 
 // checkBlock checks the checksum of one block (snappy-compressed, as
-// badgerOptions has it).
-func checkBlock(blk []byte) error {
-	data, err := snappy.Decode(nil, blk)
+// badgerOptions has it), decoding it into c's buffer.
+func (c *tableChecker) checkBlock(blk []byte) error {
+	n, err := snappy.DecodedLen(blk)
+	if err != nil {
+		return err
+	}
+	if cap(c.block) < n {
+		c.block = make([]byte, n)
+	}
+	data, err := snappy.Decode(c.block[:n], blk)
 	if err != nil {
 		return err
 	}
@@ -177,13 +190,13 @@ func checkBlock(blk []byte) error {
 		return errors.New("too short")
 	}
 	end := len(data) - 4
-	n := int(y.BytesToU32(data[end:]))
-	if n > end {
-		return fmt.Errorf("checksum of %d bytes does not fit", n)
+	k := int(y.BytesToU32(data[end:]))
+	if k > end {
+		return fmt.Errorf("checksum of %d bytes does not fit", k)
 	}
 	var sum pb.Checksum
-	if err := proto.Unmarshal(data[end-n:end], &sum); err != nil {
+	if err := proto.Unmarshal(data[end-k:end], &sum); err != nil {
 		return fmt.Errorf("checksum: %v", err)
 	}
-	return y.VerifyChecksum(data[:end-n], &sum)
+	return y.VerifyChecksum(data[:end-k], &sum)
 }

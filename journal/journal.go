@@ -286,31 +286,40 @@ func recordKey(path string) ([]byte, error) {
 // error fn returns. A record that cannot be decoded stops Load with an error
 // naming its path.
 func (db *DB) Load(fn func(path string, rec Record) error) error {
-	return db.scan(true, func(path string, val []byte) (bool, error) {
+	return db.LoadKeys(func(key []byte, rec Record) error {
+		return fn(tree.PathFromKey(key), rec)
+	})
+}
+
+// LoadKeys is Load with each path given as its sort key (see tree.SortKey
+// and tree.CompareKey), which is valid during the call only: a caller that
+// needs few of the paths is spared an allocation per record.
+func (db *DB) LoadKeys(fn func(key []byte, rec Record) error) error {
+	return db.scan(func(key, val []byte) (bool, error) {
 		rec, err := DecodeRecord(val)
 		if err != nil {
-			return false, damaged(db.dir, fmt.Sprintf("record %q: %v", path, err))
+			return false, damaged(db.dir, fmt.Sprintf("record %q: %v", tree.PathFromKey(key), err))
 		}
-		return true, fn(path, rec)
+		return true, fn(key, rec)
 	})
 }
 
 // scan iterates over the record key space in key order, calling visit with
-// each path and its raw value (valid during the call only) until visit
-// returns false or an error.
-func (db *DB) scan(withPath bool, visit func(path string, val []byte) (bool, error)) error {
+// each path's sort key and its raw value (both valid during the call only)
+// until visit returns false or an error.
+func (db *DB) scan(visit func(key, val []byte) (bool, error)) error {
 	bdb, err := db.use()
 	if err != nil {
 		return err
 	}
 	defer db.done()
 	return guard(db.dir, func() error {
-		return bdb.View(func(txn *badger.Txn) error { return scanTxn(txn, withPath, visit) })
+		return bdb.View(func(txn *badger.Txn) error { return scanTxn(txn, visit) })
 	})
 }
 
 // scanTxn is scan within transaction txn.
-func scanTxn(txn *badger.Txn, withPath bool, visit func(path string, val []byte) (bool, error)) error {
+func scanTxn(txn *badger.Txn, visit func(key, val []byte) (bool, error)) error {
 	opts := badger.DefaultIteratorOptions
 	// Records live in the LSM tree (see valueThreshold): badger's value
 	// prefetching would only start one goroutine per record to copy them.
@@ -320,14 +329,11 @@ func scanTxn(txn *badger.Txn, withPath bool, visit func(path string, val []byte)
 	defer it.Close()
 	for it.Rewind(); it.Valid(); it.Next() {
 		item := it.Item()
-		var path string
-		if withPath {
-			path = tree.PathFromKey(item.Key()[1:])
-		}
+		key := item.Key()[1:]
 		var more bool
 		err := item.Value(func(val []byte) error {
 			var err error
-			more, err = visit(path, val)
+			more, err = visit(key, val)
 			return err
 		})
 		if err != nil || !more {

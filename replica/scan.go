@@ -337,9 +337,9 @@ func (s *scanner) takeDir(dir string, infos []Info) {
 }
 
 // filesToReuse guesses how many of infos will be entries at once: the
-// files, when recorded hashes may be reused.
+// files, when recorded hashes may be reused or hashing is left to later.
 func (s *scanner) filesToReuse(infos []Info) int {
-	if s.opt.Known == nil {
+	if s.opt.Known == nil && !s.opt.LazyHash {
 		return 0
 	}
 	n := 0
@@ -373,22 +373,42 @@ func (s *scanner) takeChild(b *batch, dir string, info *Info) {
 // file, a temporary for an internal name that is one. An ignored child
 // leaves none.
 func (s *scanner) admit(b *batch, dir string, info *Info) (tree.Scanned, bool) {
+	sc, ok, prob, temp := s.opt.admit(dir, info)
+	switch {
+	case prob != nil:
+		b.problems = append(b.problems, *prob)
+	case temp != "":
+		b.temps = append(b.temps, temp)
+	}
+	return sc, ok
+}
+
+// admit decides whether child info of dir is to be taken in, and returns
+// its entry (without hash or target) when it is (ok). A child left out may
+// come with a Warning problem (an invalid name, a special file, a reserved
+// name when opt asks) or be a temporary of this scan's pair (temp is its
+// path); an ignored child comes with neither.
+func (opt *ScanOptions) admit(dir string, info *Info) (sc tree.Scanned, ok bool, prob *Problem, temp string) {
 	p := tree.Join(dir, info.Name)
 	if err := tree.ValidName(info.Name); err != nil {
-		b.problems = append(b.problems, Problem{Path: p, Err: fmt.Errorf("%q: %w", info.Name, err), Warning: true})
-		return tree.Scanned{}, false
+		return sc, false, &Problem{Path: p, Err: fmt.Errorf("%q: %w", info.Name, err), Warning: true}, ""
 	}
 	if tree.Internal(p) {
-		s.takeInternal(b, dir, p, info.Name)
-		return tree.Scanned{}, false
+		prob, temp := opt.internal(dir, p, info.Name)
+		return sc, false, prob, temp
 	}
-	if s.opt.Ignore != nil && s.opt.Ignore(p, info.Kind == tree.Dir) {
-		return tree.Scanned{}, false
+	if opt.Ignore != nil && opt.Ignore(p, info.Kind == tree.Dir) {
+		return sc, false, nil, ""
 	}
 	if info.Kind == tree.Absent {
-		b.problems = append(b.problems, Problem{Path: p, Err: errNotHandled, Warning: true})
-		return tree.Scanned{}, false
+		return sc, false, &Problem{Path: p, Err: errNotHandled, Warning: true}, ""
 	}
+	return scannedOf(p, info), true, nil, ""
+}
+
+// scannedOf is the entry at path p of a child listed as info (without hash
+// or target).
+func scannedOf(p string, info *Info) tree.Scanned {
 	sc := tree.Scanned{
 		Path:  p,
 		Entry: tree.Entry{Kind: info.Kind, Perm: info.Perm},
@@ -397,26 +417,25 @@ func (s *scanner) admit(b *batch, dir string, info *Info) (tree.Scanned, bool) {
 	if info.Kind == tree.File {
 		sc.Entry.Size, sc.Entry.MtimeNs = info.Size, info.MtimeNs
 	}
-	return sc, true
+	return sc
 }
 
-// takeInternal notes internal name p (name in dir) in b: a temporary of
-// this scan's pair in temps, a name that is not myrrorfs's as a Warning
-// problem when asked.
-func (s *scanner) takeInternal(b *batch, dir, p, name string) {
+// internal tells what internal name p (name in dir) is: a temporary of
+// this scan's pair (temp), a name that is not myrrorfs's (a Warning
+// problem, when asked), or neither.
+func (opt *ScanOptions) internal(dir, p, name string) (prob *Problem, temp string) {
 	if m, ok := ParseTempName(name); ok {
-		if s.opt.TempMarkers == nil || slices.Contains(s.opt.TempMarkers, m) {
-			b.temps = append(b.temps, p)
-			return
+		if opt.TempMarkers == nil || slices.Contains(opt.TempMarkers, m) {
+			return nil, p
 		}
 		if m != "" {
-			return // another pair's
+			return nil, "" // another pair's
 		}
 	}
-	if !s.opt.ReportReserved || (dir == "" && (name == tree.BackupDir || tree.InTrash(p))) {
-		return
+	if !opt.ReportReserved || (dir == "" && (name == tree.BackupDir || tree.InTrash(p))) {
+		return nil, ""
 	}
-	b.problems = append(b.problems, Problem{Path: p, Err: ErrReservedName, Warning: true})
+	return &Problem{Path: p, Err: ErrReservedName, Warning: true}, ""
 }
 
 // takeFile takes file sc into b as an entry when its hash is known (or
@@ -508,34 +527,47 @@ var hashRetryDelay = 20 * time.Millisecond
 // hashing. A file that changes while it is hashed is hashed again, a few
 // times; then it is a problem of its path (the side is not empty for it).
 func (s *scanner) hashFile(job tree.Scanned) {
-	h, fp, err := HashFile(s.r, job.Path)
-	for i, d := 1, hashRetryDelay; i < hashAttempts && errors.Is(err, ErrChangedWhileReading) && s.pause(d); i, d = i+1, d*2 {
-		h, fp, err = HashFile(s.r, job.Path)
-	}
-	if err != nil {
+	if err := HashScanned(s.ctx, s.r, &job); err != nil {
 		s.addProblem(Problem{Path: job.Path, Err: err})
 		return
 	}
-	job.FP = fp
-	job.Entry.Hash = h
-	job.Entry.Size, job.Entry.MtimeNs = fp.Size, fp.MtimeNs
-	if fp.Mode != 0 {
-		job.Entry.Perm = fp.Mode & 0o7777
-	}
-	s.hashedBytes.Add(fp.Size)
+	size := job.FP.Size
+	s.hashedBytes.Add(size)
 	s.resMu.Lock()
 	s.res.Hashed++
-	s.res.HashedBytes += fp.Size
+	s.res.HashedBytes += size
 	s.resMu.Unlock()
 	s.addOne(job)
 }
 
-// pause waits for d; false if the scan was cancelled meanwhile.
-func (s *scanner) pause(d time.Duration) bool {
+// HashScanned hashes file sc.Path of r as Scan does and sets sc's hash,
+// fingerprint, size, mtime and permission bits from what was read. A file
+// that changes while it is hashed is hashed again, a few times, before the
+// error (wrapping ErrChangedWhileReading) is returned; ctx ends the waits
+// between attempts.
+func HashScanned(ctx context.Context, r Replica, sc *tree.Scanned) error {
+	h, fp, err := HashFile(r, sc.Path)
+	for i, d := 1, hashRetryDelay; i < hashAttempts && errors.Is(err, ErrChangedWhileReading) && pause(ctx, d); i, d = i+1, d*2 {
+		h, fp, err = HashFile(r, sc.Path)
+	}
+	if err != nil {
+		return err
+	}
+	sc.FP = fp
+	sc.Entry.Hash = h
+	sc.Entry.Size, sc.Entry.MtimeNs = fp.Size, fp.MtimeNs
+	if fp.Mode != 0 {
+		sc.Entry.Perm = fp.Mode & 0o7777
+	}
+	return nil
+}
+
+// pause waits for d; false if ctx ended meanwhile.
+func pause(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
-	case <-s.ctx.Done():
+	case <-ctx.Done():
 		return false
 	case <-t.C:
 		return true

@@ -273,6 +273,32 @@ func SortKey(p string) []byte {
 	return k
 }
 
+// CompareKey compares path p with the path of sort key k (see SortKey) as
+// Compare does, without converting either.
+func CompareKey(p string, k []byte) int {
+	n := min(len(p), len(k))
+	for i := 0; i < n; i++ {
+		a, b := p[i], k[i]
+		if a == '/' {
+			a = 0
+		}
+		if a == b {
+			continue
+		}
+		if a < b {
+			return -1
+		}
+		return 1
+	}
+	switch {
+	case len(p) < len(k):
+		return -1
+	case len(p) > len(k):
+		return 1
+	}
+	return 0
+}
+
 // PathFromKey inverts SortKey, with a single allocation.
 func PathFromKey(k []byte) string {
 	var sb strings.Builder

@@ -169,6 +169,19 @@ func TestSyncAndStatus(t *testing.T) {
 			if s := myrrorfs(t, p.args("sync", "--yes")...); s.code != 0 || read(t, filepath.Join(p.local, "dir/b.txt")) != "b2" {
 				t.Fatalf("sync to local: %+v", s)
 			}
+			// with --all, equal paths are printed too
+			all := myrrorfs(t, p.args("status", "--json", "--all")...)
+			var paths []string
+			for _, line := range strings.Split(strings.TrimSpace(all.stdout), "\n") {
+				var d struct{ Path, Action string }
+				if err := json.Unmarshal([]byte(line), &d); err != nil || d.Action != "equal" {
+					t.Fatalf("status --json --all line %q: %v", line, err)
+				}
+				paths = append(paths, d.Path)
+			}
+			if got := strings.Join(paths, " "); all.code != 0 || got != "a.txt both clash dir dir/b.txt r.txt" {
+				t.Fatalf("status --json --all printed %q (%+v)", got, all)
+			}
 		})
 	}
 }

@@ -20,7 +20,21 @@ type exitError struct {
 
 func (e *exitError) Error() string { return e.msg }
 
+// gcPercent is the garbage collector's target (GOGC) unless the
+// environment sets one: a collection when the heap has grown by half of
+// what was live after the last one, instead of Go's default of as much
+// again. A scan's live heap is mostly what it must hold (a remote agent's
+// listing, which comes in no useful order; a first sync's rows), and the
+// garbage around it (listings and paths made and dropped per entry) then
+// costs half as much memory. Measured on 100,000 files: peak RSS of a
+// no-change sync 48 -> 39 MB, of a first sync 248-270 -> 209-215 MB, CPU
+// time within noise; 1,000,000 files over ssh: status 161-169 -> 135-141 MB.
+const gcPercent = 50
+
 func main() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(gcPercent)
+	}
 	os.Exit(run(os.Args[1:]))
 }
 
@@ -113,6 +127,7 @@ type common struct {
 	ignore         []string
 	remoteMyrrorfs string // see engine.Options.RemoteMyrrorfs
 	unsafeSFTP     bool   // see engine.Options.UnsafeSFTPWrites
+	allRows        bool   // see engine.Options.AllRows (no flag: status --json --all)
 }
 
 func (c *common) register(cmd *cobra.Command) {

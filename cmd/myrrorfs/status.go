@@ -33,6 +33,7 @@ are printed only with --all.`,
 			if len(args) < 2 {
 				return askMount(cmd.OutOrStdout(), c, args, daemon.Request{Op: daemon.OpStatus, JSON: asJSON, All: all})
 			}
+			c.allRows = asJSON && all // equal paths are printed too
 			p, plan, err := scanPair(context.Background(), c, args[0], args[1], "myrrorfs status")
 			if err != nil {
 				if ok, werr := askWatch(cmd.OutOrStdout(), c, args[0], args[1], err, daemon.Request{Op: daemon.OpStatus, JSON: asJSON, All: all}); ok {

@@ -81,6 +81,7 @@ func openPair(ctx context.Context, c common, local, remote, holder string) (*eng
 		Holder:           fmt.Sprintf("%s (pid %d)", holder, os.Getpid()),
 		RemoteMyrrorfs:   c.remoteMyrrorfs,
 		UnsafeSFTPWrites: c.unsafeSFTP,
+		AllRows:          c.allRows,
 		ScanProgress:     scanProgress(),
 		Warn:             warnLine,
 	})

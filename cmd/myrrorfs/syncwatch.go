@@ -180,7 +180,7 @@ type watchedPair struct {
 func (w *watchedPair) Rescan(ctx context.Context) (*engine.Plan, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.p.Scan(ctx)
+	return w.p.ScanAll(ctx) // status --json --all prints equal paths too
 }
 
 func (w *watchedPair) Commit(context.Context, func(*engine.Plan) error, engine.ApplyOptions) (*engine.Plan, *engine.Result, error) {

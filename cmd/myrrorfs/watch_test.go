@@ -209,6 +209,9 @@ func TestSyncWatch(t *testing.T) {
 			if r := myrrorfs(t, p.args("status")...); r.code != 0 || !strings.Contains(r.stdout, "both") {
 				t.Errorf("status while sync --watch runs: %+v", r)
 			}
+			if r := myrrorfs(t, p.args("status", "--json", "--all")...); r.code != 0 || !strings.Contains(r.stdout, `"path":"keep","action":"equal"`) {
+				t.Errorf("status --json --all while sync --watch runs: %+v", r)
+			}
 			cmd.Process.Signal(syscall.SIGINT)
 			done := make(chan error, 1)
 			go func() { done <- cmd.Wait() }()
