@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/myrrorfs/myrrorfs/internal/testenv"
@@ -162,4 +164,50 @@ func rowPaths(pl *Plan) []string {
 		ps = append(ps, r.Path)
 	}
 	return ps
+}
+
+// ScanProgress calls never overlap and end with each side's entries and
+// the bytes hashed.
+func TestScanProgress(t *testing.T) {
+	base := snapshot{"d": "d"}
+	size := int64(0)
+	for i := 0; i < 300; i++ {
+		c := fmt.Sprintf("content %d", i)
+		base[fmt.Sprintf("d/f%d", i)] = "f:" + c + ":-"
+		size += int64(len(c))
+	}
+	dir := t.TempDir()
+	l, r := dir+"/l", dir+"/r"
+	writeTree(t, dir, snapshot{"l": "d", "r": "d"})
+	writeTree(t, l, base)
+	writeTree(t, r, base)
+	var busy atomic.Bool
+	var mu sync.Mutex
+	var entries [2]int
+	var hashed [2]int64
+	opt := Options{StateDir: dir + "/state", Holder: "test", ScanProgress: func(s Side, n int, b int64) {
+		if !busy.CompareAndSwap(false, true) {
+			t.Errorf("ScanProgress calls overlap")
+		}
+		mu.Lock()
+		entries[s], hashed[s] = n, b
+		mu.Unlock()
+		busy.Store(false)
+	}}
+	p, err := Open(context.Background(), l, r, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	plan, err := p.Scan(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for s := range entries {
+		if entries[s] != plan.Counts[s] || hashed[s] != size {
+			t.Errorf("%s side: last report %d entries, %d bytes hashed; want %d, %d", Side(s), entries[s], hashed[s], plan.Counts[s], size)
+		}
+	}
 }

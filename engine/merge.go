@@ -432,8 +432,7 @@ func settled(r *Row) bool {
 // progress reports the hashing done so far, at most every progressEvery
 // (unless forced).
 func (m *merger) progress(force bool) {
-	f := m.p.opt.ScanProgress
-	if f == nil {
+	if m.p.opt.ScanProgress == nil {
 		return
 	}
 	now := time.Now()
@@ -442,8 +441,8 @@ func (m *merger) progress(force bool) {
 	}
 	m.lastProg = now
 	for s := range 2 {
-		if m.fresh[s] {
-			f(Side(s), m.plan.Counts[s], m.hashedBytes[s].Load())
+		if m.fresh[s] && m.hashIn[s] {
+			m.p.reportProgress(Side(s), -1, m.hashedBytes[s].Load())
 		}
 	}
 }

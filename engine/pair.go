@@ -31,7 +31,7 @@ type Options struct {
 	Workers    int       // concurrent scan and transfer operations; 0 means 16
 	// ScanProgress, if set, is called from time to time during scans with
 	// a side, the entries it took in and the bytes it hashed so far (from
-	// one goroutine per side).
+	// any goroutine; calls never overlap).
 	ScanProgress func(side Side, entries int, hashedBytes int64)
 	// Resident says the pair stays open and is rescanned (a mount): the
 	// latest scans are kept, to skip hashing on the next one and to let
@@ -75,6 +75,42 @@ type Pair struct {
 
 	dlMu      sync.Mutex           // guards downloads
 	downloads map[string]*download // remote versions being fetched, by fetchKey
+	progress scanProgress
+}
+
+// scanProgress passes the progress of a side's scan (its listing) and of
+// its hashing (in the merge) to Options.ScanProgress together.
+type scanProgress struct {
+	mu      sync.Mutex
+	entries [2]int
+	hashed  [2]int64
+}
+
+// resetProgress starts a side's progress from nothing, for a new scan.
+func (p *Pair) resetProgress(s Side) {
+	sp := &p.progress
+	sp.mu.Lock()
+	sp.entries[s], sp.hashed[s] = 0, 0
+	sp.mu.Unlock()
+}
+
+// reportProgress records a side's entries (if n >= 0) and hashed bytes (if b >=
+// 0) so far and reports both.
+func (p *Pair) reportProgress(s Side, n int, b int64) {
+	f := p.opt.ScanProgress
+	if f == nil {
+		return
+	}
+	sp := &p.progress
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	if n >= 0 {
+		sp.entries[s] = n
+	}
+	if b >= 0 {
+		sp.hashed[s] = b
+	}
+	f(s, sp.entries[s], sp.hashed[s])
 }
 
 // DefaultStateDir is $XDG_STATE_HOME/myrrorfs, or ~/.local/state/myrrorfs.

@@ -238,6 +238,10 @@ func (p *Pair) refresh(ctx context.Context, remote bool, rs *replica.ScanResult,
 	if rs == nil && !remote {
 		rs = prev[RemoteSide]
 	}
+	p.resetProgress(LocalSide)
+	if rs == nil {
+		p.resetProgress(RemoteSide)
+	}
 	var src [2]source
 	var fresh [2]bool
 	var walks [2]*replica.Walk
@@ -347,8 +351,9 @@ func (p *Pair) loadJournal() ([]pathRec, error) {
 // refresh).
 func (p *Pair) scanOptions(side Side) replica.ScanOptions {
 	var progress func(int, int64)
-	if f := p.opt.ScanProgress; f != nil {
-		progress = func(n int, b int64) { f(side, n, b) }
+	if p.opt.ScanProgress != nil {
+		// a lazy scan hashes nothing: the merge reports the hashing
+		progress = func(n int, _ int64) { p.reportProgress(side, n, -1) }
 	}
 	r := p.Local
 	if side == RemoteSide {
@@ -372,6 +377,9 @@ func (p *Pair) knownOptions(recs []pathRec, idx map[string]int32, side Side) rep
 	p.mu.Unlock()
 	opt := p.scanOptions(side)
 	opt.LazyHash = false
+	if p.opt.ScanProgress != nil {
+		opt.Progress = func(n int, b int64) { p.reportProgress(side, n, b) }
+	}
 	opt.Known = func(path string) (tree.Fingerprint, tree.Hash, bool) {
 		if prev != nil {
 			p.mu.Lock() // learnRemote may be filling in a hash
