@@ -75,7 +75,7 @@ type Pair struct {
 
 	dlMu      sync.Mutex           // guards downloads
 	downloads map[string]*download // remote versions being fetched, by fetchKey
-	progress scanProgress
+	progress  scanProgress
 }
 
 // scanProgress passes the progress of a side's scan (its listing) and of
