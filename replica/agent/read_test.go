@@ -9,6 +9,14 @@ import (
 	"testing"
 )
 
+// The agent answers reads without garbage (answerRead) only while it
+// knows how a response is laid out.
+func TestReadLayoutKnown(t *testing.T) {
+	if !readLayoutKnown {
+		t.Fatal("the response layout changed: update answerRead")
+	}
+}
+
 // BenchmarkDownload256MiB reads 256 MiB through Open and io.Copy and
 // checks every byte.
 func BenchmarkDownload256MiB(b *testing.B) {

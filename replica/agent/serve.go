@@ -179,6 +179,9 @@ func (s *server) demux(r *bufio.Reader) error {
 // serveRequests answers requests until there are no more.
 func (s *server) serveRequests() {
 	for q := range s.work {
+		if q.Op == opRead && s.answerRead(q) {
+			continue // answered without garbage (read.go)
+		}
 		resp := s.answer(q)
 		resp.ID = q.ID
 		s.fw.write(chanAgent, resp.marshal()) // a broken stream ends demux too
