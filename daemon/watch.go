@@ -100,27 +100,56 @@ func (d *Daemon) watchRemote() {
 
 // rescanLoop refreshes the view when a side changed, rescans a side that
 // is not watched every pollInterval, and both sides every Options.Rescan.
+// A rescan a change calls for starts no sooner after the previous one
+// than that one took, so a tree that keeps changing costs at most half a
+// core of rescans whatever its size (changes meanwhile are taken in by
+// the next one).
 func (d *Daemon) rescanLoop() {
 	t := time.NewTicker(min(pollInterval, d.opt.Rescan))
 	defer t.Stop()
 	last := time.Now()
+	var rest time.Time // no rescan a change calls for starts before then
+	paced := func(fn func()) bool {
+		if wait := time.Until(rest); wait > 0 {
+			select {
+			case <-d.ctx.Done():
+				return false
+			case <-time.After(wait):
+			}
+		}
+		start := time.Now()
+		fn()
+		rest = time.Now().Add(time.Since(start))
+		return true
+	}
 	for {
 		select {
 		case <-d.ctx.Done():
 			return
 		case <-d.watch.localChanged:
-			d.refreshLocal()
+			if !paced(d.refreshLocal) {
+				return
+			}
 			continue
 		case <-d.watch.remoteChanged:
+			if !paced(func() { d.rescan(&last) }) {
+				return
+			}
+			continue
 		case <-t.C:
 			if d.watch.local.Load() && d.watch.remote.Load() && time.Since(last) < d.opt.Rescan {
 				continue
 			}
 		}
-		last = time.Now()
-		if _, err := d.Rescan(d.ctx); err != nil {
-			fmt.Fprintf(d.opt.Log, "myrrorfs: rescan: %v\n", err)
-		}
+		d.rescan(&last)
+	}
+}
+
+// rescan rescans both sides and refreshes the view, noting when in last.
+func (d *Daemon) rescan(last *time.Time) {
+	*last = time.Now()
+	if _, err := d.Rescan(d.ctx); err != nil {
+		fmt.Fprintf(d.opt.Log, "myrrorfs: rescan: %v\n", err)
 	}
 }
 
