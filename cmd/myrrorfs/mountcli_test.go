@@ -80,7 +80,10 @@ func daemonPid(t *testing.T, p pair, mnt string) int {
 	return resp.Pid
 }
 
-// waitExit waits until process pid has ended (a zombie counts as ended).
+// waitExit waits until process pid has ended (a zombie counts as ended,
+// once its last thread is gone: until then it still holds its files and
+// locks, and a process watching many directories takes a while to let go
+// of its watches).
 func waitExit(pid int, limit time.Duration) bool {
 	for end := time.Now().Add(limit); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
 		stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
@@ -88,7 +91,10 @@ func waitExit(pid int, limit time.Duration) bool {
 			return true
 		}
 		if i := bytes.LastIndexByte(stat, ')'); i > 0 && i+2 < len(stat) && stat[i+2] == 'Z' {
-			return true
+			tasks, err := os.ReadDir(filepath.Join("/proc", strconv.Itoa(pid), "task"))
+			if err != nil || len(tasks) <= 1 {
+				return true
+			}
 		}
 	}
 	return false
