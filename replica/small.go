@@ -87,7 +87,7 @@ func GetWith(r Replica, p string, want tree.Fingerprint) ([]byte, error) {
 	if want.Size > MaxSmall || want.Size < 0 {
 		return nil, fmt.Errorf("get %s: %d bytes, more than %d", p, want.Size, MaxSmall)
 	}
-	if err := sameAs(r, p, want); err != nil {
+	if err := Check(r, p, tree.Scanned{Entry: tree.Entry{Kind: tree.File}, FP: want}); err != nil {
 		return nil, err
 	}
 	rc, err := r.Open(p)
@@ -107,25 +107,10 @@ func GetWith(r Replica, p string, want tree.Fingerprint) ([]byte, error) {
 	if int64(len(data)) != want.Size {
 		return nil, fmt.Errorf("%s: content differs from the scan: %w", p, ErrChanged)
 	}
-	if err := sameAs(r, p, want); err != nil {
+	if err := Check(r, p, tree.Scanned{Entry: tree.Entry{Kind: tree.File}, FP: want}); err != nil {
 		return nil, err
 	}
 	return data, nil
-}
-
-// sameAs checks that p is a regular file with fingerprint want.
-func sameAs(r Replica, p string, want tree.Fingerprint) error {
-	info, err := r.Lstat(p)
-	if errors.Is(err, ErrNotExist) {
-		return fmt.Errorf("%s vanished: %w", p, ErrChanged)
-	}
-	if err != nil {
-		return err
-	}
-	if info.Kind != tree.File || !SameFP(want, info.FP) {
-		return fmt.Errorf("%s: %w", p, ErrChanged)
-	}
-	return nil
 }
 
 // InstallWith replaces p on r with temporary tmp if p still is what want

@@ -25,6 +25,8 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+
+	"github.com/myrrorfs/myrrorfs/tree"
 )
 
 // Batch is what changed since the last batch.
@@ -173,19 +175,12 @@ func (w *Watcher) skipped(r string) bool {
 	if w.opt.Skip == nil {
 		return false
 	}
-	for a := r; a != ""; a = parent(a) {
+	for a := r; a != ""; a = tree.Parent(a) {
 		if w.opt.Skip(a) {
 			return true
 		}
 	}
 	return false
-}
-
-func parent(p string) string {
-	if i := strings.LastIndexByte(p, '/'); i >= 0 {
-		return p[:i]
-	}
-	return ""
 }
 
 // loop gathers events into batches: a batch is ready once no change came
