@@ -79,11 +79,14 @@ func decodeChanges(b []byte) replica.Changes {
 // watch answers a watch request: batches until the session ends.
 func (s *server) watch(q request) response {
 	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		<-s.ended
-		cancel()
-	}()
 	defer cancel()
+	go func() { // ends with the watch or the session, whichever first
+		select {
+		case <-s.ended:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	var sendErr error
 	err := s.loc.Watch(ctx, func(c replica.Changes) {
 		if sendErr == nil {
