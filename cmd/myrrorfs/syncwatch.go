@@ -76,12 +76,22 @@ func runWatch(ctx context.Context, c common, local, remote string, maxDelete int
 	defer ticker.Stop()
 	var conflicts []string
 	fmt.Fprintf(out, "watching %s and %s; Ctrl-C stops\n", local, remote)
+	// a tree that keeps changing costs at most half a core of runs: a run
+	// starts no sooner after the last one than that one took (changes
+	// meanwhile are taken in by it)
+	var rest time.Time
 	for {
+		select {
+		case <-ctx.Done():
+			fmt.Fprintln(out, "stopped")
+			return nil
+		case <-time.After(time.Until(rest)):
+		}
 		start := time.Now()
 		mu.Lock()
 		conflicts = watchRound(ctx, p, maxDelete, conflicts, out)
 		mu.Unlock()
-		took := time.Since(start)
+		rest = time.Now().Add(time.Since(start))
 		select {
 		case <-ctx.Done():
 			fmt.Fprintln(out, "stopped")
@@ -90,15 +100,6 @@ func runWatch(ctx context.Context, c common, local, remote string, maxDelete int
 		case <-ticker.C:
 		case <-watching:
 			ticker.Reset(watchPoll)
-		}
-		// a tree that keeps changing costs at most half a core of runs:
-		// the next starts no sooner than the last one took (changes
-		// meanwhile are taken in by it)
-		select {
-		case <-ctx.Done():
-			fmt.Fprintln(out, "stopped")
-			return nil
-		case <-time.After(took - time.Since(start.Add(took))):
 		}
 	}
 }
