@@ -103,7 +103,9 @@ func Start(ctx context.Context, opt Options) (_ *Daemon, err error) {
 	if d.view, err = fusefs.New(d.pair.LocalSpec.Path, (*backend)(d), lt, plan.Decisions); err != nil {
 		return nil, err
 	}
-	d.server, err = d.view.Mount(mnt, fusefs.MountOptions{FsName: d.pair.RemoteSpec.String(), Debug: opt.Debug, AllowOther: opt.AllowOther})
+	d.server, err = d.view.Mount(mnt, fusefs.MountOptions{FsName: d.pair.RemoteSpec.String(), Debug: opt.Debug, AllowOther: opt.AllowOther,
+		// a pull mount shows REMOTE, and commit would undo any local edit
+		ReadOnly: opt.Engine.Policy.Mode == reconcile.Pull})
 	if err != nil {
 		d.view.Close()
 		return nil, fmt.Errorf("mount %s: %w", opt.Mountpoint, err)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/myrrorfs/myrrorfs/journal"
+	"github.com/myrrorfs/myrrorfs/reconcile"
 	"github.com/myrrorfs/myrrorfs/replica"
 	"github.com/myrrorfs/myrrorfs/replica/agent"
 	"github.com/myrrorfs/myrrorfs/replica/local"
@@ -52,6 +53,13 @@ type Options struct {
 	// written to. Without it such a remote is read-only: path-based SFTP
 	// cannot keep a write beneath the remote root (see replica/sftp).
 	UnsafeSFTPWrites bool
+	// Policy is the run's mode and, in two-way mode, its preference for
+	// conflicts (see reconcile.DecideWith); the zero value syncs two ways
+	// and leaves conflicts alone. The journal does not depend on it.
+	Policy reconcile.Policy
+	// Checksum hashes every file on both sides instead of trusting stat
+	// fingerprints that match the journal's.
+	Checksum bool
 	// Warn, if set, receives one-line warnings about how the remote is
 	// reached (e.g. an agent of another protocol replaced by an upload).
 	Warn func(msg string)
@@ -129,6 +137,9 @@ func DefaultStateDir() string {
 // side (over ssh or a second local directory) and the pair's journal, which
 // this process then holds until Close.
 func Open(ctx context.Context, localArg, remoteArg string, opt Options) (_ *Pair, err error) {
+	if err := opt.Policy.Check(); err != nil {
+		return nil, err
+	}
 	ls, rs, err := resolvePair(localArg, remoteArg)
 	if err != nil {
 		return nil, err

@@ -69,6 +69,10 @@ type Plan struct {
 	Moves ops.Moves
 	// Ops carry out the one-sided decisions, renames included.
 	Ops []ops.Op
+	// Policy is the mode and preference the plan was decided with.
+	Policy reconcile.Policy
+	// Checksum tells that every file was hashed (Options.Checksum).
+	Checksum bool
 }
 
 // reconcile decides every row.
@@ -79,7 +83,7 @@ func (pl *Plan) reconcile() {
 	for i, r := range pl.Rows {
 		pl.Decisions[i] = reconcile.Decision{Item: reconcile.Item{Path: r.Path, Base: r.Rec.Base, Local: r.Local.Entry, Remote: r.Remote.Entry}}
 	}
-	reconcile.Decide(pl.Decisions)
+	reconcile.DecideWith(pl.Decisions, pl.Policy)
 }
 
 // Ways the remote side's files are hashed.
@@ -287,7 +291,7 @@ func (p *Pair) refresh(ctx context.Context, remote bool, rs *replica.ScanResult,
 	if rerr != nil {
 		return nil, rerr
 	}
-	plan := &Plan{RemoteHashing: p.RemoteHashing()}
+	plan := &Plan{RemoteHashing: p.RemoteHashing(), Policy: p.opt.Policy, Checksum: p.opt.Checksum}
 	if rs != nil {
 		plan.Hashed[RemoteSide] = rs.Hashed
 	}

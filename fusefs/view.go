@@ -125,6 +125,8 @@ type MountOptions struct {
 	// permissions against the modes and owners shown
 	// (-o allow_other,default_permissions, as with sshfs).
 	AllowOther bool
+	// ReadOnly mounts the view read-only (-o ro): every write gets EROFS.
+	ReadOnly bool
 }
 
 // Mount mounts the view at mountpoint and returns the running server.
@@ -155,6 +157,9 @@ func (v *View) Mount(mountpoint string, o MountOptions) (*fuse.Server, error) {
 	if o.AllowOther {
 		opts.MountOptions.AllowOther = true
 		opts.MountOptions.Options = append(opts.MountOptions.Options, "default_permissions")
+	}
+	if o.ReadOnly {
+		opts.MountOptions.Options = append(opts.MountOptions.Options, "ro")
 	}
 	srv, err := fs.Mount(mountpoint, v.node, opts)
 	if err != nil {

@@ -84,6 +84,11 @@ type Decision struct {
 	// ancestor directory (Under is that ancestor's path); such a path must
 	// not be touched, and Action is Conflict with the ancestor's Kind.
 	Under string
+	// Settled is the kind of the conflict a preference settled at this
+	// path (see DecideWith), for the run to list, and LocalWon tells
+	// whose version won. NoConflict and false otherwise.
+	Settled  Kind
+	LocalWon bool
 }
 
 // Reconcile decides every path. items must be sorted by tree.Compare with

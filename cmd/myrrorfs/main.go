@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/myrrorfs/myrrorfs/daemon"
+	"github.com/myrrorfs/myrrorfs/reconcile"
 	"github.com/spf13/cobra"
 )
 
@@ -125,9 +126,11 @@ type common struct {
 	state          string
 	ssh            string
 	ignore         []string
-	remoteMyrrorfs string // see engine.Options.RemoteMyrrorfs
-	unsafeSFTP     bool   // see engine.Options.UnsafeSFTPWrites
-	allRows        bool   // see engine.Options.AllRows (no flag: status --json --all)
+	remoteMyrrorfs string           // see engine.Options.RemoteMyrrorfs
+	unsafeSFTP     bool             // see engine.Options.UnsafeSFTPWrites
+	allRows        bool             // see engine.Options.AllRows (no flag: status --json --all)
+	policy         reconcile.Policy // see engine.Options.Policy (registerPolicy)
+	checksum       bool             // see engine.Options.Checksum (registerPolicy)
 }
 
 func (c *common) register(cmd *cobra.Command) {

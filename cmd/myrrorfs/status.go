@@ -49,6 +49,7 @@ are printed only with --all.`,
 		},
 	}
 	c.register(cmd)
+	c.registerPolicy(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per path and line")
 	cmd.Flags().BoolVar(&all, "all", false, "with --json, print equal paths too")
 	return cmd

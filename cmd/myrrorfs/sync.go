@@ -57,6 +57,7 @@ Exit status: 0 both sides are identical; 3 conflicts remain (untouched);
 		},
 	}
 	c.register(cmd)
+	c.registerPolicy(cmd)
 	f := cmd.Flags()
 	f.BoolVarP(&yes, "yes", "y", false, "do not ask before acting (needed when not on a terminal)")
 	f.BoolVar(&dryRun, "dry-run", false, "print the plan and change nothing")
@@ -82,6 +83,8 @@ func openPair(ctx context.Context, c common, local, remote, holder string) (*eng
 		RemoteMyrrorfs:   c.remoteMyrrorfs,
 		UnsafeSFTPWrites: c.unsafeSFTP,
 		AllRows:          c.allRows,
+		Policy:           c.policy,
+		Checksum:         c.checksum,
 		ScanProgress:     scanProgress(),
 		Warn:             warnLine,
 	})

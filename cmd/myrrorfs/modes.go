@@ -1,0 +1,59 @@
+package main
+
+import (
+	"github.com/myrrorfs/myrrorfs/reconcile"
+	"github.com/spf13/cobra"
+)
+
+// modeValue is the value of --mode.
+type modeValue struct{ m *reconcile.Mode }
+
+func (v modeValue) String() string { return v.m.String() }
+func (v modeValue) Type() string   { return "MODE" }
+func (v modeValue) Set(s string) error {
+	m, err := reconcile.ParseMode(s)
+	if err == nil {
+		*v.m = m
+	}
+	return err
+}
+
+// preferValue is the value of --prefer.
+type preferValue struct{ p *reconcile.Prefer }
+
+func (v preferValue) String() string {
+	if *v.p == reconcile.PreferNone {
+		return ""
+	}
+	return v.p.String()
+}
+func (v preferValue) Type() string { return "SIDE" }
+func (v preferValue) Set(s string) error {
+	p, err := reconcile.ParsePrefer(s)
+	if err == nil && p == reconcile.PreferNone {
+		err = errNoneIsDefault
+	}
+	if err == nil {
+		*v.p = p
+	}
+	return err
+}
+
+type constError string
+
+func (e constError) Error() string { return string(e) }
+
+const errNoneIsDefault = constError("leave --prefer out to leave conflicts alone")
+
+// registerMode adds --mode to a command that opens a pair.
+func (c *common) registerMode(cmd *cobra.Command) {
+	cmd.Flags().Var(modeValue{&c.policy.Mode}, "mode", "two-way (changes go both ways, conflicts stay), push (REMOTE becomes a replica of LOCAL) or pull (LOCAL becomes a replica of REMOTE); what a mirror replaces goes to its backup area")
+}
+
+// registerPolicy adds --mode, --prefer and --checksum.
+func (c *common) registerPolicy(cmd *cobra.Command) {
+	c.registerMode(cmd)
+	f := cmd.Flags()
+	f.Var(preferValue{&c.policy.Prefer}, "prefer", "settle two-way conflicts: local, remote or newer (the file modified last; an existing version over a deletion) wins, the other version goes to its side's backup area")
+	f.BoolVar(&c.checksum, "checksum", false, "hash every file on both sides instead of trusting size, time and inode (slow: reads everything)")
+}
