@@ -460,14 +460,20 @@ func (pl *Plan) SafetyCheck() error { return pl.CheckDeletes(DefaultMaxDelete) }
 // CheckDeletes refuses a run that would mirror a vanished or emptied root
 // (a side that now holds nothing while the pair had synced entries), or
 // delete more than maxPercent of a side's synced files (renames do not
-// count). The error says how many and where.
+// count). In push and pull modes, which also delete what only the target
+// holds, the share is of the files the target holds, and it is checked at
+// a first sync too: a mirror pointed at the wrong directory stops there.
+// The error says how many and where.
 func (pl *Plan) CheckDeletes(maxPercent int) error {
-	if pl.BaseCount == 0 {
+	mirror := pl.Policy.Mode != reconcile.TwoWay
+	if pl.BaseCount == 0 && !mirror {
 		return nil
 	}
-	for s, n := range pl.Counts {
-		if n == 0 {
-			return fmt.Errorf("%s side is empty but %d entries were synced before: refusing to delete them on the other side (pass --force if this is what you want)", Side(s), pl.BaseCount)
+	if pl.BaseCount > 0 {
+		for s, n := range pl.Counts {
+			if n == 0 {
+				return fmt.Errorf("%s side is empty but %d entries were synced before: refusing to delete them on the other side (pass --force if this is what you want)", Side(s), pl.BaseCount)
+			}
 		}
 	}
 	moved := map[int]bool{}
@@ -482,11 +488,17 @@ func (pl *Plan) CheckDeletes(maxPercent int) error {
 		}
 	}
 	synced := pl.settledFiles
+	held := [2]int{pl.settledFiles, pl.settledFiles} // files each side holds
 	var deleted [2]int
 	var where [2][]string
 	for i, r := range pl.Rows {
 		if r.Rec.Base.Exists() && r.Rec.Base.Kind != tree.Dir {
 			synced++
+		}
+		for s := range held {
+			if e := r.On(Side(s)).Entry; e.Exists() && e.Kind != tree.Dir {
+				held[s]++
+			}
 		}
 		d := pl.Decisions[i]
 		if d.Under != "" || moved[i] || (d.Action != reconcile.ToRemote && d.Action != reconcile.ToLocal) {
@@ -507,7 +519,11 @@ func (pl *Plan) CheckDeletes(maxPercent int) error {
 		}
 	}
 	for s, n := range deleted {
-		if n == 0 || n*100 <= maxPercent*synced {
+		of, what := synced, "synced files"
+		if mirror {
+			of, what = held[s], "files"
+		}
+		if n == 0 || n*100 <= maxPercent*of {
 			continue
 		}
 		dirs := where[s]
@@ -519,8 +535,8 @@ func (pl *Plan) CheckDeletes(maxPercent int) error {
 		for k, d := range dirs {
 			dirs[k] = orRoot(d)
 		}
-		return fmt.Errorf("this run would delete %d of the %d synced files on the %s side (more than %d%%), in %s%s: refusing (pass --force, or a larger --max-delete, if this is what you want)",
-			n, synced, Side(s), maxPercent, strings.Join(dirs, ", "), more)
+		return fmt.Errorf("this run would delete %d of the %d %s on the %s side (more than %d%%), in %s%s: refusing (pass --force, or a larger --max-delete, if this is what you want)",
+			n, of, what, Side(s), maxPercent, strings.Join(dirs, ", "), more)
 	}
 	return nil
 }

@@ -72,10 +72,27 @@ func (pl *Plan) Summarize() Summary {
 
 // WriteText prints the plan grouped: to remote, to local, conflicts by kind.
 func (pl *Plan) WriteText(w io.Writer) {
-	var toRemote, toLocal []string
+	var toRemote, toLocal, settled []string
 	conflicts := map[string][]string{}
 	renamedFrom, hidden := pl.renames()
+	switch pl.Policy.Mode {
+	case reconcile.Push:
+		fmt.Fprintln(w, "mode push: the remote is made a replica of the local side (what it replaces goes to its backup area)")
+	case reconcile.Pull:
+		fmt.Fprintln(w, "mode pull: the local side is made a replica of the remote (what it replaces goes to its backup area)")
+	}
 	for i, d := range pl.Decisions {
+		if d.Settled != reconcile.NoConflict {
+			won := "remote"
+			if d.LocalWon {
+				won = "local"
+			}
+			name := QuotePath(d.Path)
+			if d.Local.Kind == tree.Dir || d.Remote.Kind == tree.Dir {
+				name += "/"
+			}
+			settled = append(settled, fmt.Sprintf("  %-13s %s  (%s version kept)", d.Settled, name, won))
+		}
 		if d.Under != "" || d.Action == reconcile.Equal || hidden[i] {
 			continue
 		}
@@ -112,6 +129,7 @@ func (pl *Plan) WriteText(w io.Writer) {
 	for _, k := range kinds {
 		group("conflicts "+k, conflicts[k])
 	}
+	group("conflicts settled by --prefer "+pl.Policy.Prefer.String()+", the other version to its backup area", settled)
 	s := pl.Summarize()
 	if pl.RemoteHashing == HashByDownload {
 		fmt.Fprintf(w, "remote files are hashed %s (no myrrorfs agent on the remote)\n", pl.RemoteHashing)
