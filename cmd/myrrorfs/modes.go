@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/myrrorfs/myrrorfs/reconcile"
 	"github.com/spf13/cobra"
 )
@@ -56,4 +58,15 @@ func (c *common) registerPolicy(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.Var(preferValue{&c.policy.Prefer}, "prefer", "settle two-way conflicts: local, remote or newer (the file modified last; an existing version over a deletion) wins, the other version goes to its side's backup area")
 	f.BoolVar(&c.checksum, "checksum", false, "hash every file on both sides instead of trusting size, time and inode (slow: reads everything)")
+}
+
+// mountDecides refuses --mode, --prefer and --checksum for a command
+// answered by a mount: the mount decides with the mode it was made with.
+func mountDecides(cmd *cobra.Command) error {
+	for _, name := range []string{"mode", "prefer", "checksum"} {
+		if cmd.Flags().Changed(name) {
+			return fmt.Errorf("--%s applies to LOCAL REMOTE: a mount decides with the mode it was mounted with (see myrrorfs mount --mode)", name)
+		}
+	}
+	return nil
 }

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -300,5 +302,41 @@ func TestPolicyFlagsRefused(t *testing.T) {
 	} {
 		r := myrrorfs(t, p.args("sync", append([]string{"-y"}, c.args...)...)...)
 		oneLineError(t, r, c.want)
+	}
+}
+
+// TestMountModes: a mount made with --mode shows what its commit will do
+// (push: LOCAL's tree; pull: REMOTE's, read-only) and its commit mirrors.
+func TestMountModes(t *testing.T) {
+	for _, mode := range []string{"push", "pull"} {
+		t.Run(mode, func(t *testing.T) {
+			p := syncedPair(t, false, map[string]string{"a": "a0", "b": "b0", "s1": "1", "s2": "2", "s3": "3"})
+			write(t, p.local, map[string]string{"b": "b: local edit", "l-only": "local's own"})
+			write(t, p.remoteDir, map[string]string{"a": "a: remote edit", "r-only": "remote's own"})
+			src, dst := p.local, p.remoteDir
+			if mode == "pull" {
+				src, dst = dst, src
+			}
+			want, before := snapshot(t, src), snapshot(t, dst)
+			mnt, _ := mountView(t, p, "--mode", mode)
+			sameTrees(t, "the view and the source", want, snapshot(t, mnt))
+			err := os.WriteFile(filepath.Join(mnt, "new"), []byte("x"), 0o644)
+			if mode == "pull" && !errors.Is(err, syscall.EROFS) {
+				t.Fatalf("a write in a pull mount: %v, want EROFS", err)
+			}
+			if mode == "push" && err != nil {
+				t.Fatalf("a write in a push mount: %v", err)
+			}
+			if mode == "push" {
+				want = snapshot(t, src)
+			}
+			c := myrrorfs(t, "commit", "-y", "--state", p.state, mnt)
+			if c.code != 0 || !strings.Contains(c.stdout, "mode "+mode) {
+				t.Fatalf("commit of a %s mount: %+v", mode, c)
+			}
+			sameTrees(t, "target after commit and the source", want, snapshot(t, dst))
+			oneLineError(t, myrrorfs(t, "status", "--state", p.state, "--mode", "two-way", mnt), "--mode", "mounted with")
+			lostContents(t, dst, before)
+		})
 	}
 }

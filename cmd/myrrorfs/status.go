@@ -31,6 +31,9 @@ are printed only with --all.`,
 		Args: pairOrMountArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) < 2 {
+				if err := mountDecides(cmd); err != nil {
+					return err
+				}
 				return askMount(cmd.OutOrStdout(), c, args, daemon.Request{Op: daemon.OpStatus, JSON: asJSON, All: all})
 			}
 			c.allRows = asJSON && all // equal paths are printed too
