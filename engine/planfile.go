@@ -400,7 +400,11 @@ type StalePlanError struct {
 }
 
 func (e *StalePlanError) Error() string {
-	return fmt.Sprintf("plan %s is out of date: %d paths changed since it was saved (nothing done)", QuotePath(e.Name), len(e.Changes))
+	paths := "paths"
+	if len(e.Changes) == 1 {
+		paths = "path"
+	}
+	return fmt.Sprintf("plan %s is out of date: %d %s changed since it was saved (nothing done)", QuotePath(e.Name), len(e.Changes), paths)
 }
 
 // Lines returns the changes one per line, at most max of them, then "and

@@ -150,7 +150,7 @@ func TestPlanFileChanged(t *testing.T) {
 			if got := stale.Lines(10); len(got) != 1 || got[0] != want {
 				t.Fatalf("changes:\n%s\nwant:\n%s", strings.Join(got, "\n"), want)
 			}
-			if !strings.Contains(err.Error(), "1 paths changed") || strings.Contains(err.Error(), "\n") {
+			if !strings.Contains(err.Error(), "1 path changed") || strings.Contains(err.Error(), "\n") {
 				t.Fatalf("error = %q", err)
 			}
 		})
