@@ -432,7 +432,8 @@ func (e *StalePlanError) Lines(max int) []string {
 //     for a file its size, mtime and content hash (compared when both
 //     are known: a remote hashed by download may leave it unknown, and size
 //     and mtime then stand for it), for a symlink its target;
-//   - a path the file lists that pl has nothing to do with;
+//   - a path the file lists that pl has nothing to do with, or that its
+//     scan could not read (one of pl.Problems);
 //   - a path pl acts on or holds a conflict on that the file does not list
 //     (a path that was equal when the plan was saved and changed since).
 //
@@ -457,8 +458,16 @@ func (sp *SavedPlan) Check(pl *Plan) error {
 			changes = append(changes, PlanChange{d.Path, what})
 		}
 	}
+	unread := map[string]bool{}
+	for _, pr := range pl.Problems {
+		unread[pr.Path] = true
+	}
 	for _, p := range sp.paths {
-		if !seen[p] {
+		switch {
+		case seen[p]:
+		case unread[p]:
+			changes = append(changes, PlanChange{p, "cannot be read now (the plan said " + sp.rows[p].words() + ")"})
+		default:
 			changes = append(changes, PlanChange{p, "nothing to do now (the plan said " + sp.rows[p].words() + ")"})
 		}
 	}

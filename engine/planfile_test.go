@@ -116,6 +116,10 @@ func TestPlanFileChanged(t *testing.T) {
 		{"hostile name edited", false, func(pl *Plan) { at(pl, "bad\xff\nname").Local.Perm = 0o644 }, "bad\xff\nname", "local: mode 0600 -> 0644"},
 		{"conflict changed", false, func(pl *Plan) { at(pl, "c").Remote.Perm = 0o700 }, "c", "remote: mode 0755 -> 0700"},
 		{"nothing to do now", false, func(pl *Plan) { pl.Decisions = pl.Decisions[1:] }, "a.txt", "nothing to do now (the plan said to-remote update)"},
+		{"unreadable now", false, func(pl *Plan) {
+			pl.Decisions = pl.Decisions[1:]
+			pl.Problems = []Problem{{Side: LocalSide, Path: "a.txt", Err: errors.New("permission denied")}}
+		}, "a.txt", "cannot be read now (the plan said to-remote update)"},
 		{"new path", false, func(pl *Plan) {
 			pl.Decisions = append(pl.Decisions, reconcile.Decision{Item: reconcile.Item{Path: "zz", Local: tree.Entry{Kind: tree.Dir}}, Action: reconcile.ToRemote})
 		}, "zz", "not in the plan, now to-remote create"},
