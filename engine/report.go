@@ -274,6 +274,10 @@ type DecisionJSON struct {
 	UnderBytes []byte     `json:"under_bytes,omitempty"`
 	Local      *EntryJSON `json:"local"`
 	Remote     *EntryJSON `json:"remote"`
+	// SyncMode and Prefer are the plan's policy (--mode, --prefer), left
+	// out when they are the default (two-way, leaving conflicts alone).
+	SyncMode string `json:"sync_mode,omitempty"`
+	Prefer   string `json:"prefer,omitempty"`
 }
 
 func entryJSON(e tree.Entry) *EntryJSON {
@@ -315,7 +319,14 @@ func (pl *Plan) WriteJSON(w io.Writer, all bool, keep func(reconcile.Decision) b
 		if (d.Under != "" && !all) || !keep(d) {
 			continue
 		}
-		if err := enc.Encode(ToJSON(d)); err != nil {
+		j := ToJSON(d)
+		if pl.Policy.Mode != reconcile.TwoWay {
+			j.SyncMode = pl.Policy.Mode.String()
+		}
+		if pl.Policy.Prefer != reconcile.PreferNone {
+			j.Prefer = pl.Policy.Prefer.String()
+		}
+		if err := enc.Encode(j); err != nil {
 			return err
 		}
 	}

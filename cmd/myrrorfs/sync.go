@@ -22,12 +22,17 @@ func newSync() *cobra.Command {
 	var c common
 	var yes, dryRun, force, watch bool
 	var maxDelete int
+	var planFile string
 	cmd := &cobra.Command{
 		Use:   "sync [flags] LOCAL REMOTE",
 		Short: "Bring LOCAL and REMOTE in step, without a mount",
 		Long: `Scan both sides, reconcile them with the last sync, print the plan, ask
 (unless --yes), then copy every one-sided change to the other side. Conflicts
 are left untouched and reported.
+
+With --plan FILE (saved earlier by status --json > FILE, with the same
+--mode and --prefer), apply the plan only if every path is still as FILE
+recorded it; otherwise list the paths that changed and do nothing.
 
 REMOTE is [user@]host:path (a relative path is relative to the remote home) or
 a local directory. Both directories must exist.
@@ -44,6 +49,11 @@ Exit status: 0 both sides are identical; 3 conflicts remain (untouched);
 			if force {
 				maxDelete = -1
 			}
+			saved, err := loadPlan(&c, planFile, watch)
+			if err != nil {
+				return err
+			}
+			yes = yes || saved != nil // the plan was reviewed
 			if watch {
 				if dryRun {
 					return fmt.Errorf("--watch and --dry-run: choose one")
@@ -53,7 +63,7 @@ Exit status: 0 both sides are identical; 3 conflicts remain (untouched);
 				}
 				return runWatch(ctx, c, args[0], args[1], maxDelete, cmd.OutOrStdout())
 			}
-			return runSync(ctx, c, args[0], args[1], yes, dryRun, maxDelete, cmd.OutOrStdout())
+			return runSync(ctx, c, args[0], args[1], yes, dryRun, maxDelete, saved, cmd.OutOrStdout())
 		},
 	}
 	c.register(cmd)
@@ -63,6 +73,7 @@ Exit status: 0 both sides are identical; 3 conflicts remain (untouched);
 	f.BoolVar(&dryRun, "dry-run", false, "print the plan and change nothing")
 	f.BoolVar(&watch, "watch", false, "keep running: sync again whenever either side changes, leaving conflicts untouched, until Ctrl-C (needs --yes)")
 	f.BoolVar(&force, "force", false, "sync even when a side was emptied or the run would delete more than --max-delete")
+	f.StringVar(&planFile, "plan", "", "apply only the plan saved in `FILE` by status --json: stop, listing what changed, unless every path is as it was then (asks nothing; with --dry-run: check only)")
 	f.IntVar(&maxDelete, "max-delete", engine.DefaultMaxDelete, "stop (without --force) when the run would delete more than this `PERCENT` of a side's synced files")
 	return cmd
 }
@@ -111,13 +122,17 @@ func scanPair(ctx context.Context, c common, local, remote, holder string) (*eng
 	return p, plan, nil
 }
 
-// runSync syncs a pair; maxDelete < 0 (--force) skips the deletion checks.
-func runSync(ctx context.Context, c common, local, remote string, yes, dryRun bool, maxDelete int, out io.Writer) error {
+// runSync syncs a pair; maxDelete < 0 (--force) skips the deletion checks;
+// a saved plan (sync --plan) must be the plan scanned.
+func runSync(ctx context.Context, c common, local, remote string, yes, dryRun bool, maxDelete int, saved *engine.SavedPlan, out io.Writer) error {
 	p, plan, err := scanPair(ctx, c, local, remote, "myrrorfs sync")
 	if err != nil {
 		return err
 	}
 	defer p.Close()
+	if err := checkPlan(saved, plan, out); err != nil {
+		return err
+	}
 	if maxDelete >= 0 {
 		if err := plan.CheckDeletes(maxDelete); err != nil {
 			return err
