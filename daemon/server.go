@@ -132,11 +132,16 @@ func planResponse(plan *engine.Plan) Response {
 	return r
 }
 
-// WriteStatus prints a plan as `myrrorfs status` does: grouped text, or
-// JSON lines (equal paths and paths inside a conflict only with all).
+// WriteStatus prints a plan as `myrrorfs status` does: grouped text,
+// ending with the check level (Plan.CheckLine), or JSON lines (equal paths
+// and paths inside a conflict only with all).
 func WriteStatus(w io.Writer, plan *engine.Plan, asJSON, all bool) error {
 	if !asJSON {
 		plan.WriteText(w)
+		if !plan.Checksum { // WriteText says it otherwise
+			_, err := fmt.Fprintln(w, plan.CheckLine())
+			return err
+		}
 		return nil
 	}
 	return plan.WriteJSON(w, all, func(d reconcile.Decision) bool { return all || d.Action != reconcile.Equal })

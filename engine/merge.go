@@ -18,7 +18,10 @@ import (
 // the merge goes on. Rows leave the merge in path order, once their hashes
 // are in, and a plan keeps only those Apply has something to do with (see
 // settled), unless it keeps every row (Options.AllRows, a mount). A side
-// that is walked (replica.Walk) is never held whole in memory.
+// that is walked (replica.Walk) is never held whole in memory. With
+// Options.Checksum nothing recorded is trusted: every file of a side
+// scanned now is hashed (the remote's by download when no agent hashes
+// them in place), so a row is settled only if its content is the base's.
 
 // source is one side's scan in path order: entries, and the paths the
 // scan could not take in (problems).
@@ -106,6 +109,7 @@ type merger struct {
 	prev    [2]*replica.ScanResult // a resident pair's previous scans, for their hashes
 	fresh   [2]bool                // the side was scanned by this refresh (its unknown hashes may be filled in)
 	hashIn  [2]bool                // unknown hashes of this side are computed (else left zero)
+	rehash  [2]bool                // every file of this side is hashed, what is known of it ignored (Options.Checksum)
 	compact bool                   // leave settled rows out of the plan
 	keep    [2]*replica.ScanResult // a resident pair's fresh scans, rebuilt with their hashes
 
@@ -143,7 +147,10 @@ func (p *Pair) merge(ctx context.Context, plan *Plan, src [2]source, prev [2]*re
 		jobs:    make(chan hashJob, 2*p.workers),
 	}
 	m.hashIn[LocalSide] = fresh[LocalSide]
-	m.hashIn[RemoteSide] = fresh[RemoteSide] && p.RemoteHashing() == HashInPlace
+	m.hashIn[RemoteSide] = fresh[RemoteSide] && (p.RemoteHashing() == HashInPlace || p.opt.Checksum)
+	for s := range fresh {
+		m.rehash[s] = fresh[s] && p.opt.Checksum
+	}
 	for s := range fresh {
 		if fresh[s] && p.opt.Resident {
 			m.keep[s] = &replica.ScanResult{}
@@ -195,6 +202,7 @@ func (p *Pair) merge(ctx context.Context, plan *Plan, src [2]source, prev [2]*re
 	m.progress(true)
 	for s := range m.probs {
 		plan.Hashed[s] += int(m.hashed[s].Load())
+		plan.HashedBytes[s] += m.hashedBytes[s].Load()
 		for _, pr := range m.probs[s] {
 			plan.Problems = append(plan.Problems, pr)
 		}
@@ -300,10 +308,15 @@ func (m *merger) flush() {
 // needsHash fills in the hash of side s's file from what is known of it
 // (the previous scan of a resident pair, else the journal) when its
 // fingerprint is the known one, and reports whether it must be hashed.
+// With Options.Checksum every file a fresh scan found is hashed, whatever
+// is known of it.
 func (m *merger) needsHash(it *mergeItem, s Side) bool {
 	sc := &it.sc[s]
 	if sc.Entry.Kind != tree.File || !sc.Entry.Hash.IsZero() {
 		return false
+	}
+	if m.rehash[s] {
+		return true
 	}
 	fp, h, ok := m.known(it, s)
 	if ok && !h.IsZero() && fp == sc.FP {

@@ -84,6 +84,8 @@ type Pair struct {
 	dlMu      sync.Mutex           // guards downloads
 	downloads map[string]*download // remote versions being fetched, by fetchKey
 	progress  scanProgress
+
+	checksumWarned sync.Once // see warnChecksumDownload
 }
 
 // scanProgress passes the progress of a side's scan (its listing) and of

@@ -59,9 +59,10 @@ type Plan struct {
 	// date): a plan of a pair that is not resident keeps only the rows it
 	// needs, unless Options.AllRows. They are equal.
 	Settled      int
-	settledFiles int    // the settled paths that are not directories
-	Counts       [2]int // entries found on each side, and paths it could not take in
-	Hashed       [2]int // files hashed by each scan
+	settledFiles int      // the settled paths that are not directories
+	Counts       [2]int   // entries found on each side, and paths it could not take in
+	Hashed       [2]int   // files hashed by each scan
+	HashedBytes  [2]int64 // and their bytes
 	// RemoteHashing tells how remote files were hashed (HashInPlace or
 	// HashByDownload).
 	RemoteHashing string
@@ -71,7 +72,8 @@ type Plan struct {
 	Ops []ops.Op
 	// Policy is the mode and preference the plan was decided with.
 	Policy reconcile.Policy
-	// Checksum tells that every file was hashed (Options.Checksum).
+	// Checksum tells that every file was hashed (Options.Checksum):
+	// neither the journal's hashes nor a previous scan's were used.
 	Checksum bool
 }
 
@@ -146,6 +148,17 @@ func (p *Pair) hashWhereNeeded(ctx context.Context, pl *Plan) bool {
 	return true
 }
 
+// warnChecksumDownload warns, once per pair, that Options.Checksum
+// downloads every remote file: no agent hashes them in place.
+func (p *Pair) warnChecksumDownload() {
+	if p.opt.Warn == nil {
+		return
+	}
+	p.checksumWarned.Do(func() {
+		p.opt.Warn("--checksum without a myrrorfs agent on the remote: every remote file is downloaded to be hashed (all of the remote tree crosses the network on each run)")
+	})
+}
+
 // learnRemote records a hash in the latest remote scan, so the next scan
 // reuses it.
 func (p *Pair) learnRemote(path string, h tree.Hash) {
@@ -203,7 +216,7 @@ func (p *Pair) ScanRemote(ctx context.Context) (*RemoteScan, error) {
 	gen, r := p.gen, p.Remote
 	p.mu.Unlock()
 	opt := p.knownOptions(recs, indexRecs(recs), RemoteSide)
-	opt.LazyHash = p.RemoteHashing() == HashByDownload
+	opt.LazyHash = p.RemoteHashing() == HashByDownload && !p.opt.Checksum
 	res, err := replica.Scan(ctx, r, opt)
 	if err != nil {
 		return nil, fmt.Errorf("scan remote side: %w", err)
@@ -293,7 +306,9 @@ func (p *Pair) refresh(ctx context.Context, remote bool, rs *replica.ScanResult,
 	}
 	plan := &Plan{RemoteHashing: p.RemoteHashing(), Policy: p.opt.Policy, Checksum: p.opt.Checksum}
 	if rs != nil {
-		plan.Hashed[RemoteSide] = rs.Hashed
+		plan.Hashed[RemoteSide], plan.HashedBytes[RemoteSide] = rs.Hashed, rs.HashedBytes
+	} else if p.opt.Checksum && plan.RemoteHashing == HashByDownload {
+		p.warnChecksumDownload()
 	}
 	keep, err := p.merge(ctx, plan, src, prev, fresh, all)
 	if err != nil {
@@ -374,7 +389,8 @@ func (p *Pair) scanOptions(side Side) replica.ScanOptions {
 }
 
 // knownOptions are the options of a scan of side that hashes what recs
-// (indexed by idx) and the latest scan of side do not know.
+// (indexed by idx) and the latest scan of side do not know; with
+// Options.Checksum, that hashes every file.
 func (p *Pair) knownOptions(recs []pathRec, idx map[string]int32, side Side) replica.ScanOptions {
 	p.mu.Lock()
 	prev := p.last[side]
@@ -383,6 +399,9 @@ func (p *Pair) knownOptions(recs []pathRec, idx map[string]int32, side Side) rep
 	opt.LazyHash = false
 	if p.opt.ScanProgress != nil {
 		opt.Progress = func(n int, b int64) { p.reportProgress(side, n, b) }
+	}
+	if p.opt.Checksum {
+		return opt // hash every file
 	}
 	opt.Known = func(path string) (tree.Fingerprint, tree.Hash, bool) {
 		if prev != nil {

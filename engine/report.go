@@ -131,15 +131,37 @@ func (pl *Plan) WriteText(w io.Writer) {
 	}
 	group("conflicts settled by --prefer "+pl.Policy.Prefer.String()+", the other version to its backup area", settled)
 	s := pl.Summarize()
-	if pl.RemoteHashing == HashByDownload {
+	if pl.RemoteHashing == HashByDownload && !pl.Checksum {
 		fmt.Fprintf(w, "remote files are hashed %s (no myrrorfs agent on the remote)\n", pl.RemoteHashing)
 	}
 	if s.ToRemote+s.ToLocal+s.Conflicts == 0 {
 		fmt.Fprintf(w, "in sync (%d paths)\n", s.Equal)
-		return
+	} else {
+		fmt.Fprintf(w, "%d to remote, %d to local, %d conflicts, %d equal; %s to copy\n",
+			s.ToRemote, s.ToLocal, s.Conflicts, s.Equal, HumanBytes(s.Bytes))
 	}
-	fmt.Fprintf(w, "%d to remote, %d to local, %d conflicts, %d equal; %s to copy\n",
-		s.ToRemote, s.ToLocal, s.Conflicts, s.Equal, HumanBytes(s.Bytes))
+	if pl.Checksum {
+		fmt.Fprintln(w, pl.CheckLine())
+	}
+}
+
+// CheckLine says, on one line, how the scans told changed files from
+// unchanged ones (the check level): by stat fingerprints against the
+// journal, or (Checksum) by the content of every file.
+func (pl *Plan) CheckLine() string {
+	if pl.Checksum {
+		how := ""
+		if pl.RemoteHashing == HashByDownload {
+			how = ", downloaded"
+		}
+		return fmt.Sprintf("check: content of every file (--checksum): %d local files (%s) and %d remote files (%s%s) hashed",
+			pl.Hashed[LocalSide], HumanBytes(pl.HashedBytes[LocalSide]), pl.Hashed[RemoteSide], HumanBytes(pl.HashedBytes[RemoteSide]), how)
+	}
+	fields := "size, mtime, ctime, inode and mode of each file"
+	if pl.RemoteHashing == HashByDownload {
+		fields = "size, mtime, ctime, inode and mode of local files, size, mtime and mode of remote files"
+	}
+	return "check: " + fields + "; content hashed only where these changed since last seen (--checksum hashes every file)"
 }
 
 // renames returns, for the plan's text, the old path of every renamed row
