@@ -62,24 +62,62 @@ func randomCase(r *rand.Rand, size, edits int) (base, local, remote []string) {
 	return base, local, remote
 }
 
+// codeLike returns three versions of a file that is mostly blank lines and
+// braces, where each side rewrites a few blocks with mostly new lines: the
+// case where the diff leaves out of its search the blank lines and braces
+// found among new lines (see prefilter).
+func codeLike(r *rand.Rand, fresh *int) (base, local, remote []string) {
+	common := []string{"\n", "}\n", "\t}\n"}
+	line := func(pNew int) string {
+		if r.IntN(100) < pNew {
+			*fresh++
+			return fmt.Sprintf("line %d\n", *fresh)
+		}
+		return common[r.IntN(len(common))]
+	}
+	base = make([]string, 20+r.IntN(100))
+	for i := range base {
+		base[i] = line(30)
+	}
+	side := func() []string {
+		ls := append([]string(nil), base...)
+		for range 1 + r.IntN(3) {
+			at := r.IntN(len(ls))
+			end := min(len(ls), at+r.IntN(12))
+			block := make([]string, r.IntN(16))
+			for i := range block {
+				block[i] = line(80)
+			}
+			ls = append(ls[:at], append(block, ls[end:]...)...)
+		}
+		return ls
+	}
+	return base, side(), side()
+}
+
 // TestMergeRandomAgainstGit compares Merge with git merge-file on random
-// edits over few distinct lines, where alignments are most often ambiguous:
-// small files with few edits, then longer ones with more. Every output must
-// be identical, byte for byte.
+// edits: of small files and then longer ones over few distinct lines, where
+// alignments are most often ambiguous, and of code-like files. Every output
+// must be identical, byte for byte.
 func TestMergeRandomAgainstGit(t *testing.T) {
 	git := needGit(t)
-	small, long := 600, 150
+	small, long, code := 600, 150, 150
 	if testing.Short() {
-		small, long = 100, 20
+		small, long, code = 100, 20, 20
 	}
 	r := rand.New(rand.NewPCG(3, 3))
+	fresh := 0
 	clean, conflicted, mismatches := 0, 0, 0
-	for i := range small + long {
-		size, edits := 13, 4
-		if i >= small {
-			size, edits = 90, 12
+	for i := range small + long + code {
+		var base, local, remote []string
+		switch {
+		case i < small:
+			base, local, remote = randomCase(r, 13, 4)
+		case i < small+long:
+			base, local, remote = randomCase(r, 90, 12)
+		default:
+			base, local, remote = codeLike(r, &fresh)
 		}
-		base, local, remote := randomCase(r, size, edits)
 		if ok, _ := agrees(t, git, base, local, remote); !ok {
 			if mismatches == 0 {
 				base, local, remote = shrink(t, git, base, local, remote)
@@ -96,7 +134,7 @@ func TestMergeRandomAgainstGit(t *testing.T) {
 			conflicted++
 		}
 	}
-	t.Logf("%d random cases: %d clean and %d with conflicts agree with git, %d differ", small+long, clean, conflicted, mismatches)
+	t.Logf("%d random cases: %d clean and %d with conflicts agree with git, %d differ", small+long+code, clean, conflicted, mismatches)
 }
 
 // agrees reports whether Merge and git merge the three versions alike, and
