@@ -10,7 +10,7 @@
 #
 # Package patterns are relative to the repository root, whatever the current
 # directory. Needs root on Debian: missing tools (sshd, ssh, fusermount3,
-# rsync, gio) are installed with apt-get. The sshd listens on 127.0.0.1 only,
+# rsync, gio, git) are installed with apt-get. The sshd listens on 127.0.0.1 only,
 # accepts a fresh key only, and is stopped (and its files removed) on exit.
 #
 # Tests find the server through these variables:
@@ -39,6 +39,7 @@ install_missing() {
 	command -v fusermount3 >/dev/null 2>&1 || missing+=(fuse3)
 	command -v rsync >/dev/null 2>&1 || missing+=(rsync)
 	command -v gio >/dev/null 2>&1 || missing+=(libglib2.0-bin)
+	command -v git >/dev/null 2>&1 || missing+=(git)
 	install_packages "${missing[@]}"
 }
 
