@@ -92,6 +92,7 @@ func (p *Pair) Apply(ctx context.Context, plan *Plan, opt ApplyOptions) (*Result
 	if opt.Now.IsZero() {
 		opt.Now = time.Now()
 	}
+	mergeProbs := p.applyMerges(plan, opt.Now)
 	e := &executor{
 		p: p, plan: plan, opt: opt,
 		reps:      [2]replica.Replica{p.Local, p.Remote},
@@ -107,6 +108,7 @@ func (p *Pair) Apply(ctx context.Context, plan *Plan, opt ApplyOptions) (*Result
 	defer func() { e.batch.Cancel() }() // the batch commitWave started last
 	e.backups = [2]*backupArea{newBackupArea(p.Local, opt.Now), newBackupArea(p.Remote, opt.Now)}
 	e.res.Problems = append(e.res.Problems, plan.Problems...)
+	e.res.Problems = append(e.res.Problems, mergeProbs...)
 	e.res.Conflicts = plan.Conflicts()
 	e.removeTemps()
 	var err error

@@ -60,6 +60,12 @@ type Options struct {
 	// Checksum hashes every file on both sides instead of trusting stat
 	// fingerprints that match the journal's.
 	Checksum bool
+	// NoMerge turns three-way merges of text conflicts off (see
+	// textmerge.go), and with them the keeping of base contents.
+	NoMerge bool
+	// MergeLimit is the size of the largest file merged; 0 means
+	// DefaultMergeLimit.
+	MergeLimit int64
 	// Warn, if set, receives one-line warnings about how the remote is
 	// reached (e.g. an agent of another protocol replaced by an upload).
 	Warn func(msg string)

@@ -72,6 +72,9 @@ type Plan struct {
 	Ops []ops.Op
 	// Policy is the mode and preference the plan was decided with.
 	Policy reconcile.Policy
+	// Merges are the three-way merges of text conflicts (see
+	// textmerge.go): a clean one settles its conflict when applied.
+	Merges []Merge
 	// Checksum tells that every file was hashed (Options.Checksum):
 	// neither the journal's hashes nor a previous scan's were used.
 	Checksum bool
@@ -349,6 +352,7 @@ func (p *Pair) refresh(ctx context.Context, remote bool, rs *replica.ScanResult,
 	if p.hashWhereNeeded(ctx, plan) {
 		plan.reconcile()
 	}
+	p.findMerges(ctx, plan)
 	plan.Moves = ops.FindMoves(plan.Rows, plan.Decisions)
 	plan.Ops = ops.Build(plan.Rows, plan.Decisions, plan.Moves)
 	return plan, nil
@@ -572,11 +576,12 @@ func (pl *Plan) Top() []reconcile.Decision {
 	return out
 }
 
-// Conflicts returns the conflicts of the plan (top-level only).
+// Conflicts returns the conflicts of the plan (top-level only) that no
+// clean merge settles.
 func (pl *Plan) Conflicts() []reconcile.Decision {
 	var out []reconcile.Decision
 	for _, d := range pl.Decisions {
-		if d.Under == "" && d.Action == reconcile.Conflict {
+		if d.Under == "" && d.Action == reconcile.Conflict && !pl.IsMerged(d.Path) {
 			out = append(out, d)
 		}
 	}

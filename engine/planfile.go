@@ -45,6 +45,7 @@ type SavedPlan struct {
 type savedRow struct {
 	line          int
 	action        reconcile.Action
+	merged        bool // a conflict a clean merge settles (action "merged")
 	op            string
 	kind          reconcile.Kind
 	under         string
@@ -186,7 +187,9 @@ func parsePlanLine(b []byte) (string, *savedRow, reconcile.Policy, error) {
 	if err := pol.Check(); err != nil {
 		return "", nil, pol, err
 	}
-	if row.action, err = parseAction(l.Action); err != nil {
+	if l.Action == ActionMerged {
+		row.action, row.merged = reconcile.Conflict, true
+	} else if row.action, err = parseAction(l.Action); err != nil {
 		return "", nil, pol, err
 	}
 	switch row.action {
@@ -277,7 +280,7 @@ func parseAction(s string) (reconcile.Action, error) {
 			return a, nil
 		}
 	}
-	return 0, fmt.Errorf("action %q (equal, to-remote, to-local or conflict)", s)
+	return 0, fmt.Errorf("action %q (equal, to-remote, to-local, merged or conflict)", s)
 }
 
 func parseKind(s string) (reconcile.Kind, error) {
@@ -449,12 +452,12 @@ func (sp *SavedPlan) Check(pl *Plan) error {
 		s, ok := sp.rows[d.Path]
 		if !ok {
 			if d.Action != reconcile.Equal && d.Under == "" {
-				changes = append(changes, PlanChange{d.Path, "not in the plan, now " + decisionWords(d)})
+				changes = append(changes, PlanChange{d.Path, "not in the plan, now " + decisionWords(d, pl.IsMerged(d.Path))})
 			}
 			continue
 		}
 		seen[d.Path] = true
-		if what := rowChanges(s, d); what != "" {
+		if what := rowChanges(s, d, pl.IsMerged(d.Path)); what != "" {
 			changes = append(changes, PlanChange{d.Path, what})
 		}
 	}
@@ -480,13 +483,13 @@ func (sp *SavedPlan) Check(pl *Plan) error {
 
 // rowChanges tells how decision d differs from the saved row s ("" when
 // it does not).
-func rowChanges(s *savedRow, d reconcile.Decision) string {
+func rowChanges(s *savedRow, d reconcile.Decision, merged bool) string {
 	var parts []string
-	now := savedRow{action: d.Action, kind: d.Kind, under: d.Under}
+	now := savedRow{action: d.Action, merged: merged, kind: d.Kind, under: d.Under}
 	if d.Action == reconcile.ToRemote || d.Action == reconcile.ToLocal {
 		now.op = Op(d)
 	}
-	if now.action != s.action || now.op != s.op || now.kind != s.kind || now.under != s.under {
+	if now.action != s.action || now.merged != s.merged || now.op != s.op || now.kind != s.kind || now.under != s.under {
 		parts = append(parts, "now "+now.words()+" (the plan said "+s.words()+")")
 	}
 	for _, side := range []struct {
@@ -504,6 +507,9 @@ func rowChanges(s *savedRow, d reconcile.Decision) string {
 // modify/modify", "conflict delete/modify under d", "equal".
 func (s *savedRow) words() string {
 	w := s.action.String()
+	if s.merged {
+		w = ActionMerged
+	}
 	switch {
 	case s.op != "":
 		w += " " + s.op
@@ -516,8 +522,8 @@ func (s *savedRow) words() string {
 	return w
 }
 
-func decisionWords(d reconcile.Decision) string {
-	s := savedRow{action: d.Action, kind: d.Kind, under: d.Under}
+func decisionWords(d reconcile.Decision, merged bool) string {
+	s := savedRow{action: d.Action, merged: merged, kind: d.Kind, under: d.Under}
 	if d.Action == reconcile.ToRemote || d.Action == reconcile.ToLocal {
 		s.op = Op(d)
 	}

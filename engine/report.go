@@ -37,9 +37,13 @@ func Op(d reconcile.Decision) string {
 	return "update"
 }
 
+// ActionMerged is the JSON action of a conflict a clean merge settles.
+const ActionMerged = "merged"
+
 // Summary is the plan in numbers.
 type Summary struct {
 	ToRemote, ToLocal, Conflicts, Equal int
+	Merged                              int   // conflicts a clean text merge settles
 	Bytes                               int64 // file bytes to copy
 }
 
@@ -58,7 +62,12 @@ func (pl *Plan) Summarize() Summary {
 		case reconcile.ToLocal:
 			s.ToLocal++
 		case reconcile.Conflict:
-			s.Conflicts++
+			if m, ok := pl.MergeAt(d.Path); ok && m.Clean() {
+				s.Merged++
+				s.Bytes += 2 * int64(len(m.Data)) // to both sides
+			} else {
+				s.Conflicts++
+			}
 		}
 		if d.Action == reconcile.ToRemote && d.Local.Kind == tree.File && Op(d) != "chmod" {
 			s.Bytes += d.Local.Size
@@ -72,7 +81,7 @@ func (pl *Plan) Summarize() Summary {
 
 // WriteText prints the plan grouped: to remote, to local, conflicts by kind.
 func (pl *Plan) WriteText(w io.Writer) {
-	var toRemote, toLocal, settled []string
+	var toRemote, toLocal, settled, merged []string
 	conflicts := map[string][]string{}
 	renamedFrom, hidden := pl.renames()
 	switch pl.Policy.Mode {
@@ -110,6 +119,13 @@ func (pl *Plan) WriteText(w io.Writer) {
 		case reconcile.ToLocal:
 			toLocal = append(toLocal, fmt.Sprintf("  %-7s %s", op, name))
 		case reconcile.Conflict:
+			if m, ok := pl.MergeAt(d.Path); ok {
+				if m.Clean() {
+					merged = append(merged, "  "+name)
+					continue
+				}
+				name += fmt.Sprintf("  (merged with %d conflicting hunks: myrrorfs resolve --keep merged takes it, markers and all)", m.Conflicts)
+			}
 			k := d.Kind.String()
 			conflicts[k] = append(conflicts[k], "  "+name)
 		}
@@ -121,6 +137,7 @@ func (pl *Plan) WriteText(w io.Writer) {
 	}
 	group("to remote", toRemote)
 	group("to local", toLocal)
+	group("merged", merged)
 	kinds := make([]string, 0, len(conflicts))
 	for k := range conflicts {
 		kinds = append(kinds, k)
@@ -134,11 +151,15 @@ func (pl *Plan) WriteText(w io.Writer) {
 	if pl.RemoteHashing == HashByDownload && !pl.Checksum {
 		fmt.Fprintf(w, "remote files are hashed %s (no myrrorfs agent on the remote)\n", pl.RemoteHashing)
 	}
-	if s.ToRemote+s.ToLocal+s.Conflicts == 0 {
+	if s.ToRemote+s.ToLocal+s.Conflicts+s.Merged == 0 {
 		fmt.Fprintf(w, "in sync (%d paths)\n", s.Equal)
 	} else {
-		fmt.Fprintf(w, "%d to remote, %d to local, %d conflicts, %d equal; %s to copy\n",
-			s.ToRemote, s.ToLocal, s.Conflicts, s.Equal, HumanBytes(s.Bytes))
+		merges := ""
+		if s.Merged > 0 {
+			merges = fmt.Sprintf("%d merged, ", s.Merged)
+		}
+		fmt.Fprintf(w, "%d to remote, %d to local, %s%d conflicts, %d equal; %s to copy\n",
+			s.ToRemote, s.ToLocal, merges, s.Conflicts, s.Equal, HumanBytes(s.Bytes))
 	}
 	if pl.Checksum {
 		fmt.Fprintln(w, pl.CheckLine())
@@ -342,6 +363,9 @@ func (pl *Plan) WriteJSON(w io.Writer, all bool, keep func(reconcile.Decision) b
 			continue
 		}
 		j := ToJSON(d)
+		if d.Under == "" && pl.IsMerged(d.Path) {
+			j.Action = ActionMerged
+		}
 		if pl.Policy.Mode != reconcile.TwoWay {
 			j.SyncMode = pl.Policy.Mode.String()
 		}
@@ -375,6 +399,12 @@ func (pl *Plan) Digest() string {
 		fp := s.FP
 		for _, v := range []int64{fp.Size, fp.MtimeNs, fp.CtimeNs, int64(fp.Ino), int64(fp.Mode)} {
 			buf = binary.AppendVarint(buf, v)
+		}
+	}
+	for _, m := range pl.Merges {
+		if m.Clean() {
+			sum := blake3.Sum256(m.Data)
+			h.Write(append(append([]byte("merge\x00"+m.Path+"\x00"), sum[:]...), 0))
 		}
 	}
 	for _, op := range pl.Ops {

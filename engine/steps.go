@@ -156,7 +156,13 @@ func (e *executor) transfer(k int, op *ops.Op) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("create temporary: %w", err)
 	}
-	n, h, cerr := copyHashed(w, rc, src.Size, progressWriter(e.opt.Progress))
+	var extra io.Writer = progressWriter(e.opt.Progress)
+	var capture *baseCapture
+	if e.p.merging() && src.Size <= e.p.mergeLimit() {
+		capture = &baseCapture{limit: e.p.mergeLimit()}
+		extra = io.MultiWriter(extra, capture)
+	}
+	n, h, cerr := copyHashed(w, rc, src.Size, extra)
 	if err := w.Close(); cerr == nil {
 		cerr = err
 	}
@@ -174,6 +180,9 @@ func (e *executor) transfer(k int, op *ops.Op) (string, error) {
 	if cerr != nil {
 		dst.Remove(tmp)
 		return "", cerr
+	}
+	if capture != nil && !capture.over {
+		e.p.keepBase(h, capture.buf.Bytes())
 	}
 	e.mu.Lock()
 	if src.Hash.IsZero() {
@@ -208,6 +217,7 @@ func (e *executor) transferSmall(k int, op *ops.Op) (string, error) {
 	if !src.Hash.IsZero() && h != src.Hash {
 		return "", fmt.Errorf("source content differs from the scan: %w", ErrChanged)
 	}
+	e.p.keepBase(h, data)
 	dir := tree.Parent(op.Path)
 	var tmp string
 	if w, ok := dst.(replica.SmallWriter); ok {
