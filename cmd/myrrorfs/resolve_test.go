@@ -649,3 +649,28 @@ func TestResolveWatch(t *testing.T) {
 		t.Errorf("local backups: %q", backups(t, p.local))
 	}
 }
+
+// TestResolveInteractiveMount walks through the conflicts of a mount from
+// inside it: the mount's daemon describes them (with the names the view
+// shows) and resolves each answer in the view.
+func TestResolveInteractiveMount(t *testing.T) {
+	p := syncedPair(t, false, withBystanders(map[string]string{"c": "base\n", "e": "base\n"}))
+	write(t, p.local, map[string]string{"c": "local c\n", "e": "local e\n"})
+	write(t, p.remoteDir, map[string]string{"c": "remote c\n", "e": "remote e\n"})
+	mnt, _ := mountView(t, p)
+	r := startPty(t, mnt, "resolve")
+	r.expect("[1/2] modify/modify  c", "  in the view: c.local, c.remote", "-local c", "+remote c", "keep [l]ocal")
+	r.send("r")
+	r.expect("c: remote version kept (modify/modify)", "[2/2] modify/modify  e", "keep [l]ocal")
+	if got := read(t, filepath.Join(mnt, "c")); got != "remote c\n" {
+		t.Errorf("c in the view while resolve asks about e: %q", got)
+	}
+	r.send("s")
+	r.expect("to carry this out: myrrorfs commit " + mnt)
+	if code := r.wait(); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, r.text())
+	}
+	if _, err := os.Lstat(filepath.Join(mnt, "e.local")); err != nil {
+		t.Errorf("e, skipped, is no longer a conflict in the view: %v", err)
+	}
+}
