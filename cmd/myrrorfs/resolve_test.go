@@ -19,7 +19,7 @@ import (
 
 // A conflict kind as the tests make it: files synced first (base), then a
 // change on each side. f is the path the conflict is on.
-type conflictCase struct {
+type resolveCase struct {
 	kind string
 	f    string
 	base map[string]string
@@ -47,9 +47,9 @@ func remove(p string) func(t *testing.T, root string) {
 	}
 }
 
-// conflictCases are the conflict kinds of the README's table, each with
+// resolveCases are the conflict kinds of the README's table, each with
 // what every --keep leaves on both sides after sync.
-var conflictCases = []conflictCase{
+var resolveCases = []resolveCase{
 	{
 		kind: "modify/modify", f: "f.txt", base: map[string]string{"f.txt": "base\n"},
 		local: edit("f.txt", "local\n"), remote: edit("f.txt", "remote\n"),
@@ -134,9 +134,9 @@ func withBystanders(files map[string]string) map[string]string {
 	return out
 }
 
-// snapshot lists a tree (but what myrrorfs keeps to itself): path ->
+// treeOf lists a tree (but what myrrorfs keeps to itself): path ->
 // content, "/" for a directory, "-> target" for a symlink.
-func snapshot(t *testing.T, root string) map[string]string {
+func treeOf(t *testing.T, root string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	err := filepath.Walk(root, func(p string, fi os.FileInfo, err error) error {
@@ -198,7 +198,7 @@ func sameMap(a, b map[string]string) bool {
 
 // makeConflict syncs c's base (and a bystander) into a fresh pair, then
 // changes both sides.
-func makeConflict(t *testing.T, ssh bool, c conflictCase) pair {
+func makeConflict(t *testing.T, ssh bool, c resolveCase) pair {
 	t.Helper()
 	p := syncedPair(t, ssh, withBystanders(c.base))
 	c.local(t, p.local)
@@ -231,7 +231,7 @@ func checkResolved(t *testing.T, p pair, w outcomeWant) {
 		want[k] = v
 	}
 	for _, side := range []string{p.local, p.remoteDir} {
-		if got := snapshot(t, side); !sameMap(got, want) {
+		if got := treeOf(t, side); !sameMap(got, want) {
 			t.Errorf("%s after sync: %v, want %v", side, got, want)
 		}
 	}
@@ -265,7 +265,7 @@ func contains(list []string, s string) bool {
 // syncs: both sides end as the README's table says, and the version that
 // lost is in the backup area of its side.
 func TestResolveKeep(t *testing.T) {
-	for _, c := range conflictCases {
+	for _, c := range resolveCases {
 		for _, keep := range []string{"local", "remote", "both"} {
 			t.Run(fmt.Sprintf("%s %s keep %s", c.kind, c.f, keep), func(t *testing.T) {
 				p := makeConflict(t, false, c)
@@ -290,7 +290,7 @@ func TestResolveKeepSSH(t *testing.T) {
 		keep string
 	}{{0, "both"}, {3, "remote"}, {4, "local"}, {5, "local"}, {6, "remote"}}
 	for _, pk := range picks {
-		c := conflictCases[pk.i]
+		c := resolveCases[pk.i]
 		t.Run(fmt.Sprintf("%s %s keep %s", c.kind, c.f, pk.keep), func(t *testing.T) {
 			p := makeConflict(t, true, c)
 			r := myrrorfs(t, p.resolveArgs("--keep", pk.keep, filepath.Join(p.local, c.f))...)
@@ -452,7 +452,7 @@ func TestResolveMount(t *testing.T) {
 		t.Fatalf("commit: %+v", c)
 	}
 	for _, side := range []string{p.local, p.remoteDir} {
-		got := snapshot(t, side)
+		got := treeOf(t, side)
 		want := withBystanders(map[string]string{"more": "/", "a.txt": "remote a\n", "t.txt": "local t\n", "t.txt.remote": "remote t\n"})
 		if !sameMap(got, want) {
 			t.Errorf("%s after commit: %v, want %v", side, got, want)
@@ -612,7 +612,7 @@ func TestResolveInteractive(t *testing.T) {
 	want := withBystanders(map[string]string{"more": "/", "a.txt": "one\ntwo\nthree\nfour\n5 local\n", "b.txt": "local b\n", "b.txt.remote": "remote b\n", "d": "/", "d/x": "remote x\n"})
 	for _, side := range []struct{ root, c string }{{p.local, "x\x1b[2Jy\n"}, {p.remoteDir, "remote c\n"}} {
 		want["c.txt"] = side.c
-		if got := snapshot(t, side.root); !sameMap(got, want) {
+		if got := treeOf(t, side.root); !sameMap(got, want) {
 			t.Errorf("%s after sync: %v, want %v", side.root, got, want)
 		}
 	}
