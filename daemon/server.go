@@ -31,6 +31,8 @@ const (
 	OpCommit    = "commit"    // rescan both sides and apply the plan
 	OpUnmount   = "unmount"   // unmount the view; the daemon then exits
 	OpInfo      = "info"      // the daemon's pid and mountpoint
+	OpResolve   = "resolve"   // resolve a conflict as the view's gestures do
+	OpDescribe  = "describe"  // rescan both sides; describe conflicts for resolve
 )
 
 // Request is one line a client sends: a JSON object ending in a newline.
@@ -46,6 +48,13 @@ type Request struct {
 	// Digest: commit: the digest of the plan the user approved (from a
 	// plan response); the commit is refused if the plan differs now.
 	Digest string `json:"digest,omitempty"`
+	// Path: resolve, describe: the conflict, as bytes (a name need not
+	// be UTF-8): a path in LOCAL, or with View a path in the view (see
+	// Resolver). Keep: resolve: local, remote or both. All: describe:
+	// every conflict at Path or under it.
+	Path []byte `json:"path,omitempty"`
+	View bool   `json:"view,omitempty"`
+	Keep string `json:"keep,omitempty"`
 }
 
 // Progress is a commit's progress, streamed before the final response:
@@ -81,6 +90,13 @@ type Response struct {
 	Applied   int      `json:"applied,omitempty"`
 	Bytes     int64    `json:"bytes,omitempty"`
 	Conflicts []string `json:"conflicts,omitempty"` // "KIND PATH" of conflicts left untouched
+	// Resolve's outcome, and the conflicts described.
+	Resolved  *Resolved   `json:"resolved,omitempty"`
+	Described []Described `json:"described,omitempty"`
+	// NotConflict: resolve, describe: Path names no conflict (Error says
+	// why), inside the conflict on directory Under (bytes) when set.
+	NotConflict bool   `json:"not_conflict,omitempty"`
+	Under       []byte `json:"under,omitempty"`
 	// Info.
 	Pid        int    `json:"pid,omitempty"`
 	Mountpoint string `json:"mountpoint,omitempty"`
@@ -311,6 +327,8 @@ func Handle(ctx context.Context, m Mount, req Request, send func(Response) error
 		return HandleUnmount(m)
 	case OpInfo:
 		return Response{V: ProtocolVersion, Pid: os.Getpid(), Mountpoint: m.Mountpoint()}
+	case OpResolve, OpDescribe:
+		return HandleResolve(ctx, m, req)
 	}
 	return errorResponse(fmt.Errorf("unknown request %q", req.Op))
 }

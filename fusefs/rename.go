@@ -206,9 +206,14 @@ func (v *View) moveSibling(m *model, st target, dst string) (bool, syscall.Errno
 		}
 		return true, 0
 	}
-	// keep both: the remote version is downloaded to the new name, and p
-	// keeps the local version (its bases move to the remote one)
-	if err := v.downloadTree(m, p, real); err != nil {
+	return v.keepBoth(m, o, real)
+}
+
+// keepBoth keeps both versions of conflict o: the remote one is downloaded
+// to local path real, and o's path keeps the local one (its bases move to
+// the remote one).
+func (v *View) keepBoth(m *model, o *overlay, real string) (bool, syscall.Errno) {
+	if err := v.downloadTree(m, o.d.Path, real); err != nil {
 		return true, errnoOf(err)
 	}
 	return true, errnoOf(v.b.SetBases(o.subtreeBases(local)))

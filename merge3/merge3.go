@@ -14,8 +14,8 @@
 // diffing the two sides' versions of it: lines both sides agree on are
 // written once, outside the markers, and the conflict may split in several.
 // Conflicts left with at most three lines between them, or with only lines
-// lacking letters and digits between them (blank lines, braces), are joined
-// into one.
+// lacking ASCII letters and digits between them (blank lines, braces), are
+// joined into one.
 //
 // Lines end at '\n'; "\r\n" is just a line ending in '\r' as far as the
 // diff goes, as in git without options. Markers end in "\r\n" when the lines
@@ -23,14 +23,16 @@
 // without a newline gets one before the next marker.
 //
 // The diff is a Myers diff made to pair lines exactly as git's default diff
-// does, so results are byte for byte those of git merge-file on the cases
-// in the tests, random ones included. Where git's diff gives up on finding
-// a shortest edit (files with more than 256 lines of difference between
-// two matching stretches), this package follows the same heuristics, but
-// that path is checked on fewer cases.
+// does (see diff.go), so results are byte for byte those of git merge-file:
+// the tests compare them on a table of cases, on 900 random merges and on
+// long files. Two versions that differ by hundreds of lines make git's diff
+// stop looking for a shortest edit and take a good-enough one; this package
+// takes the same, a path the tests check on six long files only.
 //
-// The package does no I/O; reading files, size limits and writing results
-// are the caller's.
+// The cost grows with the length of the files times how much they differ:
+// merging three unrelated files of 100,000 lines takes a few seconds (git
+// takes about half as long). The package does no I/O; reading files, size
+// limits and writing results are the caller's.
 package merge3
 
 import (
@@ -54,8 +56,9 @@ func IsText(b []byte) bool {
 	return bytes.IndexByte(b, 0) < 0
 }
 
-// Labels name the two sides on the conflict markers. An empty label gives a
-// bare marker ("<<<<<<<"). A label should not contain a newline.
+// Labels name the two sides on the conflict markers ("<<<<<<< " + Local).
+// An empty label gives a bare marker ("<<<<<<<"), as recent git does (older
+// git leaves a space after it). A label should not contain a newline.
 type Labels struct {
 	Local, Remote string
 }
@@ -66,7 +69,7 @@ type Result struct {
 	// Conflicts > 0.
 	Merged []byte
 	// Conflicts is the number of conflicting hunks, each between its own
-	// markers (git merge-file's exit status, which git caps at 127).
+	// markers. git merge-file exits with this number, capped at 127.
 	Conflicts int
 }
 
@@ -96,6 +99,6 @@ func Merge(base, local, remote []byte, l Labels) (Result, error) {
 	rs := m.combine(h1, h2)
 	rs = m.refine(rs)
 	rs = m.join(rs)
-	out, n := m.write(rs, l, len(base)+len(local)+len(remote))
+	out, n := m.write(rs, l, len(local)+len(remote))
 	return Result{Merged: out, Conflicts: n}, nil
 }

@@ -157,6 +157,7 @@ alone until resolved.`,
 	root.SetVersionTemplate("{{.Version}}\n")
 	root.AddCommand(newVersion())
 	root.AddCommand(newSync(), newStatus(), newConflicts(), newMount(), newCommit(), newUnmount(), newRepair())
+	root.AddCommand(newResolve())
 	root.AddCommand(newAgent())
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		if !c.HasParent() {

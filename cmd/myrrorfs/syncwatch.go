@@ -36,12 +36,12 @@ func runWatch(ctx context.Context, c common, local, remote string, maxDelete int
 	}
 	defer p.Close()
 	var mu sync.Mutex // one scan at a time: a round's, or a status request's
-	if srv, err := listenWatch(c, local, remote, p, &mu); err != nil {
+	changed := make(chan struct{}, 1)
+	if srv, err := listenWatch(c, local, remote, &watchedPair{p: p, mu: &mu, changed: changed}); err != nil {
 		fmt.Fprintf(out, "watch: status and conflicts cannot ask this process: %s\n", daemon.OneLine(err.Error()))
 	} else {
 		defer srv.Close()
 	}
-	changed := make(chan struct{}, 1)
 	var watched [2]bool
 	watching := make(chan struct{}, 2) // a watch ended
 	watch := func(s engine.Side, r replica.Replica) {
@@ -167,9 +167,9 @@ func watchSocket(c common, localArg, remoteArg string) (string, error) {
 	return daemon.SocketPath(c.state, "sync --watch\x00"+id), nil
 }
 
-// listenWatch serves status and conflicts requests about the watched pair
-// (as a mount's daemon does) on the pair's watch socket.
-func listenWatch(c common, localArg, remoteArg string, p *engine.Pair, mu *sync.Mutex) (*daemon.Server, error) {
+// listenWatch serves status, conflicts and resolve requests about the
+// watched pair (as a mount's daemon does) on the pair's watch socket.
+func listenWatch(c common, localArg, remoteArg string, w *watchedPair) (*daemon.Server, error) {
 	path, err := watchSocket(c, localArg, remoteArg)
 	if err != nil {
 		return nil, err
@@ -178,15 +178,16 @@ func listenWatch(c common, localArg, remoteArg string, p *engine.Pair, mu *sync.
 	if err != nil {
 		return nil, err
 	}
-	go srv.Serve(&watchedPair{p: p, mu: mu})
+	go srv.Serve(w)
 	return srv, nil
 }
 
 // watchedPair answers a status or conflicts request about a pair that
 // `sync --watch` holds: it rescans both sides between two rounds.
 type watchedPair struct {
-	p  *engine.Pair
-	mu *sync.Mutex
+	p       *engine.Pair
+	mu      *sync.Mutex
+	changed chan struct{} // wakes the watch for a round
 }
 
 func (w *watchedPair) Rescan(ctx context.Context) (*engine.Plan, error) {
