@@ -96,6 +96,7 @@ func Start(ctx context.Context, opt Options) (_ *Daemon, err error) {
 	if err != nil {
 		return nil, err
 	}
+	d.takeMerges(plan)
 	lt, ok := d.pair.Local.(fusefs.Tree)
 	if !ok {
 		return nil, fmt.Errorf("%s: the local side cannot be shown in a view", opt.Local)
@@ -204,12 +205,25 @@ func (d *Daemon) Rescan(ctx context.Context) (*engine.Plan, error) {
 		plan = nil
 		view, _ = d.pair.Refresh(ctx, false)
 	}
+	d.takeMerges(view)
 	gen := d.bases
 	d.mu.Unlock()
 	if view != nil {
 		d.show(view, gen)
 	}
 	return plan, err
+}
+
+// takeMerges carries out the clean text merges of plan (nil: none) in
+// LOCAL, so that the view shows each merged path as one file holding the
+// merge; called with d.mu held.
+func (d *Daemon) takeMerges(plan *engine.Plan) {
+	if plan == nil {
+		return
+	}
+	for _, pr := range d.pair.TakeMerges(plan) {
+		fmt.Fprintf(d.opt.Log, "myrrorfs: %v\n", pr)
+	}
 }
 
 // show installs a plan's decisions in the view unless a gesture moved a

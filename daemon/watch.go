@@ -158,6 +158,9 @@ func (d *Daemon) rescan(last *time.Time) {
 func (d *Daemon) refreshLocal() {
 	d.mu.Lock()
 	plan, err := d.pair.Refresh(d.ctx, false)
+	if err == nil {
+		d.takeMerges(plan)
+	}
 	gen := d.bases
 	d.mu.Unlock()
 	if err != nil {

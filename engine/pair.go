@@ -15,11 +15,13 @@ import (
 	"time"
 
 	"github.com/myrrorfs/myrrorfs/journal"
+	"github.com/myrrorfs/myrrorfs/merge3"
 	"github.com/myrrorfs/myrrorfs/reconcile"
 	"github.com/myrrorfs/myrrorfs/replica"
 	"github.com/myrrorfs/myrrorfs/replica/agent"
 	"github.com/myrrorfs/myrrorfs/replica/local"
 	"github.com/myrrorfs/myrrorfs/replica/sftp"
+	"github.com/myrrorfs/myrrorfs/tree"
 )
 
 // Options configure how a pair is opened.
@@ -92,6 +94,9 @@ type Pair struct {
 	progress  scanProgress
 
 	checksumWarned sync.Once // see warnChecksumDownload
+
+	mergeMu sync.Mutex
+	merges  map[[3]tree.Hash]merge3.Result // recent merges, by base, local and remote hash
 }
 
 // scanProgress passes the progress of a side's scan (its listing) and of

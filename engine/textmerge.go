@@ -93,24 +93,16 @@ func (p *Pair) findMerges(ctx context.Context, plan *Plan) {
 		return
 	}
 	limit := p.mergeLimit()
-	for i, d := range plan.Decisions {
+	for i := range plan.Decisions {
+		d := &plan.Decisions[i]
 		if ctx.Err() != nil {
 			return
 		}
-		if !mergeable(d, limit) {
+		if !mergeable(*d, limit) {
 			continue
 		}
-		base, ok := p.bases().Get(d.Base.Hash, limit)
+		res, ok := p.merge3(d, limit)
 		if !ok {
-			continue
-		}
-		local, lerr := readVersion(p.Local, d.Path, d.Local, limit)
-		remote, rerr := readVersion(p.remote(), d.Path, d.Remote, limit)
-		if lerr != nil || rerr != nil {
-			continue
-		}
-		res, err := merge3.Merge(base, local, remote, merge3.Labels{Local: "local", Remote: "remote"})
-		if err != nil {
 			continue
 		}
 		if d.Settled != reconcile.NoConflict {
@@ -118,11 +110,43 @@ func (p *Pair) findMerges(ctx context.Context, plan *Plan) {
 				continue // the preference settles it
 			}
 			// a clean merge beats a preference: the conflict is the merge's
-			d := &plan.Decisions[i]
 			d.Action, d.Kind, d.Settled, d.LocalWon = reconcile.Conflict, d.Settled, reconcile.NoConflict, false
 		}
 		plan.Merges = append(plan.Merges, Merge{Path: plan.Rows[i].Path, Data: res.Merged, Conflicts: res.Conflicts})
 	}
+}
+
+// merge3 merges the three versions of d, or returns what it found for
+// them before (a mount rescans often: the remote version is not read
+// again each time).
+func (p *Pair) merge3(d *reconcile.Decision, limit int64) (merge3.Result, bool) {
+	key := [3]tree.Hash{d.Base.Hash, d.Local.Hash, d.Remote.Hash}
+	p.mergeMu.Lock()
+	res, ok := p.merges[key]
+	p.mergeMu.Unlock()
+	if ok {
+		return res, true
+	}
+	base, ok := p.bases().Get(d.Base.Hash, limit)
+	if !ok {
+		return res, false
+	}
+	local, lerr := readVersion(p.Local, d.Path, d.Local, limit)
+	remote, rerr := readVersion(p.remote(), d.Path, d.Remote, limit)
+	if lerr != nil || rerr != nil {
+		return res, false
+	}
+	res, err := merge3.Merge(base, local, remote, merge3.Labels{Local: "local", Remote: "remote"})
+	if err != nil {
+		return res, false
+	}
+	p.mergeMu.Lock()
+	if p.merges == nil || len(p.merges) >= 64 {
+		p.merges = map[[3]tree.Hash]merge3.Result{}
+	}
+	p.merges[key] = res
+	p.mergeMu.Unlock()
+	return res, true
 }
 
 // mergeable reports whether d is a conflict a text merge may settle (or
@@ -199,6 +223,18 @@ func (p *Pair) applyMerges(plan *Plan, now time.Time) []Problem {
 		plan.Ops = ops.Build(plan.Rows, plan.Decisions, plan.Moves)
 	}
 	return probs
+}
+
+// TakeMerges carries out the plan's clean merges now, as Apply would first
+// (a mount does, so that its view shows a merged path as one file), and
+// leaves the plan deciding what follows from them.
+func (p *Pair) TakeMerges(plan *Plan) []Problem {
+	for _, m := range plan.Merges {
+		if m.Clean() {
+			return p.applyMerges(plan, time.Now())
+		}
+	}
+	return nil
 }
 
 // keepUnclean returns the merges that were not carried out.

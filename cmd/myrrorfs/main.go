@@ -131,6 +131,7 @@ type common struct {
 	allRows        bool             // see engine.Options.AllRows (no flag: status --json --all)
 	policy         reconcile.Policy // see engine.Options.Policy (registerPolicy)
 	checksum       bool             // see engine.Options.Checksum (registerPolicy)
+	noMerge        bool             // see engine.Options.NoMerge (registerMode)
 }
 
 func (c *common) register(cmd *cobra.Command) {

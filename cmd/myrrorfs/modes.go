@@ -47,8 +47,31 @@ func (e constError) Error() string { return string(e) }
 
 const errNoneIsDefault = constError("leave --prefer out to leave conflicts alone")
 
-// registerMode adds --mode to a command that opens a pair.
+// mergeValue is the value of --merge.
+type mergeValue struct{ off *bool }
+
+func (v mergeValue) String() string {
+	if *v.off {
+		return "off"
+	}
+	return "on"
+}
+func (v mergeValue) Type() string { return "on|off" }
+func (v mergeValue) Set(s string) error {
+	switch s {
+	case "on":
+		*v.off = false
+	case "off":
+		*v.off = true
+	default:
+		return fmt.Errorf("%q: on or off", s)
+	}
+	return nil
+}
+
+// registerMode adds --mode and --merge to a command that opens a pair.
 func (c *common) registerMode(cmd *cobra.Command) {
+	cmd.Flags().Var(mergeValue{&c.noMerge}, "merge", "on: merge text files both sides edited when the version last synced is known (a clean merge settles the conflict); off: leave every conflict to the user")
 	cmd.Flags().Var(modeValue{&c.policy.Mode}, "mode", "two-way (changes go both ways, conflicts stay), push (REMOTE becomes a replica of LOCAL) or pull (LOCAL becomes a replica of REMOTE); what a mirror replaces goes to its backup area")
 }
 
@@ -63,7 +86,7 @@ func (c *common) registerPolicy(cmd *cobra.Command) {
 // mountDecides refuses --mode, --prefer and --checksum for a command
 // answered by a mount: the mount decides with the mode it was made with.
 func mountDecides(cmd *cobra.Command) error {
-	for _, name := range []string{"mode", "prefer", "checksum"} {
+	for _, name := range []string{"mode", "prefer", "checksum", "merge"} {
 		if cmd.Flags().Changed(name) {
 			return fmt.Errorf("--%s applies to LOCAL REMOTE: a mount decides with the mode it was mounted with (see myrrorfs mount --mode)", name)
 		}

@@ -96,6 +96,7 @@ func openPair(ctx context.Context, c common, local, remote, holder string) (*eng
 		AllRows:          c.allRows,
 		Policy:           c.policy,
 		Checksum:         c.checksum,
+		NoMerge:          c.noMerge,
 		ScanProgress:     scanProgress(),
 		Warn:             warnLine,
 	})
