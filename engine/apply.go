@@ -142,6 +142,7 @@ func (p *Pair) Apply(ctx context.Context, plan *Plan, opt ApplyOptions) (*Result
 	if err != nil {
 		return &e.res, err
 	}
+	p.pruneBases()
 	return &e.res, ctx.Err()
 }
 
