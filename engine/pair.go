@@ -89,6 +89,8 @@ type Pair struct {
 	last [2]*replica.ScanResult // the latest scan of each side
 	gen  uint64                 // counts Apply runs
 
+	notes historyNotes // resolutions and merges for the next history entry
+
 	dlMu      sync.Mutex           // guards downloads
 	downloads map[string]*download // remote versions being fetched, by fetchKey
 	progress  scanProgress
@@ -383,8 +385,13 @@ func (p *Pair) SetRemote(r replica.Replica) {
 	}
 }
 
-// Close closes both replicas and the journal.
+// Close closes both replicas and the journal, recording first the
+// resolutions and merges noted since the last history entry (see
+// NoteResolution).
 func (p *Pair) Close() error {
+	if p.db != nil {
+		p.flushNotes()
+	}
 	var errs []error
 	if p.Local != nil {
 		errs = append(errs, p.Local.Close())
