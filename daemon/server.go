@@ -55,6 +55,8 @@ type Request struct {
 	Path []byte `json:"path,omitempty"`
 	View bool   `json:"view,omitempty"`
 	Keep string `json:"keep,omitempty"`
+	// N: log: how many entries, newest first; 0 means all.
+	N int `json:"n,omitempty"`
 }
 
 // Progress is a commit's progress, streamed before the final response:
@@ -329,6 +331,8 @@ func Handle(ctx context.Context, m Mount, req Request, send func(Response) error
 		return Response{V: ProtocolVersion, Pid: os.Getpid(), Mountpoint: m.Mountpoint()}
 	case OpResolve, OpDescribe:
 		return HandleResolve(ctx, m, req)
+	case OpLog:
+		return HandleLog(m, req)
 	}
 	return errorResponse(fmt.Errorf("unknown request %q", req.Op))
 }
