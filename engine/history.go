@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -160,7 +161,10 @@ func (e *executor) historyEntry(runErr error) HistoryEntry {
 	if pl.Policy.Prefer != reconcile.PreferNone {
 		h.Prefer = pl.Policy.Prefer.String()
 	}
-	if runErr != nil {
+	switch {
+	case errors.Is(runErr, context.Canceled):
+		h.Error = "interrupted"
+	case runErr != nil:
 		h.Error = EscapeControls(strings.Join(strings.Fields(runErr.Error()), " "))
 	}
 	var toRemote, toLocal, settled, unresolved pathList
@@ -287,7 +291,8 @@ func ReadHistory(localArg, remoteArg string, opt Options, n int) ([]HistoryEntry
 // on the local side, "settled KIND PATH" a conflict a preference settled,
 // "resolved PATH" a resolution, "merged PATH" a merge, "conflict KIND
 // PATH" a conflict left untouched, "failed: …" a path that failed,
-// "stopped: …" why the run stopped early. Times are local. Every name is
+// "stopped: …" why the run stopped early ("interrupted" when its context
+// was cancelled). Times are local. Every name is
 // quoted as QuotePath does, and every other string of the journal
 // escaped: the state directory is not trusted.
 func WriteHistory(w io.Writer, entries []HistoryEntry, asJSON bool) error {

@@ -148,3 +148,29 @@ func TestWriteHistoryEscapes(t *testing.T) {
 		}
 	}
 }
+
+// A run interrupted before its end is recorded with what it did.
+func TestHistoryInterrupted(t *testing.T) {
+	l, r, state := newPairDirs(t, snapshot{})
+	os.WriteFile(filepath.Join(l, "f"), []byte("new"), 0o644)
+	p := openTest(t, l, r, state)
+	plan, err := p.Scan(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := p.Apply(ctx, plan, ApplyOptions{}); err == nil {
+		t.Fatal("Apply with its context cancelled did not fail")
+	}
+	p.Close()
+	es := historyOf(t, l, r, state)
+	if len(es) != 1 || es[0].Error != "interrupted" || es[0].ToRemote != 0 {
+		t.Fatalf("history: %+v", es)
+	}
+	var b strings.Builder
+	WriteHistory(&b, es, false)
+	if !strings.HasSuffix(b.String(), "  0 to remote, 0 to local, 0 conflicts, copied 0 B\n  stopped: interrupted\n") {
+		t.Fatalf("text: %q", b.String())
+	}
+}
