@@ -328,6 +328,9 @@ func writeHistoryEntry(b *strings.Builder, e HistoryEntry) {
 	}
 	if e.Command == CommandResolve {
 		fmt.Fprintf(b, "  %d resolved", len(e.Resolutions)+e.ResolutionsMore)
+		if n := len(e.Merged) + e.MergedMore; n > 0 {
+			fmt.Fprintf(b, ", %d merged", n)
+		}
 	} else {
 		fmt.Fprintf(b, "  %d to remote, %d to local, %d conflicts", e.ToRemote, e.ToLocal, e.Conflicts)
 		if e.Failed > 0 {

@@ -233,6 +233,7 @@ func (p *Pair) applyMerges(plan *Plan, now time.Time) []Problem {
 			probs = append(probs, Problem{Side: LocalSide, Path: m.Path, Err: fmt.Errorf("merge not carried out: %w", err)})
 			continue
 		}
+		p.NoteMerge(m.Path) // for the history
 		done++
 	}
 	if done > 0 {

@@ -267,3 +267,48 @@ func TestLogThroughWatch(t *testing.T) {
 		return nil
 	})
 }
+
+// Merges and resolutions are in the log: a merge in the entry of the sync
+// that made it, a resolution made without a mount in an entry of its own,
+// one made in a mount in the entry of the commit that carries it out.
+func TestLogMergesAndResolutions(t *testing.T) {
+	p := mergePair(t, false, strings.Replace(mergeBase, "two", "TWO (local)", 1), strings.Replace(mergeBase, "eight", "EIGHT (remote)", 1))
+	write(t, p.local, map[string]string{"s1": "local\n"})
+	write(t, p.remoteDir, map[string]string{"s1": "remote\n"})
+	if r := myrrorfs(t, p.args("sync", "-y")...); r.code != 3 {
+		t.Fatalf("sync: %+v", r)
+	}
+	if r := myrrorfs(t, p.resolveArgs("--keep", "remote", filepath.Join(p.local, "s1"))...); r.code != 0 {
+		t.Fatalf("resolve: %+v", r)
+	}
+	mustRun(t, p.args("sync", "-y")...)
+	want := []string{
+		"sync  two-way  0 to remote, 1 to local, 0 conflicts, copied 7 B\n" +
+			"  < update s1",
+		"resolve  1 resolved\n" +
+			"  resolved s1  (remote version kept)",
+		fmt.Sprintf("sync  two-way  1 to remote, 0 to local, 1 conflicts, copied %d B\n", len(mergeBase)+len(" (local)")+len(" (remote)")) +
+			"  > update notes.txt\n" +
+			"  merged notes.txt\n" +
+			"  conflict modify/modify s1",
+	}
+	r := myrrorfs(t, p.logArgs("-n", "3")...)
+	if got := strings.Join(logBlocks(t, r.stdout), "\n\n"); r.code != 0 || got != strings.Join(want, "\n\n") {
+		t.Fatalf("log printed:\n%s\nwant (times aside):\n%s", r.stdout, strings.Join(want, "\n\n"))
+	}
+
+	// in a mount
+	write(t, p.local, map[string]string{"s2": "local\n"})
+	write(t, p.remoteDir, map[string]string{"s2": "remote\n"})
+	mnt, _ := mountView(t, p)
+	if r := myrrorfs(t, "resolve", "--keep", "local", filepath.Join(mnt, "s2.remote")); r.code != 0 {
+		t.Fatalf("resolve in the mount: %+v", r)
+	}
+	if r := myrrorfs(t, "commit", "-y", mnt); r.code != 0 {
+		t.Fatalf("commit: %+v", r)
+	}
+	r = myrrorfs(t, "log", "-n", "1", mnt)
+	if got := strings.Join(logBlocks(t, r.stdout), ""); r.code != 0 || got != "commit  two-way  1 to remote, 0 to local, 0 conflicts, copied 6 B\n  > update s2\n  resolved s2  (local version kept)" {
+		t.Fatalf("log of the mount: %+v", r)
+	}
+}
