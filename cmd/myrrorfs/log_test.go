@@ -266,6 +266,26 @@ func TestLogThroughWatch(t *testing.T) {
 		}
 		return nil
 	})
+	// a conflict resolved through the watch is listed with the run that
+	// carries it out
+	write(t, p.local, map[string]string{"a": "local\n"})
+	write(t, p.remoteDir, map[string]string{"a": "remote\n"})
+	within(t, 5*time.Second, "the conflict", func() error {
+		if !strings.Contains(output(), "conflict, left untouched: a") {
+			return fmt.Errorf("output %q", output())
+		}
+		return nil
+	})
+	if r := myrrorfs(t, p.resolveArgs("--keep", "remote", filepath.Join(p.local, "a"))...); r.code != 0 {
+		t.Fatalf("resolve: %+v", r)
+	}
+	within(t, 5*time.Second, "the resolution in the log", func() error {
+		r := myrrorfs(t, p.logArgs("-n", "1")...)
+		if got := strings.Join(logBlocks(t, r.stdout), ""); got != "watch  two-way  0 to remote, 1 to local, 0 conflicts, copied 7 B\n  < update a\n  resolved a  (remote version kept)" {
+			return fmt.Errorf("log printed %q", r.stdout)
+		}
+		return nil
+	})
 }
 
 // Merges and resolutions are in the log: a merge in the entry of the sync
