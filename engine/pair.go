@@ -63,6 +63,9 @@ type Options struct {
 	// Warn, if set, receives one-line warnings about how the remote is
 	// reached (e.g. an agent of another protocol replaced by an upload).
 	Warn func(msg string)
+	// Backups bound the backup areas, enforced by PruneAfter; the zero
+	// value keeps everything.
+	Backups BackupLimits
 }
 
 // Pair is an opened pair: both replicas and the journal.

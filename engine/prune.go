@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/myrrorfs/myrrorfs/replica"
@@ -41,6 +42,23 @@ type Pruned struct {
 	// KeepFor).
 	Over     [2]int64
 	Problems []Problem // what could not be read or removed (warnings)
+}
+
+// String says what a prune did in one line ("" when it removed nothing
+// and nothing is over the limit).
+func (pr Pruned) String() string {
+	var parts []string
+	for s := range pr.Removed {
+		if pr.Removed[s] > 0 {
+			parts = append(parts, fmt.Sprintf("%d old backups removed on the %s side (%s)", pr.Removed[s], Side(s), HumanBytes(pr.Bytes[s])))
+		}
+	}
+	for s := range pr.Over {
+		if pr.Over[s] > 0 {
+			parts = append(parts, fmt.Sprintf("the %s backup area is %s over its size limit, in versions that are the only copy of their content (kept until they are old enough)", Side(s), HumanBytes(pr.Over[s])))
+		}
+	}
+	return strings.Join(parts, "; ")
 }
 
 // kept is one file or symlink in a backup area, as a prune sees it.
@@ -84,6 +102,17 @@ func planPrune(vs []kept, lim BackupLimits, now time.Time, held func(kept) bool)
 		}
 	}
 	return remove, max(0, total-lim.MaxSize)
+}
+
+// PruneAfter prunes the backup areas with the pair's limits
+// (Options.Backups) after a run that had res as its result, unless a path
+// failed in it: the journal then says what the trees hold (see
+// PruneBackups).
+func (p *Pair) PruneAfter(res *Result) Pruned {
+	if res == nil || res.Failed() > 0 {
+		return Pruned{}
+	}
+	return p.PruneBackups(p.opt.Backups, time.Now())
 }
 
 // PruneBackups enforces lim on both sides' backup areas at time now (see
