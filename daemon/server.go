@@ -31,6 +31,8 @@ const (
 	OpCommit    = "commit"    // rescan both sides and apply the plan
 	OpUnmount   = "unmount"   // unmount the view; the daemon then exits
 	OpInfo      = "info"      // the daemon's pid and mountpoint
+	OpBackups   = "backups"   // the versions of Path in both sides' backup areas
+	OpRestore   = "restore"   // put Version back into LOCAL
 )
 
 // Request is one line a client sends: a JSON object ending in a newline.
@@ -46,6 +48,10 @@ type Request struct {
 	// Digest: commit: the digest of the plan the user approved (from a
 	// plan response); the commit is refused if the plan differs now.
 	Digest string `json:"digest,omitempty"`
+	// Path: backups: a path of the pair (bytes: a name need not be
+	// UTF-8). Version: restore: the version to put back.
+	Path    []byte   `json:"path,omitempty"`
+	Version *Version `json:"version,omitempty"`
 }
 
 // Progress is a commit's progress, streamed before the final response:
@@ -81,6 +87,9 @@ type Response struct {
 	Applied   int      `json:"applied,omitempty"`
 	Bytes     int64    `json:"bytes,omitempty"`
 	Conflicts []string `json:"conflicts,omitempty"` // "KIND PATH" of conflicts left untouched
+	// Backups' versions, newest first, and what a restore did.
+	Versions []Version `json:"versions,omitempty"`
+	Restored *Restored `json:"restored,omitempty"`
 	// Info.
 	Pid        int    `json:"pid,omitempty"`
 	Mountpoint string `json:"mountpoint,omitempty"`
@@ -306,6 +315,8 @@ func Handle(ctx context.Context, m Mount, req Request, send func(Response) error
 		return HandleUnmount(m)
 	case OpInfo:
 		return Response{V: ProtocolVersion, Pid: os.Getpid(), Mountpoint: m.Mountpoint()}
+	case OpBackups, OpRestore:
+		return HandleBackups(m, req)
 	}
 	return errorResponse(fmt.Errorf("unknown request %q", req.Op))
 }
