@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/myrrorfs/myrrorfs/daemon"
+	"github.com/myrrorfs/myrrorfs/engine"
 	"github.com/myrrorfs/myrrorfs/reconcile"
 	"github.com/spf13/cobra"
 )
@@ -131,6 +132,8 @@ type common struct {
 	allRows        bool             // see engine.Options.AllRows (no flag: status --json --all)
 	policy         reconcile.Policy // see engine.Options.Policy (registerPolicy)
 	checksum       bool             // see engine.Options.Checksum (registerPolicy)
+
+	backups engine.BackupLimits // see engine.Options.Backups (registerBackups)
 }
 
 func (c *common) register(cmd *cobra.Command) {
@@ -157,6 +160,7 @@ alone until resolved.`,
 	root.SetVersionTemplate("{{.Version}}\n")
 	root.AddCommand(newVersion())
 	root.AddCommand(newSync(), newStatus(), newConflicts(), newMount(), newCommit(), newUnmount(), newRepair())
+	root.AddCommand(newRestore())
 	root.AddCommand(newAgent())
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		if !c.HasParent() {
