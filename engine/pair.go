@@ -84,6 +84,10 @@ type Pair struct {
 	last [2]*replica.ScanResult // the latest scan of each side
 	gen  uint64                 // counts Apply runs
 
+	// backupsSeen: per side, what PruneBackups listed of each stamp
+	// directory of the backup area (see listKept).
+	backupsSeen [2]map[string][]kept
+
 	dlMu      sync.Mutex           // guards downloads
 	downloads map[string]*download // remote versions being fetched, by fetchKey
 	progress  scanProgress

@@ -3,8 +3,10 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/myrrorfs/myrrorfs/replica"
@@ -132,7 +134,10 @@ func (p *Pair) PruneBackups(lim BackupLimits, now time.Time) Pruned {
 	var content *heldContent
 	for s, r := range [2]replica.Replica{p.Local, p.remote()} {
 		side := Side(s)
-		vs, stamps, err := listKept(r)
+		if p.backupsSeen[s] == nil {
+			p.backupsSeen[s] = map[string][]kept{}
+		}
+		vs, stamps, err := listKept(r, p.backupsSeen[s])
 		if err != nil {
 			out.Problems = append(out.Problems, Problem{Side: side, Path: tree.BackupDir, Err: err, Warning: true})
 			continue
@@ -148,10 +153,13 @@ func (p *Pair) PruneBackups(lim BackupLimits, now time.Time) Pruned {
 		}
 		remove, over := planPrune(vs, lim, now, held)
 		out.Over[s] = over
-		var failed []kept
+		var failed, removed []kept
 		var first error
 		for _, v := range remove {
 			err := r.Remove(v.path)
+			if err == nil || errors.Is(err, replica.ErrNotExist) {
+				removed = append(removed, v)
+			}
 			switch {
 			case errors.Is(err, replica.ErrNotExist):
 				continue
@@ -167,6 +175,7 @@ func (p *Pair) PruneBackups(lim BackupLimits, now time.Time) Pruned {
 			out.Bytes[s] += v.size
 			removeEmptyParents(r, tree.Parent(v.path), stamps)
 		}
+		forget(p.backupsSeen[s], removed)
 		if len(failed) > 0 {
 			more := ""
 			if len(failed) > 1 {
@@ -180,16 +189,62 @@ func (p *Pair) PruneBackups(lim BackupLimits, now time.Time) Pruned {
 }
 
 // listKept lists every file, symlink and empty directory under the stamp
-// directories of r's backup area, and the set of those directories.
-func listKept(r replica.Replica) ([]kept, map[string]bool, error) {
+// directories of r's backup area, and the set of those directories. A
+// stamp directory is only ever written by the run it is named after, so
+// what seen (stamp directory -> its entries, updated here) holds of one
+// from an earlier prune is taken as it is, and only new ones are walked,
+// several at once: a mount or sync --watch lists its backup areas in full
+// once.
+func listKept(r replica.Replica, seen map[string][]kept) ([]kept, map[string]bool, error) {
 	dirs, err := stampDirs(r)
 	if err != nil {
 		return nil, nil, err
 	}
-	var out []kept
 	stamps := map[string]bool{}
-	var walk func(dir string, t time.Time) error
-	walk = func(dir string, t time.Time) error {
+	var fresh []Backup
+	for _, d := range dirs {
+		stamps[d.Stored] = true
+		if _, ok := seen[d.Stored]; !ok {
+			fresh = append(fresh, d)
+		}
+	}
+	for dir := range seen {
+		if !stamps[dir] {
+			delete(seen, dir)
+		}
+	}
+	walked := make([][]kept, len(fresh))
+	errs := make([]error, len(fresh))
+	sem := make(chan struct{}, backupLookups)
+	var wg sync.WaitGroup
+	for i, d := range fresh {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			walked[i], errs[i] = walkStamp(r, d.Stored, d.Time)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, nil, err
+	}
+	for i, d := range fresh {
+		seen[d.Stored] = walked[i]
+	}
+	var out []kept
+	for _, d := range dirs {
+		out = append(out, seen[d.Stored]...)
+	}
+	return out, stamps, nil
+}
+
+// walkStamp lists every file, symlink and empty directory under stamp
+// directory dir of r, all set aside at time t.
+func walkStamp(r replica.Replica, dir string, t time.Time) ([]kept, error) {
+	var out []kept
+	var walk func(dir string) error
+	walk = func(dir string) error {
 		infos, err := r.ReadDir(dir)
 		if err != nil {
 			return err
@@ -199,7 +254,7 @@ func listKept(r replica.Replica) ([]kept, map[string]bool, error) {
 			n := len(out)
 			switch in.Kind {
 			case tree.Dir:
-				if err := walk(p, t); err != nil {
+				if err := walk(p); err != nil {
 					return err
 				}
 				if len(out) == n {
@@ -213,13 +268,19 @@ func listKept(r replica.Replica) ([]kept, map[string]bool, error) {
 		}
 		return nil
 	}
-	for _, d := range dirs {
-		stamps[d.Stored] = true
-		if err := walk(d.Stored, d.Time); err != nil {
-			return nil, nil, err
-		}
+	return out, walk(dir)
+}
+
+// forget drops the versions removed from what seen holds of their stamp
+// directories.
+func forget(seen map[string][]kept, removed []kept) {
+	gone := map[string]bool{}
+	for _, v := range removed {
+		gone[v.path] = true
 	}
-	return out, stamps, nil
+	for dir, vs := range seen {
+		seen[dir] = slices.DeleteFunc(vs, func(v kept) bool { return gone[v.path] })
+	}
 }
 
 // removeEmptyParents removes dir and its parents up to the stamp

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/myrrorfs/myrrorfs/replica"
 	"github.com/myrrorfs/myrrorfs/tree"
 )
 
@@ -145,5 +146,74 @@ func TestPruneBackups(t *testing.T) {
 	}
 	if res.Removed != [2]int{} || res.Over[RemoteSide] != 12+12-1 {
 		t.Errorf("removed %v versions, over by %v; want none, over by %d on the remote", res.Removed, res.Over, 12+12-1)
+	}
+}
+
+// countingReplica counts the directories listed.
+type countingReplica struct {
+	replica.Replica
+	listed []string
+}
+
+func (c *countingReplica) ReadDir(p string) ([]replica.Info, error) {
+	c.listed = append(c.listed, p)
+	return c.Replica.ReadDir(p)
+}
+
+// A pair that stays open (a mount) walks each stamp directory of its
+// backup areas once: later prunes list the backup area and walk only the
+// stamp directories that are new.
+func TestPruneWalksNewStampsOnly(t *testing.T) {
+	local, remote, state := t.TempDir(), t.TempDir(), t.TempDir()
+	now := time.Now()
+	day := 24 * time.Hour
+	first := stampAt(t, local, now.Add(-10*day), "a/b/c", "one")
+	p := openTestPair(t, local, remote, state)
+	c := &countingReplica{Replica: p.Local}
+	p.Local = c
+	defer func() { p.Local = c.Replica }()
+	lim := BackupLimits{KeepFor: 30 * day, MaxSize: 1 << 20}
+	p.PruneBackups(lim, now)
+	if len(c.listed) != 4 { // the area, the stamp, a, a/b
+		t.Errorf("first prune listed %q", c.listed)
+	}
+	c.listed = nil
+	second := stampAt(t, local, now.Add(-1*day), "x", "two")
+	p.PruneBackups(lim, now)
+	if want := []string{tree.BackupDir, filepath.Dir(second)}; !reflect.DeepEqual(c.listed, want) {
+		t.Errorf("second prune listed %q; want %q", c.listed, want)
+	}
+	// what the prunes remember is what they remove
+	res := p.PruneBackups(BackupLimits{KeepFor: 5 * day}, now)
+	if res.Removed[LocalSide] != 1 {
+		t.Errorf("removed %d versions; want 1", res.Removed[LocalSide])
+	}
+	if _, err := os.Lstat(filepath.Join(local, tree.BackupDir, strings.Split(first, "/")[1])); err == nil {
+		t.Errorf("the stamp directory of %s is still there", first)
+	}
+	c.listed = nil
+	res = p.PruneBackups(BackupLimits{KeepFor: 5 * day}, now.Add(10*day))
+	// (the stamp directory is listed once its last version is gone: to
+	// remove it if empty)
+	if want := []string{tree.BackupDir, filepath.Dir(second)}; res.Removed[LocalSide] != 1 || !reflect.DeepEqual(c.listed, want) {
+		t.Errorf("removed %d versions, listed %q; want 1 version removed, %q listed", res.Removed[LocalSide], c.listed, want)
+	}
+}
+
+// What a prune removed no longer counts at the next prune of an open pair.
+func TestPruneForgetsWhatItRemoved(t *testing.T) {
+	local, remote, state := t.TempDir(), t.TempDir(), t.TempDir()
+	writeTree(t, local, snapshot{"a": "f:held:-", "b": "f:also:-"})
+	syncPair(t, local, remote, state)
+	now := time.Now()
+	stamp := filepath.Dir(stampAt(t, remote, now.Add(-2*time.Hour), "a", "held"))
+	os.WriteFile(filepath.Join(remote, stamp, "b"), []byte("also"), 0o644)
+	p := openTestPair(t, local, remote, state)
+	lim := BackupLimits{MaxSize: 5}
+	if res := p.PruneBackups(lim, now); res.Removed[RemoteSide] != 1 {
+		t.Fatalf("first prune removed %v; want one version on the remote", res.Removed)
+	}
+	if res := p.PruneBackups(lim, now); res.Removed[RemoteSide] != 0 {
+		t.Errorf("second prune removed %v; want nothing: the area is under its limit", res.Removed)
 	}
 }
