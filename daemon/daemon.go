@@ -274,6 +274,9 @@ func (d *Daemon) Commit(ctx context.Context, check func(*engine.Plan) error, opt
 	if err == nil {
 		res, err = d.pair.Apply(ctx, plan, opt)
 	}
+	if err == nil {
+		d.logPruned(d.pair.PruneAfter(res))
+	}
 	d.mu.Unlock()
 	d.scan.Unlock()
 	if view != nil && res == nil {

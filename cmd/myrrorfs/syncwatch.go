@@ -151,6 +151,7 @@ func watchRound(ctx context.Context, p *engine.Pair, maxDelete int, before []str
 	}
 	_, failures := daemon.SplitProblems(res.Problems)
 	fmt.Fprintf(out, "%s  %d to remote, %d to local, copied %s\n", stamp(), sum.ToRemote, sum.ToLocal, engine.HumanBytes(res.Bytes))
+	printPruned(out, p.PruneAfter(res))
 	for _, f := range failures {
 		fmt.Fprintf(out, "%s  not synced: %s\n", stamp(), daemon.OneLine(f))
 	}
