@@ -133,6 +133,7 @@ type common struct {
 	policy         reconcile.Policy // see engine.Options.Policy (registerPolicy)
 	checksum       bool             // see engine.Options.Checksum (registerPolicy)
 	noMerge        bool             // see engine.Options.NoMerge (registerMode)
+	mergeMax       int64            // see engine.Options.MergeLimit (registerMode)
 
 	backups engine.BackupLimits // see engine.Options.Backups (registerBackups)
 }

@@ -98,6 +98,7 @@ func openPair(ctx context.Context, c common, local, remote, holder string) (*eng
 		Policy:           c.policy,
 		Checksum:         c.checksum,
 		NoMerge:          c.noMerge,
+		MergeLimit:       c.mergeMax,
 		Backups:          c.backups,
 		ScanProgress:     scanProgress(),
 		Warn:             warnLine,
