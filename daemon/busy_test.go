@@ -1,0 +1,44 @@
+package daemon
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// TestWriteWhileRemoteVersionRead: a remote-backed file held open for
+// reading is served from the cache of the remote version (by kernel
+// passthrough); opening it for writing meanwhile copies it up into LOCAL,
+// and the writes must land there, never in the cache the reader reads (as
+// they would if the write open were given the inode's backing file). The
+// reader goes on reading the version it opened, as with a replaced file.
+func TestWriteWhileRemoteVersionRead(t *testing.T) {
+	f := setup(t, scenario{base: map[string]string{"p": "base", "keep": "k"}, remote: map[string]string{"p": "remote version"}})
+	p := filepath.Join(f.mnt, "p")
+	r, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close() // before the unmount: an open file would hold it
+	buf := make([]byte, 64)
+	if n, _ := r.ReadAt(buf, 0); string(buf[:n]) != "remote version" {
+		t.Fatalf("read %q", buf[:n])
+	}
+	if err := os.WriteFile(p, []byte("local edit"), 0o644); err != nil {
+		t.Fatalf("write while the remote version is read: %v", err)
+	}
+	if got := content(f.local, "p"); got != "local edit" {
+		t.Fatalf("LOCAL p = %q, want the edit", got)
+	}
+	if n, _ := r.ReadAt(buf, 0); string(buf[:n]) != "remote version" {
+		t.Fatalf("the reader of the remote version now reads %q", buf[:n])
+	}
+	r.Close()
+	if got := viewContent(t, f.mnt, "p"); got != "local edit" {
+		t.Fatalf("view p = %q", got)
+	}
+	f.commitWant(t, 0)
+	if got := content(f.remote, "p"); got != "local edit" {
+		t.Fatalf("remote p after commit = %q", got)
+	}
+}
