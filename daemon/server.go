@@ -55,6 +55,8 @@ type Request struct {
 	Path []byte `json:"path,omitempty"`
 	View bool   `json:"view,omitempty"`
 	Keep string `json:"keep,omitempty"`
+	// Paths: diff: the paths to compare (see OpDiff).
+	Paths [][]byte `json:"paths,omitempty"`
 }
 
 // Progress is a commit's progress, streamed before the final response:
@@ -97,6 +99,8 @@ type Response struct {
 	// why), inside the conflict on directory Under (bytes) when set.
 	NotConflict bool   `json:"not_conflict,omitempty"`
 	Under       []byte `json:"under,omitempty"`
+	// Diffs: diff: the answer for each path (see OpDiff).
+	Diffs []DiffAnswer `json:"diffs,omitempty"`
 	// Info.
 	Pid        int    `json:"pid,omitempty"`
 	Mountpoint string `json:"mountpoint,omitempty"`
@@ -329,6 +333,8 @@ func Handle(ctx context.Context, m Mount, req Request, send func(Response) error
 		return Response{V: ProtocolVersion, Pid: os.Getpid(), Mountpoint: m.Mountpoint()}
 	case OpResolve, OpDescribe:
 		return HandleResolve(ctx, m, req)
+	case OpDiff:
+		return HandleDiff(ctx, m, req)
 	}
 	return errorResponse(fmt.Errorf("unknown request %q", req.Op))
 }
