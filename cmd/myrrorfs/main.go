@@ -159,6 +159,7 @@ alone until resolved.`,
 	root.AddCommand(newVersion())
 	root.AddCommand(newSync(), newStatus(), newConflicts(), newMount(), newCommit(), newUnmount(), newRepair())
 	root.AddCommand(newResolve())
+	root.AddCommand(newDiff())
 	root.AddCommand(newAgent())
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		if !c.HasParent() {
