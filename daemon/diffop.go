@@ -152,7 +152,14 @@ func diffOne(plan *engine.Plan, i int, from map[int]int, under []reconcile.Decis
 	}
 	old, cur := entry(d, oldSide), entry(d, newSide)
 	oldPath := d.Path
-	out := Diffed{Path: []byte(d.Path), What: what(plan, d, i, from) + " " + engine.QuotePath(d.Path)}
+	name := engine.QuotePath(d.Path)
+	if d.Local.Kind == tree.Dir || d.Remote.Kind == tree.Dir {
+		name += "/" // as the plan prints it
+	}
+	out := Diffed{Path: []byte(d.Path), What: what(plan, d, i, from) + " " + name}
+	if _, ok := plan.Moves.Dirs[i]; ok {
+		return out // the same names and contents under it: nothing else differs
+	}
 	if k, ok := plan.Moves.Files[i]; ok && k == from[i] {
 		// a rename: the version it moves is the old path's
 		oldPath = plan.Rows[k].Path
@@ -218,6 +225,9 @@ func what(plan *engine.Plan, d reconcile.Decision, i int, from map[int]int) stri
 		op := engine.Op(d)
 		if k, ok := from[i]; ok {
 			op = "rename from " + engine.QuotePath(plan.Rows[k].Path)
+			if _, dir := plan.Moves.Dirs[i]; dir {
+				op += "/"
+			}
 		}
 		if d.Settled != reconcile.NoConflict {
 			op += fmt.Sprintf(", settling a %s conflict", d.Settled)

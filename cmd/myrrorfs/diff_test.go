@@ -162,7 +162,7 @@ func TestDiffDirectoryConflict(t *testing.T) {
 	write(t, p.remoteDir, map[string]string{"d/a": "remote a\n"})
 	remove("d/b")(t, p.remoteDir) // deleted on both sides: not counted
 	checkDiff(t, "diff of the directory", runIn(t, p.local, p.diffArgs()...),
-		"conflict (delete/modify) d\n"+
+		"conflict (delete/modify) d/\n"+
 			"remote/d is a directory (2 entries inside); local/d does not exist\n")
 	checkDiff(t, "diff of a path inside it", runIn(t, p.local, p.diffArgs("d/a")...),
 		"conflict (delete/modify, in directory d) d/a\n"+
@@ -172,7 +172,7 @@ func TestDiffDirectoryConflict(t *testing.T) {
 	write(t, q.local, map[string]string{"f": "file\n"})
 	write(t, q.remoteDir, map[string]string{"f/in": "in\n"})
 	checkDiff(t, "diff of file/dir", runIn(t, q.local, q.diffArgs("f")...),
-		"conflict (file/dir) f\n"+
+		"conflict (file/dir) f/\n"+
 			"remote/f is a directory (1 entry inside); local/f is a file (5 B)\n")
 }
 
@@ -206,7 +206,7 @@ func TestDiffMount(t *testing.T) {
 	remove("d")(t, p.local)
 	write(t, p.remoteDir, map[string]string{"d/x": "remote x\n"})
 	mnt, _ := mountView(t, p)
-	diffD := "conflict (delete/modify) d\nremote/d is a directory (1 entry inside); local/d does not exist\n"
+	diffD := "conflict (delete/modify) d/\nremote/d is a directory (1 entry inside); local/d does not exist\n"
 	checkDiff(t, "diff at the mount's root", runIn(t, mnt, "diff"), diffBlob+diffD+diffEvil+diffLink+diffNew+diffNotes+diffRun+diffTodo)
 	checkDiff(t, "diff of a version's name", runIn(t, mnt, "diff", "notes.txt.remote"), diffNotes)
 	checkDiff(t, "diff of the bare name", myrrorfs(t, "diff", filepath.Join(mnt, "notes.txt")), diffNotes)
@@ -258,4 +258,34 @@ func TestDiffWatch(t *testing.T) {
 	})
 	checkDiff(t, "diff of a pair sync --watch holds", runIn(t, p.local, p.diffArgs("f")...),
 		"conflict (modify/modify) f\n--- remote/f\n+++ local/f\n@@ -1 +1 @@\n-remote\n+local\n")
+}
+
+// TestDiffRenames: a rename is shown as one, with what else changed (the
+// executable bit), and its old path only when named; a conflict that the
+// next sync merges cleanly says so.
+func TestDiffRenames(t *testing.T) {
+	p := syncedPair(t, false, map[string]string{"a.sh": "echo\n", "dd/one": "1\n", "dd/two": "2\n",
+		"m.txt": "l1\nl2\nl3\nl4\nl5\nl6\nl7\nl8\nl9\n"})
+	if err := os.Rename(filepath.Join(p.local, "a.sh"), filepath.Join(p.local, "b.sh")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Join(p.local, "b.sh"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(p.remoteDir, "dd"), filepath.Join(p.remoteDir, "ee")); err != nil {
+		t.Fatal(err)
+	}
+	write(t, p.local, map[string]string{"m.txt": "L1\nl2\nl3\nl4\nl5\nl6\nl7\nl8\nl9\n"})
+	write(t, p.remoteDir, map[string]string{"m.txt": "l1\nl2\nl3\nl4\nl5\nl6\nl7\nl8\nR9\n"})
+	checkDiff(t, "diff of renames", runIn(t, p.local, p.diffArgs()...),
+		"to remote (rename from a.sh) b.sh\n"+
+			"old mode 100644\n"+
+			"new mode 100755\n"+
+			"to local (rename from dd/) ee/\n"+
+			"conflict (modify/modify, merges cleanly) m.txt\n"+
+			"--- remote/m.txt\n+++ local/m.txt\n"+
+			"@@ -1,4 +1,4 @@\n-l1\n+L1\n l2\n l3\n l4\n"+
+			"@@ -6,4 +6,4 @@\n l6\n l7\n l8\n-R9\n+l9\n")
+	checkDiff(t, "diff of a rename's old path", runIn(t, p.local, p.diffArgs("a.sh")...),
+		"to remote (delete) a.sh\nremote/a.sh is a file (5 B); local/a.sh does not exist\n")
 }
