@@ -23,6 +23,9 @@ import (
 type diffFlags struct {
 	resolveFlags // how PATHs are located: as for resolve (its --keep unused)
 	color        string
+	// byMount: why a mount (or sync --watch) cannot answer: --mode,
+	// --prefer, --checksum or --merge were given
+	byMount error
 }
 
 func newDiff() *cobra.Command {
@@ -49,14 +52,19 @@ answers for its pair, from the remote versions its view fetched. With LOCAL
 and REMOTE first (a pair recorded in the state directory, or an ssh REMOTE),
 each PATH is a path of that pair, relative to LOCAL.
 
+--mode, --prefer, --checksum and --merge decide as for status (without a
+mount): with --mode push, every difference shows as a change to the remote.
+
 --color auto (the default) colours the output on a terminal; on a terminal,
 control characters in file contents are escaped. The exit status is 0
 whether or not versions differ, 1 when a PATH could not be compared.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			f.byMount = mountDecides(cmd)
 			return runDiff(cmd.OutOrStdout(), f, args)
 		},
 	}
 	f.register(cmd)
+	f.registerPolicy(cmd)
 	fl := cmd.Flags()
 	fl.StringVar(&f.remote, "remote", "", "the `REMOTE` of the pair, when several pairs share the LOCAL that holds PATH")
 	fl.StringVar(&f.color, "color", "auto", "colour the output: auto (on a terminal), always or never")
@@ -173,6 +181,9 @@ func diffPair(ctx context.Context, f diffFlags, local, remote string, spots []sp
 		Holder:         fmt.Sprintf("myrrorfs diff (pid %d)", os.Getpid()),
 		RemoteMyrrorfs: f.remoteMyrrorfs,
 		AllRows:        true, // equal paths too: a PATH no side has is an error
+		Policy:         f.policy,
+		Checksum:       f.checksum,
+		NoMerge:        f.noMerge,
 		ScanProgress:   scanProgress(),
 		Warn:           warnLine,
 	})
@@ -183,7 +194,7 @@ func diffPair(ctx context.Context, f diffFlags, local, remote string, spots []sp
 		}
 		if strings.Contains(err.Error(), "sync --watch") {
 			if sock, serr := watchSocket(f.common, local, remote); serr == nil {
-				diffAsk(target{arg: "sync --watch of " + local, socket: sock}, false, spots, pr, fail)
+				diffAsk(f, target{arg: "sync --watch of " + local, socket: sock}, false, spots, pr, fail)
 				return
 			}
 		}
@@ -224,12 +235,18 @@ func diffMount(f diffFlags, mnt string, inView bool, spots []spot, pr *diffPrint
 		}
 		return
 	}
-	diffAsk(target{arg: mnt, mnt: mnt, socket: sock, note: note}, inView, spots, pr, fail)
+	diffAsk(f, target{arg: mnt, mnt: mnt, socket: sock, note: note}, inView, spots, pr, fail)
 }
 
 // diffAsk sends one diff request for all the spots to t, and prints the
 // answer.
-func diffAsk(t target, inView bool, spots []spot, pr *diffPrinter, fail func(string, error)) {
+func diffAsk(f diffFlags, t target, inView bool, spots []spot, pr *diffPrinter, fail func(string, error)) {
+	if f.byMount != nil {
+		for _, s := range spots {
+			fail(engine.QuotePath(s.arg), f.byMount)
+		}
+		return
+	}
 	req := daemon.Request{Op: daemon.OpDiff, View: inView}
 	for _, s := range spots {
 		req.Paths = append(req.Paths, []byte(s.path))

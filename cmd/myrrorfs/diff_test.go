@@ -149,6 +149,13 @@ func TestDiff(t *testing.T) {
 				"\x1b[32m+b\x1b[m\n"
 			checkDiff(t, "diff --color always", r, want)
 			checkDiff(t, "diff --color never", runIn(t, p.local, p.diffArgs("--color", "never", "todo.md")...), diffTodo)
+			oneLine(t, runIn(t, p.local, p.diffArgs("--color", "sometimes", "todo.md")...), "--color", "auto, always or never")
+
+			// decided as status decides with --mode and --prefer
+			checkDiff(t, "diff --mode push", runIn(t, p.local, p.diffArgs("--mode", "push", "blob")...),
+				"to remote (update) blob\nBinary files remote/blob and local/blob differ\n")
+			checkDiff(t, "diff --prefer local", runIn(t, p.local, p.diffArgs("--prefer", "local", "notes.txt")...),
+				strings.Replace(diffNotes, "conflict (modify/modify)", "to remote (update, settling a modify/modify conflict)", 1))
 		})
 	}
 }
@@ -213,6 +220,7 @@ func TestDiffMount(t *testing.T) {
 	checkDiff(t, "diff inside a version of a directory conflict", runIn(t, mnt, "diff", "d.remote/x"),
 		"conflict (delete/modify, in directory d) d/x\nremote/d/x is a file (9 B); local/d/x does not exist\n")
 	checkDiff(t, "diff in LOCAL of the mounted pair", runIn(t, p.local, p.diffArgs("todo.md", "notes.txt")...), diffTodo+diffNotes)
+	oneLine(t, runIn(t, mnt, "diff", "--mode", "push", "todo.md"), "todo.md: --mode applies to LOCAL REMOTE")
 	r := runIn(t, mnt, "diff", "nothere")
 	if r.code != 1 || r.stderr != "myrrorfs: nothere: no such path on either side (or it is ignored)\n" || r.stdout != "" {
 		t.Errorf("diff of a missing path in the view: %+v", r)
