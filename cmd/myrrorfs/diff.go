@@ -66,6 +66,7 @@ whether or not versions differ, 1 when a PATH could not be compared.`,
 	f.register(cmd)
 	f.registerPolicy(cmd)
 	fl := cmd.Flags()
+	fl.MarkHidden("unsafe-sftp-writes") // accepted, as by every command that opens a pair; diff writes nothing
 	fl.StringVar(&f.remote, "remote", "", "the `REMOTE` of the pair, when several pairs share the LOCAL that holds PATH")
 	fl.StringVar(&f.color, "color", "auto", "colour the output: auto (on a terminal), always or never")
 	return cmd

@@ -296,4 +296,7 @@ func TestDiffRenames(t *testing.T) {
 			"@@ -6,4 +6,4 @@\n l6\n l7\n l8\n-R9\n+l9\n")
 	checkDiff(t, "diff of a rename's old path", runIn(t, p.local, p.diffArgs("a.sh")...),
 		"to remote (delete) a.sh\nremote/a.sh is a file (5 B); local/a.sh does not exist\n")
+	// after LOCAL REMOTE, a PATH lies in LOCAL
+	oneLine(t, myrrorfs(t, p.diffArgs(p.local, p.remote, "../x")...), "../x: not inside LOCAL")
+	oneLine(t, myrrorfs(t, p.diffArgs(p.local, p.remote, "/etc")...), "/etc: after LOCAL and REMOTE, a PATH is relative to LOCAL")
 }
