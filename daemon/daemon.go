@@ -260,6 +260,9 @@ func (d *Daemon) rescanLocked(ctx context.Context) (plan, view *engine.Plan, err
 // moves bases through the pair) waits and is never overwritten by what
 // the commit scanned. It then refreshes the view.
 func (d *Daemon) Commit(ctx context.Context, check func(*engine.Plan) error, opt engine.ApplyOptions) (*engine.Plan, *engine.Result, error) {
+	if opt.Command == "" {
+		opt.Command = engine.CommandCommit // in the pair's history
+	}
 	d.scan.Lock()
 	d.mu.Lock()
 	plan, view, err := d.rescanLocked(ctx)
@@ -270,6 +273,9 @@ func (d *Daemon) Commit(ctx context.Context, check func(*engine.Plan) error, opt
 	var res *engine.Result
 	if err == nil {
 		res, err = d.pair.Apply(ctx, plan, opt)
+	}
+	if err == nil {
+		d.logPruned(d.pair.PruneAfter(res))
 	}
 	d.mu.Unlock()
 	d.scan.Unlock()

@@ -227,7 +227,9 @@ func (o *Offline) Plan() *engine.Plan { return o.plan }
 
 // Resolve implements Resolver; a path in a view is a path in LOCAL here.
 func (o *Offline) Resolve(ctx context.Context, path string, inView bool, keep fusefs.Keep) (Resolved, error) {
-	return resolvedOf(o.view.Resolve(path, keep))
+	r, err := o.view.Resolve(path, keep)
+	noteResolution(o.pair, r, err)
+	return resolvedOf(r, err)
 }
 
 // Describe implements Resolver.
@@ -269,7 +271,19 @@ func (d *Daemon) Resolve(ctx context.Context, path string, inView bool, keep fus
 		}
 		path = p
 	}
-	return resolvedOf(d.view.Resolve(path, keep))
+	r, err := d.view.Resolve(path, keep)
+	noteResolution(d.pair, r, err)
+	return resolvedOf(r, err)
+}
+
+// noteResolution notes a resolution made for the pair's history (see
+// engine.Pair.NoteResolution): it goes with the entry of the run that
+// carries it out, when this process runs it (a commit from the mount, a
+// round of sync --watch), else in an entry of its own.
+func noteResolution(p *engine.Pair, r fusefs.Resolution, err error) {
+	if err == nil {
+		p.NoteResolution(r.Path, r.Keep.String())
+	}
 }
 
 // Describe implements Resolver for a mount, which rescans both sides

@@ -33,6 +33,8 @@ const (
 	OpInfo      = "info"      // the daemon's pid and mountpoint
 	OpResolve   = "resolve"   // resolve a conflict as the view's gestures do
 	OpDescribe  = "describe"  // rescan both sides; describe conflicts for resolve
+	OpBackups   = "backups"   // the versions of Path in both sides' backup areas
+	OpRestore   = "restore"   // put Version back into LOCAL
 )
 
 // Request is one line a client sends: a JSON object ending in a newline.
@@ -55,6 +57,11 @@ type Request struct {
 	Path []byte `json:"path,omitempty"`
 	View bool   `json:"view,omitempty"`
 	Keep string `json:"keep,omitempty"`
+	// N: log: how many entries, newest first; 0 means all.
+	N int `json:"n,omitempty"`
+	// Path is also, for backups, a path of the pair. Version: restore:
+	// the version to put back.
+	Version *BackupVersion `json:"version,omitempty"`
 	// Paths: diff: the paths to compare (see OpDiff).
 	Paths [][]byte `json:"paths,omitempty"`
 }
@@ -99,6 +106,9 @@ type Response struct {
 	// why), inside the conflict on directory Under (bytes) when set.
 	NotConflict bool   `json:"not_conflict,omitempty"`
 	Under       []byte `json:"under,omitempty"`
+	// Backups' versions, newest first, and what a restore did.
+	Versions []BackupVersion `json:"versions,omitempty"`
+	Restored *Restored       `json:"restored,omitempty"`
 	// Diffs: diff: the answer for each path (see OpDiff).
 	Diffs []DiffAnswer `json:"diffs,omitempty"`
 	// Info.
@@ -333,6 +343,10 @@ func Handle(ctx context.Context, m Mount, req Request, send func(Response) error
 		return Response{V: ProtocolVersion, Pid: os.Getpid(), Mountpoint: m.Mountpoint()}
 	case OpResolve, OpDescribe:
 		return HandleResolve(ctx, m, req)
+	case OpLog:
+		return HandleLog(m, req)
+	case OpBackups, OpRestore:
+		return HandleBackups(m, req)
 	case OpDiff:
 		return HandleDiff(ctx, m, req)
 	}

@@ -23,8 +23,12 @@ var ErrChanged = replica.ErrChanged
 type ApplyOptions struct {
 	// Progress, if set, is called with the number of bytes just copied.
 	Progress func(n int64)
-	// Now stamps the backup area of this run; zero means time.Now().
+	// Now stamps the backup area of this run and its history entry; zero
+	// means time.Now().
 	Now time.Time
+	// Command names the run in the pair's history: CommandSync (the
+	// default), CommandCommit or CommandWatch.
+	Command string
 }
 
 // Result tells what Apply did.
@@ -139,10 +143,12 @@ func (p *Pair) Apply(ctx context.Context, plan *Plan, opt ApplyOptions) (*Result
 	p.last = [2]*replica.ScanResult{}
 	p.gen++
 	p.mu.Unlock()
-	if err != nil {
-		return &e.res, err
+	if err == nil {
+		p.pruneBases()
+		err = ctx.Err()
 	}
-	return &e.res, ctx.Err()
+	p.recordRun(e, err)
+	return &e.res, err
 }
 
 // next marks the operations whose dependencies failed as skipped, and

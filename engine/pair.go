@@ -71,6 +71,9 @@ type Options struct {
 	// Warn, if set, receives one-line warnings about how the remote is
 	// reached (e.g. an agent of another protocol replaced by an upload).
 	Warn func(msg string)
+	// Backups bound the backup areas, enforced by PruneAfter; the zero
+	// value keeps everything.
+	Backups BackupLimits
 }
 
 // Pair is an opened pair: both replicas and the journal.
@@ -88,6 +91,11 @@ type Pair struct {
 	mu   sync.Mutex
 	last [2]*replica.ScanResult // the latest scan of each side
 	gen  uint64                 // counts Apply runs
+
+	notes historyNotes // resolutions and merges for the next history entry
+	// backupsSeen: per side, what PruneBackups listed of each stamp
+	// directory of the backup area (see listKept).
+	backupsSeen [2]map[string][]kept
 
 	dlMu      sync.Mutex           // guards downloads
 	downloads map[string]*download // remote versions being fetched, by fetchKey
@@ -383,8 +391,13 @@ func (p *Pair) SetRemote(r replica.Replica) {
 	}
 }
 
-// Close closes both replicas and the journal.
+// Close closes both replicas and the journal, recording first the
+// resolutions and merges noted since the last history entry (see
+// NoteResolution).
 func (p *Pair) Close() error {
+	if p.db != nil {
+		p.flushNotes()
+	}
 	var errs []error
 	if p.Local != nil {
 		errs = append(errs, p.Local.Close())

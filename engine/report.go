@@ -110,7 +110,11 @@ func (pl *Plan) WriteText(w io.Writer) {
 			name += "/"
 		}
 		op := Op(d)
-		if from, ok := renamedFrom[i]; ok {
+		if old, ok := renamedFrom[i]; ok {
+			from := QuotePath(pl.Rows[old].Path)
+			if _, dir := pl.Moves.Dirs[i]; dir {
+				from += "/"
+			}
 			op, name = "rename", from+" -> "+name
 		}
 		switch d.Action {
@@ -185,18 +189,18 @@ func (pl *Plan) CheckLine() string {
 	return "check: " + fields + "; content hashed only where these changed since last seen (--checksum hashes every file)"
 }
 
-// renames returns, for the plan's text, the old path of every renamed row
-// and the rows a rename stands for (old paths, and paths under a renamed
-// directory).
-func (pl *Plan) renames() (map[int]string, map[int]bool) {
-	from, hidden := map[int]string{}, map[int]bool{}
+// renames returns, for the plan's text and the history, the row of the
+// old path of every renamed row, and the rows a rename stands for (old
+// paths, and paths under a renamed directory).
+func (pl *Plan) renames() (map[int]int, map[int]bool) {
+	from, hidden := map[int]int{}, map[int]bool{}
 	for _, m := range []map[int]int{pl.Moves.Files, pl.Moves.Edits} {
 		for to, old := range m {
-			from[to], hidden[old] = QuotePath(pl.Rows[old].Path), true
+			from[to], hidden[old] = old, true
 		}
 	}
 	for to, old := range pl.Moves.Dirs {
-		from[to] = QuotePath(pl.Rows[old].Path) + "/"
+		from[to] = old
 		for _, root := range []int{to, old} {
 			for k := root; k < len(pl.Rows) && (k == root || tree.IsUnder(pl.Rows[k].Path, pl.Rows[root].Path)); k++ {
 				hidden[k] = k != to

@@ -153,9 +153,10 @@ func (p *Pair) pruneCache(keep string) {
 	}
 }
 
-// BackupLocal moves a local path into the local backup area.
+// BackupLocal moves a local path into the local backup area (a gesture in
+// the view sets it aside).
 func (p *Pair) BackupLocal(path string) error {
-	return newBackupArea(p.Local, time.Now()).keep(path, false)
+	return newTaggedArea(p.Local, time.Now(), FromView).keep(path, false)
 }
 
 // LastRemote returns the remote entry the latest scan saw at path.

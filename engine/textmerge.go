@@ -67,6 +67,25 @@ func (p *Pair) keepBase(h tree.Hash, data []byte) {
 	p.bases().Put(h, data)
 }
 
+// pruneBases drops, about once a day, the stored base contents no base of
+// the journal holds any more (and the oldest beyond the store's limit).
+func (p *Pair) pruneBases() {
+	b := p.bases()
+	if !b.PruneDue(24 * time.Hour) {
+		return
+	}
+	held := map[tree.Hash]bool{}
+	err := p.db.Load(func(_ string, rec journal.Record) error {
+		if rec.Base.Kind == tree.File {
+			held[rec.Base.Hash] = true
+		}
+		return nil
+	})
+	if err == nil {
+		b.Prune(func(h tree.Hash) bool { return held[h] })
+	}
+}
+
 // baseCapture collects, for keepBase, the bytes of a copy small enough to
 // be merged.
 type baseCapture struct {
@@ -214,6 +233,7 @@ func (p *Pair) applyMerges(plan *Plan, now time.Time) []Problem {
 			probs = append(probs, Problem{Side: LocalSide, Path: m.Path, Err: fmt.Errorf("merge not carried out: %w", err)})
 			continue
 		}
+		p.NoteMerge(m.Path) // for the history
 		done++
 	}
 	if done > 0 {

@@ -122,6 +122,9 @@ func (b *Bases) Prune(referenced func(tree.Hash) bool) error {
 	var total int64
 	for _, de := range des {
 		name := de.Name()
+		if name == prunedStamp {
+			continue
+		}
 		h, ok := parseHash(name)
 		fi, err := de.Info()
 		if err != nil {
@@ -145,7 +148,20 @@ func (b *Bases) Prune(referenced func(tree.Hash) bool) error {
 			total -= k.size
 		}
 	}
-	return nil
+	return os.WriteFile(filepath.Join(b.dir, prunedStamp), nil, 0o600)
+}
+
+// prunedStamp is the file whose mtime says when the store was last pruned.
+const prunedStamp = ".pruned"
+
+// PruneDue reports whether the store holds something and was not pruned
+// within the last interval.
+func (b *Bases) PruneDue(interval time.Duration) bool {
+	if _, err := os.Stat(b.dir); err != nil {
+		return false
+	}
+	fi, err := os.Stat(filepath.Join(b.dir, prunedStamp))
+	return err != nil || time.Since(fi.ModTime()) > interval
 }
 
 // parseHash reads a stored content's name.

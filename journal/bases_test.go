@@ -56,11 +56,33 @@ func TestBases(t *testing.T) {
 	names, _ := os.ReadDir(b.dir)
 	var got []string
 	for _, n := range names {
-		got = append(got, n.Name())
+		if n.Name() != prunedStamp {
+			got = append(got, n.Name())
+		}
 	}
 	// aaaa (oldest) is pruned for the limit of 10 bytes; ffff, dddd, junk are unreferenced
 	want := []string{hashOf("bbbb").String(), hashOf("eeee").String()}
 	if len(got) != 2 || !(got[0] == want[0] && got[1] == want[1] || got[0] == want[1] && got[1] == want[0]) {
 		t.Fatalf("after prune: %v, want %v", got, want)
+	}
+}
+
+func TestBasesPruneDue(t *testing.T) {
+	b := &Bases{dir: filepath.Join(t.TempDir(), "bases"), limit: 1 << 20}
+	if b.PruneDue(time.Hour) {
+		t.Fatal("an empty store is due")
+	}
+	b.Put(hashOf("x"), []byte("x"))
+	if !b.PruneDue(time.Hour) {
+		t.Fatal("a store never pruned is not due")
+	}
+	b.Prune(func(tree.Hash) bool { return true })
+	if b.PruneDue(time.Hour) || !b.Has(hashOf("x")) {
+		t.Fatal("due right after a prune, or pruned what is held")
+	}
+	old := time.Now().Add(-2 * time.Hour)
+	os.Chtimes(filepath.Join(b.dir, prunedStamp), old, old)
+	if !b.PruneDue(time.Hour) {
+		t.Fatal("not due an interval after the last prune")
 	}
 }

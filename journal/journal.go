@@ -23,7 +23,8 @@ import (
 
 // Key spaces: every badger key starts with one of these bytes.
 const (
-	prefixRecord byte = 'r' // 'r' + tree.SortKey(path) -> EncodeRecord
+	prefixRecord  byte = 'r' // 'r' + tree.SortKey(path) -> EncodeRecord
+	prefixHistory byte = 'h' // 'h' + seq + part -> a chunk of a HistoryEntry (see history.go)
 )
 
 // DB is the open journal of one pair. Its methods are safe for concurrent use.
@@ -43,6 +44,8 @@ type DB struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	histMu sync.Mutex // one AppendHistory at a time
 
 	pending atomic.Int64          // bytes batches took since the last checkSpace
 	full    atomic.Pointer[error] // checkSpace's failure: later writes fail too

@@ -24,7 +24,7 @@ type diffFlags struct {
 	resolveFlags // how PATHs are located: as for resolve (its --keep unused)
 	color        string
 	// byMount: why a mount (or sync --watch) cannot answer: --mode,
-	// --prefer, --checksum or --merge were given
+	// --prefer, --checksum or --merge(-max-size) were given
 	byMount error
 }
 
@@ -52,8 +52,8 @@ answers for its pair, from the remote versions its view fetched. With LOCAL
 and REMOTE first (a pair recorded in the state directory, or an ssh REMOTE),
 each PATH is a path of that pair, relative to LOCAL.
 
---mode, --prefer, --checksum and --merge decide as for status (without a
-mount): with --mode push, every difference shows as a change to the remote.
+--mode, --prefer, --checksum, --merge and --merge-max-size decide as for
+status (without a mount): with --mode push, every difference shows as a change to the remote.
 
 --color auto (the default) colours the output on a terminal; on a terminal,
 control characters in file contents are escaped. The exit status is 0
@@ -185,6 +185,7 @@ func diffPair(ctx context.Context, f diffFlags, local, remote string, spots []sp
 		Policy:         f.policy,
 		Checksum:       f.checksum,
 		NoMerge:        f.noMerge,
+		MergeLimit:     f.mergeMax,
 		ScanProgress:   scanProgress(),
 		Warn:           warnLine,
 	})

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/myrrorfs/myrrorfs/daemon"
+	"github.com/myrrorfs/myrrorfs/engine"
 	"github.com/myrrorfs/myrrorfs/reconcile"
 	"github.com/spf13/cobra"
 )
@@ -132,6 +133,9 @@ type common struct {
 	policy         reconcile.Policy // see engine.Options.Policy (registerPolicy)
 	checksum       bool             // see engine.Options.Checksum (registerPolicy)
 	noMerge        bool             // see engine.Options.NoMerge (registerMode)
+	mergeMax       int64            // see engine.Options.MergeLimit (registerMode)
+
+	backups engine.BackupLimits // see engine.Options.Backups (registerBackups)
 }
 
 func (c *common) register(cmd *cobra.Command) {
@@ -159,6 +163,8 @@ alone until resolved.`,
 	root.AddCommand(newVersion())
 	root.AddCommand(newSync(), newStatus(), newConflicts(), newMount(), newCommit(), newUnmount(), newRepair())
 	root.AddCommand(newResolve())
+	root.AddCommand(newLog())
+	root.AddCommand(newRestore())
 	root.AddCommand(newDiff())
 	root.AddCommand(newAgent())
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {

@@ -94,6 +94,15 @@ func TestMergeLeftAlone(t *testing.T) {
 			t.Fatalf("merged without a base content: %+v", r)
 		}
 	})
+	t.Run("larger than --merge-max-size", func(t *testing.T) {
+		p := mergePair(t, false, strings.Replace(mergeBase, "two", "2", 1), strings.Replace(mergeBase, "eight", "8", 1))
+		if r := myrrorfs(t, p.args("sync", "-y", "--merge-max-size", "40")...); r.code != 3 || strings.Contains(r.stdout, "merged") {
+			t.Fatalf("merged a file over --merge-max-size: %+v", r)
+		}
+		if r := myrrorfs(t, p.args("status", "--merge-max-size", "1K")...); !strings.Contains(r.stdout, "merged (1)") {
+			t.Fatalf("not merged under --merge-max-size 1K: %+v", r)
+		}
+	})
 	t.Run("merge off", func(t *testing.T) {
 		local := strings.Replace(mergeBase, "two", "2", 1)
 		p := mergePair(t, false, local, strings.Replace(mergeBase, "eight", "8", 1))

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 
+	"github.com/myrrorfs/myrrorfs/engine"
 	"github.com/myrrorfs/myrrorfs/reconcile"
 	"github.com/spf13/cobra"
 )
@@ -72,6 +73,8 @@ func (v mergeValue) Set(s string) error {
 // registerMode adds --mode and --merge to a command that opens a pair.
 func (c *common) registerMode(cmd *cobra.Command) {
 	cmd.Flags().Var(mergeValue{&c.noMerge}, "merge", "on: merge text files both sides edited when the version last synced is known (a clean merge settles the conflict); off: leave every conflict to the user")
+	c.mergeMax = engine.DefaultMergeLimit
+	cmd.Flags().Var(sizeValue{&c.mergeMax}, "merge-max-size", "the largest text file merged, and whose synced content is kept for merging (K, M, G suffixes)")
 	cmd.Flags().Var(modeValue{&c.policy.Mode}, "mode", "two-way (changes go both ways, conflicts stay), push (REMOTE becomes a replica of LOCAL) or pull (LOCAL becomes a replica of REMOTE); what a mirror replaces goes to its backup area")
 }
 
@@ -86,7 +89,7 @@ func (c *common) registerPolicy(cmd *cobra.Command) {
 // mountDecides refuses --mode, --prefer and --checksum for a command
 // answered by a mount: the mount decides with the mode it was made with.
 func mountDecides(cmd *cobra.Command) error {
-	for _, name := range []string{"mode", "prefer", "checksum", "merge"} {
+	for _, name := range []string{"mode", "prefer", "checksum", "merge", "merge-max-size"} {
 		if cmd.Flags().Changed(name) {
 			return fmt.Errorf("--%s applies to LOCAL REMOTE: a mount decides with the mode it was mounted with (see myrrorfs mount --mode)", name)
 		}

@@ -68,6 +68,7 @@ unmounts on SIGTERM or SIGINT, and exits when the view is unmounted.`,
 	}
 	m.register(cmd)
 	m.registerMode(cmd)
+	m.registerBackups(cmd)
 	f := cmd.Flags()
 	f.BoolVarP(&m.foreground, "foreground", "f", false, "stay in the foreground and log to standard error")
 	f.BoolVar(&m.debug, "debug", false, "log every FUSE request")
@@ -169,7 +170,8 @@ func daemonCommand(m mountFlags, args []string) (*exec.Cmd, string, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("mount: log file: %w", err)
 	}
-	a := []string{"mount", "-f", "--state", state, "-e", m.ssh, "--rescan", m.rescan.String(), "--mode", m.policy.Mode.String(), "--merge", mergeValue{&m.noMerge}.String()}
+	a := []string{"mount", "-f", "--state", state, "-e", m.ssh, "--rescan", m.rescan.String(), "--mode", m.policy.Mode.String(), "--merge", mergeValue{&m.noMerge}.String(), "--merge-max-size", strconv.FormatInt(m.mergeMax, 10),
+		"--backup-keep-days", daysValue{&m.backups.KeepFor}.String(), "--backup-max-size", strconv.FormatInt(m.backups.MaxSize, 10)}
 	if m.debug {
 		a = append(a, "--debug")
 	}
@@ -310,7 +312,7 @@ func startDaemon(m mountFlags, args []string) (*daemon.Server, *daemon.Daemon, e
 	defer stop()
 	d, err := daemon.Start(ctx, daemon.Options{
 		Local: args[0], Remote: args[1], Mountpoint: mnt,
-		Engine: engine.Options{StateDir: state, SSHCommand: m.ssh, Ignore: m.ignore, RemoteMyrrorfs: m.remoteMyrrorfs, UnsafeSFTPWrites: m.unsafeSFTP, Policy: m.policy, NoMerge: m.noMerge, Stderr: os.Stderr, Warn: warnLine},
+		Engine: engine.Options{StateDir: state, SSHCommand: m.ssh, Ignore: m.ignore, RemoteMyrrorfs: m.remoteMyrrorfs, UnsafeSFTPWrites: m.unsafeSFTP, Policy: m.policy, NoMerge: m.noMerge, MergeLimit: m.mergeMax, Backups: m.backups, Stderr: os.Stderr, Warn: warnLine},
 		Rescan: m.rescan, Debug: m.debug, AllowOther: m.allowOther, Log: os.Stderr,
 	})
 	if err != nil {

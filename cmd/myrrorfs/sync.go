@@ -68,6 +68,7 @@ Exit status: 0 both sides are identical; 3 conflicts remain (untouched);
 	}
 	c.register(cmd)
 	c.registerPolicy(cmd)
+	c.registerBackups(cmd)
 	f := cmd.Flags()
 	f.BoolVarP(&yes, "yes", "y", false, "do not ask before acting (needed when not on a terminal)")
 	f.BoolVar(&dryRun, "dry-run", false, "print the plan and change nothing")
@@ -97,6 +98,8 @@ func openPair(ctx context.Context, c common, local, remote, holder string) (*eng
 		Policy:           c.policy,
 		Checksum:         c.checksum,
 		NoMerge:          c.noMerge,
+		MergeLimit:       c.mergeMax,
+		Backups:          c.backups,
 		ScanProgress:     scanProgress(),
 		Warn:             warnLine,
 	})
@@ -153,6 +156,7 @@ func runSync(ctx context.Context, c common, local, remote string, yes, dryRun bo
 	if err != nil {
 		return damagedHint(err, c, local, remote)
 	}
+	printPruned(out, p.PruneAfter(res))
 	_, failures := daemon.SplitProblems(res.Problems)
 	return finish(outcome{applied: res.Applied, bytes: res.Bytes, failures: failures, conflicts: len(res.Conflicts)}, out)
 }

@@ -142,7 +142,7 @@ func watchRound(ctx context.Context, p *engine.Pair, maxDelete int, before []str
 			return conflicts
 		}
 	}
-	res, err := p.Apply(ctx, plan, engine.ApplyOptions{})
+	res, err := p.Apply(ctx, plan, engine.ApplyOptions{Command: engine.CommandWatch})
 	if err != nil {
 		if ctx.Err() == nil {
 			fmt.Fprintf(out, "%s  error: %s\n", stamp(), daemon.OneLine(err.Error()))
@@ -151,6 +151,7 @@ func watchRound(ctx context.Context, p *engine.Pair, maxDelete int, before []str
 	}
 	_, failures := daemon.SplitProblems(res.Problems)
 	fmt.Fprintf(out, "%s  %d to remote, %d to local, copied %s\n", stamp(), sum.ToRemote, sum.ToLocal, engine.HumanBytes(res.Bytes))
+	printPruned(out, p.PruneAfter(res))
 	for _, f := range failures {
 		fmt.Fprintf(out, "%s  not synced: %s\n", stamp(), daemon.OneLine(f))
 	}
@@ -202,6 +203,12 @@ func (w *watchedPair) Commit(context.Context, func(*engine.Plan) error, engine.A
 
 func (w *watchedPair) Unmount() error {
 	return fmt.Errorf("myrrorfs sync --watch is no mount; stop it with Ctrl-C")
+}
+
+// History reads the pair's history without waiting for the round in
+// progress (see daemon.Historian).
+func (w *watchedPair) History(n int) ([]engine.HistoryEntry, []string, error) {
+	return w.p.History(n)
 }
 
 func (w *watchedPair) Mountpoint() string                     { return "" }
