@@ -62,6 +62,8 @@ type Request struct {
 	// Path is also, for backups, a path of the pair. Version: restore:
 	// the version to put back.
 	Version *BackupVersion `json:"version,omitempty"`
+	// Paths: diff: the paths to compare (see OpDiff).
+	Paths [][]byte `json:"paths,omitempty"`
 }
 
 // Progress is a commit's progress, streamed before the final response:
@@ -107,6 +109,8 @@ type Response struct {
 	// Backups' versions, newest first, and what a restore did.
 	Versions []BackupVersion `json:"versions,omitempty"`
 	Restored *Restored       `json:"restored,omitempty"`
+	// Diffs: diff: the answer for each path (see OpDiff).
+	Diffs []DiffAnswer `json:"diffs,omitempty"`
 	// Info.
 	Pid        int    `json:"pid,omitempty"`
 	Mountpoint string `json:"mountpoint,omitempty"`
@@ -343,6 +347,8 @@ func Handle(ctx context.Context, m Mount, req Request, send func(Response) error
 		return HandleLog(m, req)
 	case OpBackups, OpRestore:
 		return HandleBackups(m, req)
+	case OpDiff:
+		return HandleDiff(ctx, m, req)
 	}
 	return errorResponse(fmt.Errorf("unknown request %q", req.Op))
 }

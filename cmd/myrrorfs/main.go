@@ -165,6 +165,7 @@ alone until resolved.`,
 	root.AddCommand(newResolve())
 	root.AddCommand(newLog())
 	root.AddCommand(newRestore())
+	root.AddCommand(newDiff())
 	root.AddCommand(newAgent())
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		if !c.HasParent() {
