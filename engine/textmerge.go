@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/myrrorfs/myrrorfs/journal"
@@ -150,8 +149,8 @@ func (p *Pair) merge3(d *reconcile.Decision, limit int64) (merge3.Result, bool) 
 	if !ok {
 		return res, false
 	}
-	local, lerr := readVersion(p.Local, d.Path, d.Local, limit)
-	remote, rerr := readVersion(p.remote(), d.Path, d.Remote, limit)
+	local, lerr := p.ReadVersion(LocalSide, d.Path, d.Local, limit)
+	remote, rerr := p.ReadVersion(RemoteSide, d.Path, d.Remote, limit)
 	if lerr != nil || rerr != nil {
 		return res, false
 	}
@@ -182,23 +181,6 @@ func mergeable(d reconcile.Decision, limit int64) bool {
 		}
 	}
 	return d.Local.Exec() == d.Remote.Exec()
-}
-
-// readVersion reads the version e of path from r, checked to be it.
-func readVersion(r replica.Replica, path string, e tree.Entry, limit int64) ([]byte, error) {
-	f, err := r.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) != e.Size || tree.Hash(blake3.Sum256(data)) != e.Hash {
-		return nil, fmt.Errorf("%s: %w", path, ErrChanged)
-	}
-	return data, nil
 }
 
 // MergeAt returns the plan's merge of path, if it has one.
