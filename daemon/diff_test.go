@@ -18,17 +18,17 @@ func TestShortDiff(t *testing.T) {
 		name, a, b, want string
 		max              int
 	}{
-		{"one line", "old\n", "new\n", "--- local\n+++ remote\n@@ -1,1 +1,1 @@\n-old\n+new\n", 16},
+		{"one line", "old\n", "new\n", "--- local\n+++ remote\n@@ -1 +1 @@\n-old\n+new\n", 16},
 		{"edit in the middle, context of two",
 			"1\n2\n3\n4\n5\n6\n7\n", "1\n2\n3\nfour\n5\n6\n7\n",
 			"--- local\n+++ remote\n@@ -2,5 +2,5 @@\n 2\n 3\n-4\n+four\n 5\n 6\n", 16},
 		{"two hunks, an insertion and a deletion",
 			"a\nb\nc\nd\ne\nf\ng\nh\ni\nj\n", "a\nnew\nb\nc\nd\ne\nf\ng\nh\nj\n",
 			"--- local\n+++ remote\n@@ -1,3 +1,4 @@\n a\n+new\n b\n c\n@@ -7,4 +8,3 @@\n g\n h\n-i\n j\n", 16},
-		{"appended to an empty file", "", "x\n", "--- local\n+++ remote\n@@ -0,0 +1,1 @@\n+x\n", 16},
+		{"appended to an empty file", "", "x\n", "--- local\n+++ remote\n@@ -0,0 +1 @@\n+x\n", 16},
 		{"cut short", lines(30, num), lines(30, func(i int) string { return "changed " + num(i) }),
 			"", 6},
-		{"escape sequences escaped, tabs kept", "a\tb\n", "a\x1b[2J\tb\n", "--- local\n+++ remote\n@@ -1,1 +1,1 @@\n-a\tb\n+a\\x1b[2J\tb\n", 16},
+		{"escape sequences escaped, tabs kept", "a\tb\n", "a\x1b[2J\tb\n", "--- local\n+++ remote\n@@ -1 +1 @@\n-a\tb\n+a\\x1b[2J\tb\n", 16},
 		{"binary", "a\x00b\n", "c\n", "", 16},
 		{"not UTF-8", "a\xffb\n", "c\n", "", 16},
 		{"same lines", "a\n", "a\n", "", 16},
