@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -164,32 +163,33 @@ func askVersion(out io.Writer, n int) (int, error) {
 // sync --watch holding it, if one does). It returns the path in the pair,
 // a line saying what carries a restore to the remote, and how to close.
 func openBackups(f restoreFlags, arg string) (src backupSource, path, carry string, closeSrc func(), err error) {
-	abs, err := engine.CanonicalPath(arg)
+	nop := func() {}
+	st, err := stateDir(f.common)
 	if err != nil {
 		return nil, "", "", nil, err
 	}
-	nop := func() {}
 	state := ""
 	if f.state != "" {
-		st, err := stateDir(f.common)
-		if err != nil {
-			return nil, "", "", nil, err
-		}
 		state = " --state " + shell.Quote(st)
 	}
 	mounts, err := daemon.Mounts()
 	if err != nil {
 		return nil, "", "", nil, err
 	}
-	if m, ok := daemon.Holding(mounts, abs); ok {
-		src, carry, err := mountBackups(f.common, m.Mountpoint, state)
-		return src, pathUnder(m.Mountpoint, abs), carry, nop, err
-	}
-	pair, err := pairHolding(f, abs)
+	pairs, err := engine.RecordedPairs(engine.Options{StateDir: st})
 	if err != nil {
 		return nil, "", "", nil, err
 	}
-	path = pathUnder(pair.Local, abs)
+	at, err := locate(resolveFlags{common: f.common, remote: f.remote}, st, mounts, pairs, arg)
+	if err != nil {
+		return nil, "", "", nil, fmt.Errorf("%s: %w", engine.QuotePath(arg), err)
+	}
+	if at.mnt != "" {
+		src, carry, err := mountBackups(f.common, at.mnt, state)
+		return src, at.path, carry, nop, err
+	}
+	pair := at.pair
+	path = at.path
 	if path == "" {
 		return nil, "", "", nil, fmt.Errorf("%s is the root of LOCAL: name a path under it", engine.QuotePath(arg))
 	}
@@ -234,53 +234,6 @@ func mountBackups(c common, mnt, state string) (backupSource, string, error) {
 	}
 	t := target{arg: mnt, mnt: mnt, socket: sock, note: note}
 	return socketBackups{t}, "to carry it to the remote: myrrorfs commit" + state + " " + shell.Quote(mnt), nil
-}
-
-// pairHolding finds the recorded pair whose LOCAL holds abs (absolute,
-// symlink-free).
-func pairHolding(f restoreFlags, abs string) (engine.Recorded, error) {
-	state, err := stateDir(f.common)
-	if err != nil {
-		return engine.Recorded{}, err
-	}
-	pairs, err := engine.RecordedPairs(engine.Options{StateDir: state})
-	if err != nil {
-		return engine.Recorded{}, err
-	}
-	held := engine.PairsHolding(pairs, abs)
-	if f.remote != "" {
-		var keep []engine.Recorded
-		for _, r := range held {
-			want, err := engine.Identity(r.Local, f.remote)
-			have, _ := engine.Identity(r.Args())
-			if err == nil && want == have {
-				keep = append(keep, r)
-			}
-		}
-		held = keep
-	}
-	switch {
-	case len(held) == 1:
-		return held[0], nil
-	case len(held) > 1:
-		var rs []string
-		for _, r := range held {
-			rs = append(rs, engine.QuotePath(r.Remote.String()))
-		}
-		return engine.Recorded{}, fmt.Errorf("%d pairs have LOCAL %s (REMOTE %s): pick one with --remote REMOTE", len(held), engine.QuotePath(held[0].Local), strings.Join(rs, ", "))
-	case f.remote != "":
-		return engine.Recorded{}, fmt.Errorf("no pair with REMOTE %s has a LOCAL that holds %s (pairs are recorded in %s when first synced; see --state)", engine.QuotePath(f.remote), engine.QuotePath(abs), engine.QuotePath(state))
-	}
-	return engine.Recorded{}, fmt.Errorf("%s is not in a myrrorfs mount, nor in the LOCAL of a pair recorded in %s (a pair is recorded there when first synced; see --state)", engine.QuotePath(abs), engine.QuotePath(state))
-}
-
-// pathUnder returns abs (inside or at root) as a path under root.
-func pathUnder(root, abs string) string {
-	rel, err := filepath.Rel(root, abs)
-	if err != nil || rel == "." {
-		return ""
-	}
-	return filepath.ToSlash(rel)
 }
 
 // socketBackups lists and restores through a daemon's socket.
