@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -42,15 +41,15 @@ of a mounted pair (or of one a sync --watch holds), ask the process holding it.`
 			out := cmd.OutOrStdout()
 			req := daemon.Request{Op: daemon.OpLog, JSON: asJSON, N: n}
 			if len(args) < 2 {
-				return logFromMount(out, c, args, req)
+				return askMountWith(out, c, args, req, printLog)
 			}
 			entries, warns, err := engine.ReadHistory(args[0], args[1], engine.Options{
 				StateDir: c.state, Holder: fmt.Sprintf("myrrorfs log (pid %d)", os.Getpid())}, n)
 			if errors.Is(err, journal.ErrLocked) {
 				if m := mountHolder.FindStringSubmatch(err.Error()); m != nil {
-					return logFromMount(out, c, []string{m[1]}, req)
+					return askMountWith(out, c, []string{m[1]}, req, printLog)
 				}
-				if ok, werr := logFromWatch(out, c, args[0], args[1], err, req); ok {
+				if ok, werr := askWatchWith(out, c, args[0], args[1], err, req, printLog); ok {
 					return werr
 				}
 			}
@@ -71,36 +70,6 @@ of a mounted pair (or of one a sync --watch holds), ask the process holding it.`
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per run and line")
 	cmd.Flags().IntVarP(&n, "number", "n", 0, "print the `N` newest runs only (default: all kept)")
 	return cmd
-}
-
-// logFromMount asks the mount named by args for its pair's history.
-func logFromMount(out io.Writer, c common, args []string, req daemon.Request) error {
-	t, err := mountTarget(c, args)
-	if err != nil {
-		return err
-	}
-	resp, err := t.call(req, nil)
-	if err != nil {
-		return err
-	}
-	return printLog(out, resp)
-}
-
-// logFromWatch asks the sync --watch holding the pair (held is the error
-// of opening its journal) for its history; ok is false when none answers.
-func logFromWatch(out io.Writer, c common, localArg, remoteArg string, held error, req daemon.Request) (ok bool, err error) {
-	if !errors.Is(held, journal.ErrLocked) {
-		return false, nil
-	}
-	path, err := watchSocket(c, localArg, remoteArg)
-	if err != nil {
-		return false, nil
-	}
-	resp, err := daemon.Call(context.Background(), path, req, nil)
-	if err != nil {
-		return false, nil
-	}
-	return true, printLog(out, resp)
 }
 
 // printLog prints a log response.

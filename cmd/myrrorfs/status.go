@@ -104,6 +104,12 @@ func pairOrMountArgs(cmd *cobra.Command, args []string) error {
 // askMount sends a status or conflicts request to the mount named by args
 // and prints the answer as the command on a pair would.
 func askMount(out io.Writer, c common, args []string, req daemon.Request) error {
+	return askMountWith(out, c, args, req, printAnswer)
+}
+
+// askMountWith sends req to the mount named by args and prints its answer
+// with print.
+func askMountWith(out io.Writer, c common, args []string, req daemon.Request, print func(io.Writer, *daemon.Response) error) error {
 	t, err := mountTarget(c, args)
 	if err != nil {
 		return err
@@ -112,6 +118,12 @@ func askMount(out io.Writer, c common, args []string, req daemon.Request) error 
 	if err != nil {
 		return err
 	}
+	return print(out, resp)
+}
+
+// printAnswer prints a status or conflicts answer: its warnings, its text,
+// and its failures as the error.
+func printAnswer(out io.Writer, resp *daemon.Response) error {
 	if resp.Error != "" {
 		return errors.New(resp.Error)
 	}

@@ -218,6 +218,11 @@ func (w *watchedPair) Siblings(string) (local, remote string) { return "", "" }
 // does (held is the error of opening the pair), and prints the answer as
 // the command on the pair would; ok is false when no such process answers.
 func askWatch(out io.Writer, c common, localArg, remoteArg string, held error, req daemon.Request) (ok bool, err error) {
+	return askWatchWith(out, c, localArg, remoteArg, held, req, printAnswer)
+}
+
+// askWatchWith is askWatch with the answer printed by print.
+func askWatchWith(out io.Writer, c common, localArg, remoteArg string, held error, req daemon.Request, print func(io.Writer, *daemon.Response) error) (ok bool, err error) {
 	if !errors.Is(held, journal.ErrLocked) || !strings.Contains(held.Error(), "sync --watch") {
 		return false, nil
 	}
@@ -229,12 +234,7 @@ func askWatch(out io.Writer, c common, localArg, remoteArg string, held error, r
 	if err != nil {
 		return false, nil
 	}
-	if resp.Error != "" {
-		return true, errors.New(resp.Error)
-	}
-	warn(resp.Warnings)
-	fmt.Fprint(out, resp.Text)
-	return true, failLines(resp.Failures)
+	return true, print(out, resp)
 }
 
 func stamp() string { return time.Now().Format("15:04:05") }
