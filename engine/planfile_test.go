@@ -243,7 +243,7 @@ func TestPlanFileDamaged(t *testing.T) {
 		{`{"path":"a","path_bytes":"!!","action":"equal","local":null,"remote":null}`, `p:1: not a plan line: illegal base64 data at input byte 0`},
 		{`{"path":"","action":"equal","local":null,"remote":null}`, `p:1: empty path (the root is never in a plan)`},
 		{`{"path":"d/.myrrorfs-backup/x","action":"equal","local":null,"remote":null}`, `p:1: path d/.myrrorfs-backup/x is one myrrorfs never syncs`},
-		{`{"path":"a","action":"copy","local":null,"remote":null}`, `p:1: action "copy" (equal, to-remote, to-local or conflict)`},
+		{`{"path":"a","action":"copy","local":null,"remote":null}`, `p:1: action "copy" (equal, to-remote, to-local, merged or conflict)`},
 		{`{"path":"a","action":"to-remote","local":null,"remote":null}`, `p:1: action to-remote with op "" (create, update, delete, replace or chmod)`},
 		{`{"path":"a","action":"equal","op":"create","local":null,"remote":null}`, `p:1: action equal with an op ("create")`},
 		{`{"path":"a","action":"conflict","kind":"x/y","local":null,"remote":null}`, `p:1: conflict kind "x/y" (modify/modify, create/create, modify/delete, delete/modify or file/dir)`},

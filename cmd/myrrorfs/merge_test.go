@@ -56,6 +56,31 @@ func TestMergeText(t *testing.T) {
 	}
 }
 
+// TestMergeInSavedPlan: a plan saved by status --json lists a clean merge
+// as merged, and sync --plan carries it out; a plan saved before the
+// merge's inputs changed is refused.
+func TestMergeInSavedPlan(t *testing.T) {
+	local := strings.Replace(mergeBase, "two", "TWO", 1)
+	want := strings.Replace(local, "eight", "EIGHT", 1)
+	p := mergePair(t, false, local, strings.Replace(mergeBase, "eight", "EIGHT", 1))
+	plan := filepath.Join(t.TempDir(), "plan.json")
+	js := mustRun(t, p.args("status", "--json")...)
+	os.WriteFile(plan, []byte(js.stdout), 0o644)
+	write(t, p.remoteDir, map[string]string{"notes.txt": strings.Replace(mergeBase, "eight", "8", 1)})
+	if r := myrrorfs(t, p.args("sync", "--plan", plan)...); r.code != 1 || !strings.Contains(r.stderr+r.stdout, "notes.txt") {
+		t.Fatalf("a stale plan with a merge: %+v", r)
+	}
+	write(t, p.remoteDir, map[string]string{"notes.txt": strings.Replace(mergeBase, "eight", "EIGHT", 1)})
+	js = mustRun(t, p.args("status", "--json")...)
+	os.WriteFile(plan, []byte(js.stdout), 0o644)
+	mustRun(t, p.args("sync", "--plan", plan)...)
+	for _, root := range []string{p.local, p.remoteDir} {
+		if got := read(t, filepath.Join(root, "notes.txt")); got != want {
+			t.Fatalf("%s after sync --plan:\n%s", root, got)
+		}
+	}
+}
+
 // TestMergeLeftAlone: overlapping edits, binary files, files whose base
 // content was never kept, and --merge off leave the conflict untouched.
 func TestMergeLeftAlone(t *testing.T) {
