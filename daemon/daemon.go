@@ -96,6 +96,11 @@ func Start(ctx context.Context, opt Options) (_ *Daemon, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if d.pair.PrepareMerges(ctx, plan.Decisions) {
+		if plan, err = d.pair.Refresh(ctx, false); err != nil {
+			return nil, err
+		}
+	}
 	d.takeMerges(plan)
 	lt, ok := d.pair.Local.(fusefs.Tree)
 	if !ok {
@@ -210,8 +215,18 @@ func (d *Daemon) Rescan(ctx context.Context) (*engine.Plan, error) {
 	d.mu.Unlock()
 	if view != nil {
 		d.show(view, gen)
+		d.prepareMerges(view)
 	}
 	return plan, err
+}
+
+// prepareMerges merges, without holding the pair, the text conflicts of
+// plan that no scan merged yet (a scan of the mount reads no version: see
+// engine.Pair.PrepareMerges), then refreshes the view to take them.
+func (d *Daemon) prepareMerges(plan *engine.Plan) {
+	if d.pair.PrepareMerges(d.ctx, plan.Decisions) {
+		d.refreshLocal()
+	}
 }
 
 // takeMerges carries out the clean text merges of plan (nil: none) in

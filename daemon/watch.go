@@ -168,4 +168,5 @@ func (d *Daemon) refreshLocal() {
 		return
 	}
 	d.show(plan, gen)
+	d.prepareMerges(plan)
 }

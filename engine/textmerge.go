@@ -137,14 +137,54 @@ func (p *Pair) findMerges(ctx context.Context, plan *Plan) {
 // merge3 merges the three versions of d, or returns what it found for
 // them before (a mount rescans often: the remote version is not read
 // again each time).
+//
+// A resident pair (a mount) scans while holding the pair, and its gestures
+// wait meanwhile: it never reads a version there, but takes the merges
+// PrepareMerges made beforehand, without holding the pair.
 func (p *Pair) merge3(d *reconcile.Decision, limit int64) (merge3.Result, bool) {
 	key := [3]tree.Hash{d.Base.Hash, d.Local.Hash, d.Remote.Hash}
 	p.mergeMu.Lock()
 	res, ok := p.merges[key]
 	p.mergeMu.Unlock()
-	if ok {
-		return res, true
+	if ok || p.opt.Resident {
+		return res, ok
 	}
+	return p.mergeNow(d, key, limit)
+}
+
+// PrepareMerges merges, reading their versions, the conflicts of ds that
+// a text merge may settle and that were not merged before, for the next
+// scan of a resident pair to take (see merge3). It may run while another
+// goroutine uses the pair, and reports whether it merged anything new.
+func (p *Pair) PrepareMerges(ctx context.Context, ds []reconcile.Decision) bool {
+	if !p.merging() {
+		return false
+	}
+	limit := p.mergeLimit()
+	added := false
+	for i := range ds {
+		d := &ds[i]
+		if ctx.Err() != nil || !mergeable(*d, limit) {
+			continue
+		}
+		key := [3]tree.Hash{d.Base.Hash, d.Local.Hash, d.Remote.Hash}
+		p.mergeMu.Lock()
+		_, ok := p.merges[key]
+		p.mergeMu.Unlock()
+		if ok {
+			continue
+		}
+		if _, ok := p.mergeNow(d, key, limit); ok {
+			added = true
+		}
+	}
+	return added
+}
+
+// mergeNow reads the three versions of d and merges them, keeping the
+// result under key.
+func (p *Pair) mergeNow(d *reconcile.Decision, key [3]tree.Hash, limit int64) (merge3.Result, bool) {
+	var res merge3.Result
 	base, ok := p.bases().Get(d.Base.Hash, limit)
 	if !ok {
 		return res, false

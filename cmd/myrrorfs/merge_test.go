@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 const mergeBase = "one\ntwo\nthree\nfour\nfive\nsix\nseven\neight\nnine\n"
@@ -156,6 +157,34 @@ func TestMergeInMount(t *testing.T) {
 	}
 	c := myrrorfs(t, "commit", "-y", "--state", p.state, mnt)
 	if c.code != 0 {
+		t.Fatalf("commit: %+v", c)
+	}
+	if got := read(t, filepath.Join(p.remoteDir, "notes.txt")); got != want {
+		t.Fatalf("remote after commit:\n%s", got)
+	}
+}
+
+// TestMergeWhileMounted: a remote edit that makes a conflict with a local
+// one while the pair is mounted is merged as soon as the mount sees it,
+// without holding up the view meanwhile.
+func TestMergeWhileMounted(t *testing.T) {
+	p := syncedPair(t, false, map[string]string{"notes.txt": mergeBase, "s1": "1", "s2": "2", "s3": "3"})
+	mnt, _ := mountView(t, p)
+	local := strings.Replace(mergeBase, "one", "ONE", 1)
+	if err := os.WriteFile(filepath.Join(mnt, "notes.txt"), []byte(local), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	write(t, p.remoteDir, map[string]string{"notes.txt": strings.Replace(mergeBase, "nine", "NINE", 1)})
+	want := strings.Replace(local, "nine", "NINE", 1)
+	deadline := time.Now().Add(10 * time.Second)
+	for read(t, filepath.Join(mnt, "notes.txt")) != want {
+		if time.Now().After(deadline) {
+			ls, _ := os.ReadDir(mnt)
+			t.Fatalf("the view never showed the merge: notes.txt = %q, entries %v", read(t, filepath.Join(mnt, "notes.txt")), ls)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if c := myrrorfs(t, "commit", "-y", "--state", p.state, mnt); c.code != 0 {
 		t.Fatalf("commit: %+v", c)
 	}
 	if got := read(t, filepath.Join(p.remoteDir, "notes.txt")); got != want {
