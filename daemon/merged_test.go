@@ -42,6 +42,7 @@ func TestMergedGestures(t *testing.T) {
 	for _, c := range []struct {
 		name, gesture, after string
 		view                 map[string]string
+		local                map[string]string // LOCAL right after the gesture
 		remount              bool
 		// then: a second gesture, and what both sides hold after commit
 		then      string
@@ -61,7 +62,8 @@ func TestMergedGestures(t *testing.T) {
 			conflicts: 1, both: map[string]string{"q": mergedP}},
 		{name: "gio trash p.merged, then restore it", gesture: "gio trash p.merged && mv .Trash-0/files/p.merged p.merged",
 			after: "keep p.local p.merged p.remote", view: map[string]string{"p.merged": mergedP}, remount: true,
-			then: "gio trash p.merged", conflicts: 1},
+			local: map[string]string{"p.merged": absent}, // p.merged again, not a new file of that name
+			then:  "gio trash p.merged", conflicts: 1},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			f := setup(t, mergedSc)
@@ -73,6 +75,7 @@ func TestMergedGestures(t *testing.T) {
 				t.Fatalf("view after %q = %q, want %q", c.gesture, got, c.after)
 			}
 			checkView(t, "view", f.mnt, c.view)
+			check(t, "local", f.local, c.local)
 			if c.remount {
 				f.remount(t)
 				if got := lsMount(t, f.mnt); got != c.after {
