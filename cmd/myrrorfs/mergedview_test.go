@@ -358,7 +358,7 @@ func TestResolveInteractiveMerged(t *testing.T) {
 // suffix; names never shadow real entries; every gesture and resolve
 // understand them, and conflicts prints them.
 func TestConflictNamesExt(t *testing.T) {
-	text := []string{"report.docx", ".bashrc", "README", "notes.txt", "todo.md"}
+	text := []string{"report.docx", ".bashrc", "README", "notes.txt", "todo.md", "plan.md"}
 	binary := []string{"archive.tar.gz", "data.csv"}
 	base := map[string]string{"data.local.csv": "a real file", "s1": "1", "s2": "2", "s3": "3", "s4": "4", "s5": "5"}
 	for _, f := range text {
@@ -379,8 +379,8 @@ func TestConflictNamesExt(t *testing.T) {
 	mnt, _ := mountView(t, p, "--conflict-names", "ext")
 	want := ".bashrc.local .bashrc.merged .bashrc.remote README.local README.merged README.remote " +
 		"archive.local.tar.gz archive.remote.tar.gz data.local-2.csv data.local.csv data.remote.csv " +
-		"notes.local.txt notes.merged.txt notes.remote.txt report.local.docx report.merged.docx report.remote.docx " +
-		"s1 s2 s3 s4 s5 todo.local.md todo.merged.md todo.remote.md"
+		"notes.local.txt notes.merged.txt notes.remote.txt plan.local.md plan.merged.md plan.remote.md " +
+		"report.local.docx report.merged.docx report.remote.docx s1 s2 s3 s4 s5 todo.local.md todo.merged.md todo.remote.md"
 	if got := names(t, mnt); got != want {
 		t.Fatalf("view:\n%s\nwant\n%s", got, want)
 	}
@@ -407,11 +407,16 @@ func TestConflictNamesExt(t *testing.T) {
 	}
 	inDir(t, mnt, "mv", ".bashrc.merged", ".bashrc")
 	inDir(t, mnt, "rm", "README.local", "README.remote")
+	// an editor's save (a temporary renamed over it), then both versions
+	// to the trash
+	write(t, mnt, map[string]string{".todo.merged.md.swp": overlapEdited})
+	inDir(t, mnt, "mv", ".todo.merged.md.swp", "todo.merged.md")
 	inDir(t, mnt, "gio", "trash", "todo.local.md", "todo.remote.md")
+	inDir(t, mnt, "mv", "plan.merged.md", "plan-draft.md")
 	inDir(t, mnt, "rm", "notes.merged.txt")
 	inDir(t, mnt, "mv", "data.local-2.csv", "data.csv")
 	want = ".Trash-0/ .bashrc README archive.local.tar.gz archive.remote.tar.gz data.csv data.local.csv " +
-		"notes.local.txt notes.remote.txt report.docx s1 s2 s3 s4 s5 todo.md"
+		"notes.local.txt notes.remote.txt plan-draft.md plan.local.md plan.remote.md report.docx s1 s2 s3 s4 s5 todo.md"
 	if got := names(t, mnt); got != want {
 		t.Fatalf("view after the gestures:\n%s\nwant\n%s", got, want)
 	}
@@ -424,17 +429,18 @@ func TestConflictNamesExt(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, "archive.tar.gz: both kept, the remote version as archive.remote.tar.gz (modify/modify)") {
 		t.Fatalf("resolve --keep both archive.tar.gz: %+v", r)
 	}
-	if c := myrrorfs(t, "commit", "-y", "--state", p.state, mnt); c.code != 0 {
-		t.Fatalf("commit: %+v", c)
+	if c := myrrorfs(t, "commit", "-y", "--state", p.state, mnt); c.code != 3 {
+		t.Fatalf("commit (plan.md stays a conflict): %+v", c)
 	}
 	wantTree := map[string]string{
-		"report.docx": overlapL, ".bashrc": overlapEdited, "README": overlapMerged, "todo.md": overlapMerged,
+		"report.docx": overlapL, ".bashrc": overlapEdited, "README": overlapMerged, "todo.md": overlapEdited, "plan-draft.md": overlapMerged,
 		"notes.txt": overlapR, "archive.tar.gz": "local\x00", "archive.remote.tar.gz": "remote\x00",
 		"data.csv": "local\x00", "data.local.csv": "a real file", "s1": "1", "s2": "2", "s3": "3", "s4": "4", "s5": "5",
 	}
-	for _, root := range []string{p.local, p.remoteDir} {
-		if got := treeOf(t, root); !sameMap(got, wantTree) {
-			t.Errorf("%s after commit: %q\nwant %q", root, got, wantTree)
+	for _, side := range []struct{ root, plan string }{{p.local, overlapL}, {p.remoteDir, overlapR}} {
+		wantTree["plan.md"] = side.plan
+		if got := treeOf(t, side.root); !sameMap(got, wantTree) {
+			t.Errorf("%s after commit: %q\nwant %q", side.root, got, wantTree)
 		}
 	}
 }
