@@ -545,7 +545,7 @@ func TestPeriodicRescan(t *testing.T) {
 	put(t, f.local, map[string]string{"r": "local"})
 	put(t, f.remote, map[string]string{"r": "remote"})
 	eventually(t, 5*time.Second, func() string {
-		if got := lsMount(t, f.mnt); got != "n r.local r.remote" {
+		if got := lsMount(t, f.mnt); got != "n r.local r.merged r.remote" { // a text file: its merge shows too
 			return "view = " + got
 		}
 		return ""
