@@ -488,7 +488,7 @@ func (n *node) Link(ctx context.Context, target fs.InodeEmbedder, name string, o
 	if !ok {
 		return nil, syscall.ENOENT
 	}
-	if t.side == remote {
+	if t.side == remote || t.glow != nil {
 		return nil, syscall.EXDEV
 	}
 	real, errno := n.creating(name, func(real string) error {

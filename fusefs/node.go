@@ -435,7 +435,7 @@ func (n *node) onLocal(remoteErr syscall.Errno, fn func(p string) error) syscall
 	if !ok {
 		return syscall.ENOENT
 	}
-	if t.side == remote {
+	if t.side == remote || t.glow != nil {
 		return remoteErr
 	}
 	return errnoOf(n.v.lt.At("xattr", t.real, func(dirfd int, name string) error {

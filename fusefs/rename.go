@@ -298,7 +298,7 @@ func (v *View) exchange(src, dst string) syscall.Errno {
 		if !ok1 || !ok2 {
 			return false, syscall.ENOENT
 		}
-		if a.side != local || b.side != local || a.sib != nil || b.sib != nil {
+		if a.side != local || b.side != local || a.sib != nil || b.sib != nil || a.glow != nil || b.glow != nil {
 			return false, syscall.EINVAL
 		}
 		return false, errnoOf(v.lt.RenameFlags(a.real, b.real, unix.RENAME_EXCHANGE))
