@@ -32,7 +32,10 @@ type Options struct {
 	Rescan        time.Duration // interval of the full rescans of both sides, a safety net (changes are watched); 0 means an hour
 	Debug         bool          // log FUSE requests
 	AllowOther    bool          // -o allow_other,default_permissions
-	Log           io.Writer     // diagnostics; nil discards them
+	// ConflictNames is how the view names conflict siblings (p.local, or
+	// report.local.docx).
+	ConflictNames fusefs.NameStyle
+	Log           io.Writer // diagnostics; nil discards them
 }
 
 // Daemon is a running mount.
@@ -43,9 +46,10 @@ type Daemon struct {
 	view   *fusefs.View
 	server *fuse.Server
 
-	mu     sync.Mutex // guards pair and bases
+	mu     sync.Mutex // guards pair, bases and merges
 	scan   sync.Mutex // one remote scan at a time, and none during a commit; taken before mu
 	bases  uint64     // counts the gestures' moves of bases
+	merges mergeIndex // the merges of the latest plan
 	ctx    context.Context
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -110,6 +114,7 @@ func Start(ctx context.Context, opt Options) (_ *Daemon, err error) {
 		return nil, err
 	}
 	d.server, err = d.view.Mount(mnt, fusefs.MountOptions{FsName: d.pair.RemoteSpec.String(), Debug: opt.Debug, AllowOther: opt.AllowOther,
+		ConflictNames: opt.ConflictNames,
 		// a pull mount shows REMOTE, and commit would undo any local edit
 		ReadOnly: opt.Engine.Policy.Mode == reconcile.Pull})
 	if err != nil {
@@ -156,6 +161,12 @@ func (d *Daemon) Mountpoint() string { return d.mnt }
 // Siblings returns the view paths of a conflict's two versions.
 func (d *Daemon) Siblings(path string) (local, remote string) {
 	return d.view.Siblings(path)
+}
+
+// MergedSibling returns the view path of a conflict's merge, p.merged
+// ("" when the view shows none).
+func (d *Daemon) MergedSibling(path string) string {
+	return d.view.MergedSibling(path)
 }
 
 // Wait blocks until the view is unmounted.
@@ -239,6 +250,7 @@ func (d *Daemon) takeMerges(plan *engine.Plan) {
 	for _, pr := range d.pair.TakeMerges(plan) {
 		fmt.Fprintf(d.opt.Log, "myrrorfs: %v\n", pr)
 	}
+	d.merges = indexMerges(plan)
 }
 
 // show installs a plan's decisions in the view unless a gesture moved a
@@ -264,8 +276,12 @@ func (d *Daemon) rescanLocked(ctx context.Context) (plan, view *engine.Plan, err
 	}
 	if err != nil {
 		view, _ = d.pair.Refresh(ctx, false)
+		if view != nil {
+			d.merges = indexMerges(view)
+		}
 		return nil, view, err
 	}
+	d.merges = indexMerges(plan)
 	return plan, plan, nil
 }
 
@@ -319,7 +335,29 @@ func (b *backend) Refresh() ([]reconcile.Decision, error) {
 	if err != nil {
 		return nil, err
 	}
+	b.merges = indexMerges(plan)
 	return plan.Decisions, nil
+}
+
+// Merged gives the view the merge of a conflict's versions (see
+// fusefs.Merger).
+func (b *backend) Merged(d reconcile.Decision) ([]byte, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.merges.of(d)
+}
+
+// TakeMerged resolves a conflict with a merge, as a clean merge is carried
+// out, in a fresh plan of the local side.
+func (b *backend) TakeMerged(d reconcile.Decision, data []byte) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	plan, err := b.pair.Refresh(b.ctx, false)
+	if err != nil {
+		return err
+	}
+	b.bases++
+	return b.pair.TakeMergeOf(plan, d, data)
 }
 
 // Fetch downloads without holding the pair: a slow or hanging remote never

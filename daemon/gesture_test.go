@@ -37,8 +37,9 @@ type gestureCase struct {
 // base of most cases: p is the path acted on, keep is never touched.
 var gBase = map[string]string{"p": "base", "keep": "k"}
 
-// mm is a modify/modify conflict on p.
-var mm = scenario{base: gBase, local: map[string]string{"p": "L"}, remote: map[string]string{"p": "R"}}
+// mm is a modify/modify conflict on p, without a merge (with one, p
+// would show p.merged too: see merged_test.go).
+var mm = scenario{base: gBase, local: map[string]string{"p": "L"}, remote: map[string]string{"p": "R"}, noMerge: true}
 
 var gestureCases = []gestureCase{
 	// local-backed entries
@@ -315,6 +316,9 @@ mv p.remote x`,
 func runGesture(t *testing.T, c gestureCase, sshRemote, remount bool) {
 	sc := c.sc
 	sc.sshRemote = sshRemote
+	// the table of conflicts without a merge (p.merged has its own, in
+	// merged_test.go): the text files of these cases would be merged
+	sc.noMerge = true
 	f := setup(t, sc)
 	if c.before != "" {
 		if got := lsMount(t, f.mnt); got != c.before {
@@ -409,11 +413,13 @@ func TestConflictSiblings(t *testing.T) {
 		localRm:  []string{"dm", "dd"},
 		remoteRm: []string{"md"},
 	})
-	want := "cc.local cc.remote dd.remote/ dm.remote fd.local fd.remote/ keep md.local mm.local mm.remote same sub/"
+	// the text files edited on both sides are merged too (overlapping
+	// edits: the merge shows as a third sibling)
+	want := "cc.local cc.remote dd.remote/ dm.remote fd.local fd.remote/ keep md.local mm.local mm.merged mm.remote same sub/"
 	if got := lsMount(t, f.mnt); got != want {
 		t.Errorf("view = %q\nwant   %q", got, want)
 	}
-	if got := lsMount(t, filepath.Join(f.mnt, "sub")); got != "mm.local mm.remote" {
+	if got := lsMount(t, filepath.Join(f.mnt, "sub")); got != "mm.local mm.merged mm.remote" {
 		t.Errorf("view of sub = %q", got)
 	}
 	if got := lsMount(t, filepath.Join(f.mnt, "fd.remote")); got != "x y/" {
@@ -429,6 +435,7 @@ func TestConflictSiblings(t *testing.T) {
 		"dd.remote/x": "R", "dd.remote/y": "base", "dd": absent, "dd.local": absent,
 		"fd.local": "Lf", "fd.remote/x": "X", "fd.remote/y/z": "Z", "fd": absent,
 		"sub/mm.local": "Lsub", "sub/mm.remote": "Rsub", "same": "S", "keep": "k",
+		"mm.merged": "<<<<<<< local\nL\n=======\nR\n>>>>>>> remote\n", "cc.merged": absent, "md.merged": absent,
 	})
 	// the same modes, sizes and kinds as the versions they show
 	mustSh(t, f.mnt, `test -f mm.local && test -f mm.remote && test -d fd.remote && test -f fd.local && test -d dd.remote && [ "$(stat -c %s cc.remote)" = 2 ]`)
@@ -538,7 +545,7 @@ func TestPeriodicRescan(t *testing.T) {
 	put(t, f.local, map[string]string{"r": "local"})
 	put(t, f.remote, map[string]string{"r": "remote"})
 	eventually(t, 5*time.Second, func() string {
-		if got := lsMount(t, f.mnt); got != "n r.local r.remote" {
+		if got := lsMount(t, f.mnt); got != "n r.local r.merged r.remote" { // a text file: its merge shows too
 			return "view = " + got
 		}
 		return ""

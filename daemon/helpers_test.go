@@ -35,6 +35,7 @@ type scenario struct {
 	sshCommand            string        // ssh command for sshRemote ("": the test one)
 	rescan                time.Duration // 0: no periodic rescan during the test
 	allowOther            bool          // mount with -o allow_other,default_permissions
+	noMerge               bool          // no three-way merges of text conflicts (no p.merged)
 }
 
 // setup syncs the scenario's base to a fresh pair, applies the side edits,
@@ -45,7 +46,7 @@ func setup(t *testing.T, sc scenario) *fixture {
 	testenv.FUSE(t)
 	dir := t.TempDir()
 	f := &fixture{local: filepath.Join(dir, "l"), remote: filepath.Join(dir, "r"), state: filepath.Join(dir, "s"), mnt: filepath.Join(dir, "m")}
-	eopt := engine.Options{StateDir: f.state}
+	eopt := engine.Options{StateDir: f.state, NoMerge: sc.noMerge}
 	remoteSpec := f.remote
 	if sc.sshRemote {
 		sshCmd, host := testenv.SSH(t)

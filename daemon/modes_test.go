@@ -129,11 +129,11 @@ func TestReadOnlySiblings(t *testing.T) {
 		localRm:  []string{"d"},
 		remoteRm: []string{"e"},
 	})
-	if got := lsMount(t, f.mnt); got != "d.remote/ e.local/ keep p.local p.remote r" {
+	if got := lsMount(t, f.mnt); got != "d.remote/ e.local/ keep p.local p.merged p.remote r" {
 		t.Fatalf("view = %q", got)
 	}
 	readOnly := []string{"p.remote", "d.remote", "d.remote/x", "d.remote/s", "d.remote/s/y"}
-	writable := []string{"p.local", "e.local", "e.local/z", "r", "keep"}
+	writable := []string{"p.local", "p.merged", "e.local", "e.local/z", "r", "keep"}
 	for _, p := range readOnly {
 		if m := modeOf(t, filepath.Join(f.mnt, p)); strings.ContainsAny(m[len(m)-3:], "2367") {
 			t.Errorf("%s: mode %s has write bits", p, m)

@@ -40,12 +40,21 @@ type Described struct {
 	Local  *Version `json:"local"` // nil: deleted on that side
 	Remote *Version `json:"remote"`
 	// LocalName and RemoteName are, on a mount, the view paths its
-	// versions show under.
+	// versions show under, and MergedName that of its merge (p.merged).
 	LocalName  []byte `json:"local_name,omitempty"`
 	RemoteName []byte `json:"remote_name,omitempty"`
+	MergedName []byte `json:"merged_name,omitempty"`
+	// Merge is set when the pair merged the two versions (resolve --keep
+	// merged takes it): how many hunks conflict in it.
+	Merge *MergeNote `json:"merge,omitempty"`
 	// Diff is a short unified diff from the local version to the remote
 	// one, when both are small text files (see ShortDiff).
 	Diff string `json:"diff,omitempty"`
+}
+
+// MergeNote tells of the merge of a conflict's versions.
+type MergeNote struct {
+	Conflicts int `json:"conflicts"` // conflicting hunks, shown with markers
 }
 
 // Version is one side's version of a conflict.
@@ -147,9 +156,9 @@ func readAtMost(r io.Reader) ([]byte, error) {
 }
 
 // describeIn describes, from plan, the conflict at p or, with all, every
-// conflict at p or under it. names gives a conflict's view names (nil
-// without a view).
-func describeIn(pr *engine.Pair, plan *engine.Plan, p string, all bool, names func(string) (string, string)) []Described {
+// conflict at p or under it. names gives a conflict's view names, of its
+// local and remote versions and its merge (nil without a view).
+func describeIn(pr *engine.Pair, plan *engine.Plan, p string, all bool, names func(string) []string) []Described {
 	var out []Described
 	ds := plan.Decisions
 	for i := 0; i < len(ds); i++ {
@@ -165,9 +174,12 @@ func describeIn(pr *engine.Pair, plan *engine.Plan, p string, all bool, names fu
 			j++
 		}
 		desc := describe(pr, d, ds[i+1:j])
+		if m, ok := plan.MergeAt(d.Path); ok {
+			desc.Merge = &MergeNote{Conflicts: m.Conflicts}
+		}
 		if names != nil {
-			l, r := names(d.Path)
-			desc.LocalName, desc.RemoteName = []byte(l), []byte(r)
+			ns := names(d.Path)
+			desc.LocalName, desc.RemoteName, desc.MergedName = []byte(ns[0]), []byte(ns[1]), []byte(ns[2])
 		}
 		out = append(out, desc)
 		i = j - 1
@@ -196,10 +208,11 @@ func notConflictIn(plan *engine.Plan, p string) error {
 // mount, through a view of the pair that is never mounted: each
 // resolution is what the matching gesture in a mount does.
 type Offline struct {
-	ctx  context.Context
-	pair *engine.Pair
-	view *fusefs.View
-	plan *engine.Plan // the latest
+	ctx    context.Context
+	pair   *engine.Pair
+	view   *fusefs.View
+	plan   *engine.Plan // the latest
+	merges mergeIndex   // its merges
 }
 
 // NewOffline scans both sides of p and makes its view. Open p with
@@ -214,7 +227,7 @@ func NewOffline(ctx context.Context, p *engine.Pair) (*Offline, error) {
 	if !ok {
 		return nil, fmt.Errorf("%s: the local side cannot be resolved in", p.LocalSpec)
 	}
-	o := &Offline{ctx: ctx, pair: p, plan: plan}
+	o := &Offline{ctx: ctx, pair: p, plan: plan, merges: indexMerges(plan)}
 	if o.view, err = fusefs.New(p.LocalSpec.Path, (*offlineBackend)(o), lt, plan.Decisions); err != nil {
 		return nil, err
 	}
@@ -249,8 +262,18 @@ func (b *offlineBackend) Refresh() ([]reconcile.Decision, error) {
 	if err != nil {
 		return nil, err
 	}
-	b.plan = plan
+	b.plan, b.merges = plan, indexMerges(plan)
 	return plan.Decisions, nil
+}
+
+func (b *offlineBackend) Merged(d reconcile.Decision) ([]byte, bool) { return b.merges.of(d) }
+
+func (b *offlineBackend) TakeMerged(d reconcile.Decision, data []byte) error {
+	plan, err := b.pair.Refresh(b.ctx, false)
+	if err != nil {
+		return err
+	}
+	return b.pair.TakeMergeOf(plan, d, data)
 }
 
 func (b *offlineBackend) Fetch(path string, e tree.Entry) (string, error) {
@@ -300,7 +323,7 @@ func (d *Daemon) Describe(ctx context.Context, path string, inView, all bool) ([
 		}
 		path = p
 	}
-	out := describeIn(d.pair, plan, path, all, d.Siblings)
+	out := describeIn(d.pair, plan, path, all, conflictNames(d))
 	if len(out) == 0 && !all {
 		return nil, notConflictIn(plan, path)
 	}
@@ -309,10 +332,11 @@ func (d *Daemon) Describe(ctx context.Context, path string, inView, all bool) ([
 
 // Resolved is a resolution in a response (see fusefs.Resolution).
 type Resolved struct {
-	Path []byte `json:"path"`
-	Kind string `json:"kind"`
-	Keep string `json:"keep"`
-	Copy []byte `json:"copy,omitempty"`
+	Path   []byte `json:"path"`
+	Kind   string `json:"kind"`
+	Keep   string `json:"keep"`
+	Copy   []byte `json:"copy,omitempty"`
+	Edited bool   `json:"edited,omitempty"` // keep merged: p.merged as the user changed it
 }
 
 // resolvedOf converts what fusefs.View.Resolve returns.
@@ -320,7 +344,7 @@ func resolvedOf(r fusefs.Resolution, err error) (Resolved, error) {
 	if err != nil {
 		return Resolved{}, err
 	}
-	out := Resolved{Path: []byte(r.Path), Kind: r.Kind.String(), Keep: r.Keep.String()}
+	out := Resolved{Path: []byte(r.Path), Kind: r.Kind.String(), Keep: r.Keep.String(), Edited: r.Edited}
 	if r.Copy != "" {
 		out.Copy = []byte(r.Copy)
 	}

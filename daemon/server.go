@@ -179,8 +179,8 @@ func WriteStatus(w io.Writer, plan *engine.Plan, asJSON, all bool) error {
 
 // WriteConflicts prints a plan's conflicts as `myrrorfs conflicts` does:
 // "KIND PATH" lines, followed on a mount by the names the view shows the
-// two versions under (siblings may be nil), or JSON lines.
-func WriteConflicts(w io.Writer, plan *engine.Plan, asJSON bool, siblings func(string) (string, string)) error {
+// versions (and the merge) under (siblings may be nil), or JSON lines.
+func WriteConflicts(w io.Writer, plan *engine.Plan, asJSON bool, siblings func(string) []string) error {
 	if asJSON {
 		return plan.WriteJSON(w, false, func(d reconcile.Decision) bool { return d.Action == reconcile.Conflict })
 	}
@@ -188,8 +188,7 @@ func WriteConflicts(w io.Writer, plan *engine.Plan, asJSON bool, siblings func(s
 		line := fmt.Sprintf("%-14s %s", d.Kind, engine.QuotePath(d.Path))
 		if siblings != nil {
 			var names []string
-			l, r := siblings(d.Path)
-			for _, n := range []string{l, r} {
+			for _, n := range siblings(d.Path) {
 				if n != "" {
 					names = append(names, engine.QuotePath(n))
 				}
@@ -215,7 +214,7 @@ func HandleStatus(ctx context.Context, m Mount, req Request) Response {
 // HandleConflicts rescans both sides and returns what WriteConflicts prints.
 func HandleConflicts(ctx context.Context, m Mount, req Request) Response {
 	return textResponse(ctx, m, func(w io.Writer, plan *engine.Plan) error {
-		return WriteConflicts(w, plan, req.JSON, m.Siblings)
+		return WriteConflicts(w, plan, req.JSON, conflictNames(m))
 	})
 }
 

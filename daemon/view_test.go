@@ -114,7 +114,7 @@ func TestViewShowsDecisions(t *testing.T) {
 		map[string]string{"a": "local a", "c": "local c"},
 		map[string]string{"a": "remote a", "b": "remote b", "n": "remote new"},
 		"d/x", "e")
-	if got := ls(t, f.mnt); got != "a.local a.remote b c d/ n" {
+	if got := ls(t, f.mnt); got != "a.local a.merged a.remote b c d/ n" {
 		t.Fatalf("view = %s", got)
 	}
 	for p, want := range map[string]string{"a.local": "local a", "a.remote": "remote a", "b": "remote b", "c": "local c", "n": "remote new"} {
@@ -229,7 +229,7 @@ func TestSymlinkRace(t *testing.T) {
 func TestSiblingNamesDisambiguated(t *testing.T) {
 	f := newFixture(t, map[string]string{"x": "base", "x.local": "a real file"},
 		map[string]string{"x": "local x"}, map[string]string{"x": "remote x"})
-	if got := ls(t, f.mnt); got != "x.local x.local-2 x.remote" {
+	if got := ls(t, f.mnt); got != "x.local x.local-2 x.merged x.remote" {
 		t.Fatalf("view = %s", got)
 	}
 	if cat(t, filepath.Join(f.mnt, "x.local")) != "a real file" || cat(t, filepath.Join(f.mnt, "x.local-2")) != "local x" {
@@ -240,7 +240,7 @@ func TestSiblingNamesDisambiguated(t *testing.T) {
 		t.Fatalf("Siblings = %q %q", l, r)
 	}
 	resp := HandleConflicts(t.Context(), f.d, Request{V: ProtocolVersion, Op: "conflicts"})
-	if !strings.Contains(resp.Text, "modify/modify  x  (in the view: x.local-2, x.remote)") {
+	if !strings.Contains(resp.Text, "modify/modify  x  (in the view: x.local-2, x.remote, x.merged)") {
 		t.Fatalf("conflicts = %q", resp.Text)
 	}
 }

@@ -22,6 +22,10 @@ type moved struct {
 	path  string       // the conflict's path
 	bases []BaseChange // its bases before the rename, which reopen it
 	at    time.Time
+	// merged is set for p.merged, whose merge had the versions key: a
+	// new entry under its name becomes its content again
+	merged bool
+	key    mergeKey
 }
 
 // remember records that the sibling shown at view path vp, the local
@@ -37,6 +41,16 @@ func (v *View) remember(vp, p string, bases []BaseChange) {
 		}
 	}
 	v.moved[vp] = moved{path: p, bases: bases, at: time.Now()}
+}
+
+// rememberMerged records that p.merged, shown at view path vp for the
+// conflict at path p with the merge of versions key, was renamed away;
+// called with gmu held.
+func (v *View) rememberMerged(vp, p string, key mergeKey) {
+	v.remember(vp, p, nil)
+	mv := v.moved[vp]
+	mv.merged, mv.key = true, key
+	v.moved[vp] = mv
 }
 
 // shows reports whether the view has an entry at view path vp.
@@ -67,6 +81,19 @@ func (v *View) reuseSibling(vp string) (real string, ok bool, errno syscall.Errn
 	}
 	if v.shows(vp) {
 		return "", false, 0 // the name is taken again: nothing to reuse
+	}
+	if mv.merged {
+		// p.merged again, if its conflict still has that merge
+		c := contentPath(mv.path)
+		rec, ok := v.readRecord(mv.path)
+		if _, err := v.lt.Lstat(c); err == nil || !ok || !rec.matches(mv.key) || !rec.Dismissed {
+			return "", false, 0
+		}
+		rec.Dismissed = false
+		if err := v.writeRecord(rec); err != nil {
+			return "", true, syscall.EIO
+		}
+		return c, true, 0
 	}
 	if _, err := v.lt.Lstat(mv.path); err == nil {
 		return "", false, 0 // the local tree holds the path again

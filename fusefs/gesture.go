@@ -225,7 +225,7 @@ func (v *View) materializeDirs(m *model, real string) syscall.Errno {
 
 // copyUpFor makes a remote-backed entry local before it is changed.
 func (v *View) copyUpFor(t target) syscall.Errno {
-	if t.under || t.sib != nil {
+	if t.under || t.sib != nil || t.glow != nil {
 		return syscall.EROFS // write to p.remote in place: rename it to keep it
 	}
 	needs := func(m *model) []need {
@@ -488,7 +488,7 @@ func (n *node) Link(ctx context.Context, target fs.InodeEmbedder, name string, o
 	if !ok {
 		return nil, syscall.ENOENT
 	}
-	if t.side == remote {
+	if t.side == remote || t.glow != nil {
 		return nil, syscall.EXDEV
 	}
 	real, errno := n.creating(name, func(real string) error {
@@ -556,10 +556,21 @@ func (n *node) remove(name string, dir bool) syscall.Errno {
 			return false, errno
 		}
 		switch {
+		case t.merged != nil:
+			// rm p.merged: only the merge goes; the conflict stays
+			return true, errnoOf(n.v.dismissMerged(t.merged))
+		case t.glow != nil:
+			// the other sibling of a conflict resolved just before by
+			// removing one, while its merge showed: the merge stands
+			return true, n.v.takeGlow(t.glow)
 		case t.sib != nil:
 			// rm p.remote keeps the local version, rm p.local the remote
 			// one, over the conflict's whole subtree
-			return true, errnoOf(n.v.b.SetBases(t.sib.subtreeBases(t.side.Other())))
+			errno := errnoOf(n.v.b.SetBases(t.sib.subtreeBases(t.side.Other())))
+			if errno == 0 {
+				n.v.glowOther(t)
+			}
+			return true, errno
 		case t.under:
 			// inside p.remote or p.local: hidden until the sibling itself
 			// goes; the local tree keeps the version meanwhile
@@ -669,6 +680,9 @@ func (n *node) Setattr(ctx context.Context, f fs.FileHandle, in *fuse.SetAttrIn,
 	t, ok := n.v.model().resolve(n.vpath())
 	if !ok {
 		return syscall.ENOENT
+	}
+	if t.glow != nil {
+		return syscall.EROFS
 	}
 	if t.side == remote {
 		if errno := n.v.copyUpFor(t); errno != 0 {

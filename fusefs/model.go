@@ -4,6 +4,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/myrrorfs/myrrorfs/ops"
 	"github.com/myrrorfs/myrrorfs/reconcile"
@@ -36,14 +37,20 @@ type overlay struct {
 	// names of the conflict's siblings in the same directory ("" when that
 	// side has nothing: a modify/delete conflict shows its survivor alone)
 	localName, remoteName string
+	// merge is the three-way merge of the conflict's versions, if the pair
+	// has one, and mergedName the name of its sibling p.merged ("" when
+	// the view does not show it; see merged.go)
+	merge      *mergeInfo
+	mergedName string
 	// under holds the decisions of the paths under a conflicting directory
 	under []reconcile.Decision
 }
 
 // sibling is what a conflict sibling name stands for.
 type sibling struct {
-	path string // the conflicting path
-	side side
+	path   string // the conflicting path
+	side   side
+	merged bool // p.merged: the conflict's merge, not a side's version
 }
 
 // model is the view derived from the decisions: only the differences from
@@ -63,11 +70,22 @@ type model struct {
 	// resolution of p decides (commit then moves them to the backup area,
 	// as it does for p itself)
 	goneLocal map[string]bool
+	// glow holds, for a moment, the sibling names of conflicts just
+	// resolved by removing one sibling, when a merge was shown (dir +
+	// "\x00" + name; see merged.go): removing the other one then takes
+	// the merge
+	glow map[string]*glow
+}
+
+// buildOpts are what buildModel needs besides the decisions.
+type buildOpts struct {
+	ext    bool                  // siblings keep the name's extension (NamesExt)
+	merges map[string]*mergeInfo // by conflict path
 }
 
 // buildModel renders decisions (in tree order) as a model. localNames lists
 // the names in a local directory, to keep sibling names off real entries.
-func buildModel(ds []reconcile.Decision, localNames func(dir string) []string) *model {
+func buildModel(ds []reconcile.Decision, localNames func(dir string) []string, bo buildOpts) *model {
 	m := &model{
 		ov:     map[string]*overlay{},
 		extra:  map[string][]string{},
@@ -108,15 +126,23 @@ func buildModel(ds []reconcile.Decision, localNames func(dir string) []string) *
 				taken[dir] = used
 			}
 			if d.Local.Exists() {
-				o.localName = freeName(used, name+".local")
-				m.sib[dir+"\x00"+o.localName] = sibling{d.Path, local}
+				o.localName = freeSibName(used, name, "local", bo.ext)
+				m.sib[dir+"\x00"+o.localName] = sibling{path: d.Path, side: local}
 				m.extra[dir] = append(m.extra[dir], o.localName)
 			}
 			if d.Remote.Exists() {
-				o.remoteName = freeName(used, name+".remote")
-				m.sib[dir+"\x00"+o.remoteName] = sibling{d.Path, remote}
+				o.remoteName = freeSibName(used, name, "remote", bo.ext)
+				m.sib[dir+"\x00"+o.remoteName] = sibling{path: d.Path, side: remote}
 				m.extra[dir] = append(m.extra[dir], o.remoteName)
 				m.addRemote(d, dir, name)
+			}
+			if mi := bo.merges[d.Path]; mi != nil {
+				o.merge = mi
+				if mi.stored != "" {
+					o.mergedName = freeSibName(used, name, "merged", bo.ext)
+					m.sib[dir+"\x00"+o.mergedName] = sibling{path: d.Path, merged: true}
+					m.extra[dir] = append(m.extra[dir], o.mergedName)
+				}
 			}
 			m.ov[d.Path] = o
 		}
@@ -131,12 +157,20 @@ func (m *model) addRemote(d reconcile.Decision, dir, name string) {
 	}
 }
 
-// freeName returns want, or want-2, want-3... the first not in used, and
-// marks it used. The order of decisions is stable, so the names are too.
-func freeName(used map[string]bool, want string) string {
-	n := want
+// freeSibName returns the free name of sibling tag of a conflict named
+// name (see sibName and freeName).
+func freeSibName(used map[string]bool, name, tag string, ext bool) string {
+	stem, x := sibName(name, tag, ext)
+	return freeName(used, stem, x)
+}
+
+// freeName returns stem+ext, or stem-2+ext, stem-3+ext... the first not
+// in used, and marks it used. The order of decisions is stable, so the
+// names are too.
+func freeName(used map[string]bool, stem, ext string) string {
+	n := stem + ext
 	for i := 2; used[n]; i++ {
-		n = want + "-" + strconv.Itoa(i)
+		n = stem + "-" + strconv.Itoa(i) + ext
 	}
 	used[n] = true
 	return n
@@ -151,6 +185,12 @@ type target struct {
 	// under is set inside a conflict sibling's subtree, where the side's
 	// tree is shown as it is
 	under bool
+	// merged is set when the path is a conflict's p.merged (real is then
+	// the local path of its content)
+	merged *overlay
+	// glow is set when the path is the other sibling of a conflict just
+	// resolved by removing one sibling (see merged.go)
+	glow *glow
 }
 
 // hiddenName reports whether a local path is never shown: what myrrorfs
@@ -166,6 +206,12 @@ func hiddenName(p string) bool {
 // resolve maps a view path to what backs it. ok is false when the view has
 // no such entry (a local entry may still be missing on disk: callers stat).
 func (m *model) resolve(vpath string) (t target, ok bool) {
+	return m.resolveGlow(vpath, true)
+}
+
+// resolveGlow is resolve, with the names of glow (just resolved
+// conflicts) only when glowing is set.
+func (m *model) resolveGlow(vpath string, glowing bool) (t target, ok bool) {
 	if vpath == "" {
 		return target{}, true
 	}
@@ -173,7 +219,7 @@ func (m *model) resolve(vpath string) (t target, ok bool) {
 		return target{}, false // a node cut off from the view
 	}
 	for _, c := range strings.Split(vpath, "/") {
-		if t, ok = m.step(t, c); !ok {
+		if t, ok = m.stepGlow(t, c, glowing); !ok {
 			return t, false
 		}
 	}
@@ -182,6 +228,10 @@ func (m *model) resolve(vpath string) (t target, ok bool) {
 
 // step resolves one more component below t.
 func (m *model) step(t target, c string) (target, bool) {
+	return m.stepGlow(t, c, true)
+}
+
+func (m *model) stepGlow(t target, c string, glowing bool) (target, bool) {
 	rp := tree.Join(t.real, c)
 	switch {
 	case t.side == remote:
@@ -196,10 +246,17 @@ func (m *model) step(t target, c string) (target, bool) {
 		return target{side: local, real: rp, under: true}, true
 	}
 	if s, ok := m.sib[t.real+"\x00"+c]; ok {
+		if s.merged {
+			o := m.ov[s.path]
+			return target{side: local, real: o.merge.stored, merged: o}, true
+		}
 		return target{side: s.side, real: s.path, sib: m.ov[s.path], under: true}, true
 	}
 	if hiddenName(rp) {
 		return t, false
+	}
+	if g := m.glow[t.real+"\x00"+c]; glowing && g != nil && m.ov[rp] == nil && time.Now().Before(g.until) {
+		return target{side: g.side, real: g.path, glow: g}, true
 	}
 	if o := m.ov[rp]; o != nil {
 		if o.kind != ovRemote {

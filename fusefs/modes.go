@@ -111,11 +111,12 @@ func (v *View) settleAt(ctx context.Context, real string, mode uint32) error {
 
 // refusesWrites reports whether t is a version the view shows but never
 // writes: p.remote and everything inside a p.remote directory (a write
-// there fails with EROFS; renaming the sibling keeps it). Their modes
+// there fails with EROFS; renaming the sibling keeps it), and the name of
+// a sibling just resolved away that still answers (see merged.go). Their modes
 // show no write bit, and access(W_OK) fails, so that file managers and
 // editors say "read-only" before the user types.
 func refusesWrites(t target) bool {
-	return t.side == remote && (t.sib != nil || t.under)
+	return t.side == remote && (t.sib != nil || t.under) || t.glow != nil
 }
 
 // readOnlyAttr takes the write bits out of the attributes of an entry

@@ -92,7 +92,7 @@ func (n *node) newChild(ctx context.Context, t target, st *syscall.Stat_t, gen u
 		readOnlyAttr(t, &out.Attr)
 	}
 	out.Attr.Ino = id.Ino
-	if t.sib != nil || t.side == remote {
+	if t.sib != nil || t.side == remote || t.merged != nil || t.glow != nil {
 		// names that a gesture or a rescan may change: cache them briefly
 		out.SetEntryTimeout(time.Millisecond)
 		out.SetAttrTimeout(time.Millisecond)
@@ -289,6 +289,9 @@ func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 	if !ok {
 		return nil, 0, syscall.ENOENT
 	}
+	if t.glow != nil && isWrite(flags) {
+		return nil, 0, syscall.EROFS
+	}
 	if t.side == remote {
 		if !isWrite(flags) {
 			return n.openRemote(t)
@@ -432,7 +435,7 @@ func (n *node) onLocal(remoteErr syscall.Errno, fn func(p string) error) syscall
 	if !ok {
 		return syscall.ENOENT
 	}
-	if t.side == remote {
+	if t.side == remote || t.glow != nil {
 		return remoteErr
 	}
 	return errnoOf(n.v.lt.At("xattr", t.real, func(dirfd int, name string) error {

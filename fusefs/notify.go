@@ -187,7 +187,8 @@ func (nt *notifier) run(es []echo) {
 // not (a user may have made it again meanwhile: its own event told).
 func (v *View) stillTrue(e echo) bool {
 	m := v.model()
-	t, ok := m.resolve(e.path)
+	// the names of conflicts just resolved (glow) are gone from the view
+	t, ok := m.resolveGlow(e.path, false)
 	mode := uint32(0)
 	if ok && t.side == remote {
 		mode = kindMode(m.remote[t.real].Kind)
@@ -322,6 +323,9 @@ func (m *model) shownFor(d *reconcile.Decision, buf []shown) []shown {
 		if o.remoteName != "" {
 			buf = append(buf, shown{tree.Join(dir, o.remoteName), d.Remote})
 		}
+		if o.mergedName != "" {
+			buf = append(buf, shown{tree.Join(dir, o.mergedName), o.merge.e})
+		}
 	}
 	return buf
 }
@@ -334,16 +338,16 @@ func sameShown(a, b tree.Entry) bool {
 }
 
 // siblingNames returns the sibling names of the conflict a decision lies
-// in, if any.
-func (m *model) siblingNames(d *reconcile.Decision) (string, string) {
+// in, if any: local, remote and merged.
+func (m *model) siblingNames(d *reconcile.Decision) [3]string {
 	p := d.Path
 	if d.Under != "" {
 		p = d.Under
 	}
 	if o := m.ov[p]; o != nil {
-		return o.localName, o.remoteName
+		return [3]string{o.localName, o.remoteName, o.mergedName}
 	}
-	return "", ""
+	return [3]string{}
 }
 
 // echoes returns what changed in the view between two installs (old
@@ -360,9 +364,7 @@ func echoes(ods []reconcile.Decision, om *model, nds []reconcile.Decision, m *mo
 	var ob, nb []shown
 	note := func(od, nd *reconcile.Decision) {
 		if od != nil && nd != nil && *od == *nd {
-			ol, or := om.siblingNames(od)
-			nl, nr := m.siblingNames(nd)
-			if ol == nl && or == nr && om.gone[od.Path] == m.gone[od.Path] && om.goneLocal[od.Path] == m.goneLocal[od.Path] {
+			if om.siblingNames(od) == m.siblingNames(nd) && om.gone[od.Path] == m.gone[od.Path] && om.goneLocal[od.Path] == m.goneLocal[od.Path] {
 				return
 			}
 		}

@@ -42,8 +42,14 @@ func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedd
 		if dstExists && flags&unix.RENAME_NOREPLACE != 0 {
 			return false, syscall.EEXIST
 		}
-		if dstExists && dt.side == remote && (dt.sib != nil || dt.under) {
+		if dstExists && (dt.glow != nil || dt.side == remote && (dt.sib != nil || dt.under)) {
 			return false, syscall.EROFS
+		}
+		if st.merged != nil {
+			return n.v.moveMerged(st, src, dst)
+		}
+		if st.glow != nil {
+			return n.v.trashGlow(m, st, dst)
 		}
 		if st.sib != nil {
 			return n.v.moveSibling(m, st, dst)
@@ -105,7 +111,7 @@ func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedd
 // sibling's own version if it is a file; to its bare name, none).
 func renameNeeds(m *model, src, dst string) []need {
 	st, ok := m.resolve(src)
-	if !ok || st.side != remote {
+	if !ok || st.side != remote || st.glow != nil && !tree.InTrash(dst) {
 		return nil
 	}
 	if st.sib != nil {
@@ -173,6 +179,7 @@ func (v *View) moveSibling(m *model, st target, dst string) (bool, syscall.Errno
 		if err := v.b.SetBases(o.subtreeBases(st.side.Other())); err != nil {
 			return true, errnoOf(err)
 		}
+		v.glowOther(st)
 		if mine.Kind != tree.Dir {
 			name := o.localName
 			if st.side == remote {
@@ -291,7 +298,7 @@ func (v *View) exchange(src, dst string) syscall.Errno {
 		if !ok1 || !ok2 {
 			return false, syscall.ENOENT
 		}
-		if a.side != local || b.side != local || a.sib != nil || b.sib != nil {
+		if a.side != local || b.side != local || a.sib != nil || b.sib != nil || a.glow != nil || b.glow != nil {
 			return false, syscall.EINVAL
 		}
 		return false, errnoOf(v.lt.RenameFlags(a.real, b.real, unix.RENAME_EXCHANGE))

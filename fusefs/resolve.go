@@ -17,7 +17,8 @@ import (
 // it makes a view of the pair that is never mounted. Each resolution runs
 // the code of the gesture with the same meaning, under the gesture lock:
 // keeping one side is moving that side's sibling to the bare name, keeping
-// both is moving p.remote to a name of its own.
+// both is moving p.remote to a name of its own, keeping the merge is
+// moving p.merged to the bare name.
 
 // Keep is which version of a conflict a resolution keeps.
 type Keep uint8
@@ -26,6 +27,7 @@ const (
 	KeepLocal  Keep = iota + 1 // as `mv p.local p` (or `rm p.remote`)
 	KeepRemote                 // as `mv p.remote p` (or `rm p.local`)
 	KeepBoth                   // as `mv p.remote p.remote-name`
+	KeepMerged                 // as `mv p.merged p`: the merge, or p.merged as edited
 )
 
 func (k Keep) String() string {
@@ -36,18 +38,20 @@ func (k Keep) String() string {
 		return "remote"
 	case KeepBoth:
 		return "both"
+	case KeepMerged:
+		return "merged"
 	}
 	return "keep(" + strconv.Itoa(int(k)) + ")"
 }
 
-// ParseKeep reads "local", "remote" or "both".
+// ParseKeep reads "local", "remote", "both" or "merged".
 func ParseKeep(s string) (Keep, error) {
-	for _, k := range []Keep{KeepLocal, KeepRemote, KeepBoth} {
+	for _, k := range []Keep{KeepLocal, KeepRemote, KeepBoth, KeepMerged} {
 		if s == k.String() {
 			return k, nil
 		}
 	}
-	return 0, fmt.Errorf("%q: want local, remote or both", s)
+	return 0, fmt.Errorf("%q: want local, remote, both or merged", s)
 }
 
 // Resolution is what Resolve did.
@@ -58,6 +62,9 @@ type Resolution struct {
 	// version (otherwise the one version there is was kept).
 	Keep Keep
 	Copy string // KeepBoth: where the remote version now is in LOCAL
+	// Edited is set, for KeepMerged, when the content taken was p.merged
+	// as the user changed it (not the merge as made).
+	Edited bool
 }
 
 // NotConflictError is a path that names no conflict, and why. Its text
@@ -82,7 +89,7 @@ var ErrRetry = errors.New("the remote version changed while it was fetched; noth
 // the next commit or sync carries the resolution out. A p that is no
 // conflict now fails with a *NotConflictError.
 func (v *View) Resolve(p string, keep Keep) (Resolution, error) {
-	if keep < KeepLocal || keep > KeepBoth {
+	if keep < KeepLocal || keep > KeepMerged {
 		return Resolution{}, fmt.Errorf("resolve: invalid %v", keep)
 	}
 	var res Resolution
@@ -103,6 +110,21 @@ func (v *View) Resolve(p string, keep Keep) (Resolution, error) {
 			res.Keep = KeepLocal
 		}
 		switch res.Keep {
+		case KeepMerged:
+			if o.merge == nil {
+				rerr = ErrNoMerge
+				return false, 0
+			}
+			data, edited, err := v.mergedData(p, o.merge)
+			if err == nil {
+				err = v.takeMerge(o.d, data)
+			}
+			if err != nil {
+				rerr = err
+				return true, 0
+			}
+			res.Edited = edited
+			return true, 0
 		case KeepLocal:
 			return v.moveSibling(m, target{side: local, real: p, sib: o, under: true}, p)
 		case KeepRemote:
@@ -140,15 +162,17 @@ func (v *View) Resolve(p string, keep Keep) (Resolution, error) {
 }
 
 // copyName returns where keeping both versions of the conflict at p puts
-// the remote one: p.remote, or p.remote-2, p.remote-3... the first name
+// the remote one: p.remote, or p.remote-2, p.remote-3... (in a view that
+// keeps extensions, report.remote.docx, report.remote-2.docx...) the first name
 // that neither side holds (nor scanned), that the view shows for no other
 // conflict, and that is not myrrorfs's own.
 func (v *View) copyName(m *model, p string) (string, error) {
-	dir, want := tree.Parent(p), tree.Base(p)+".remote"
+	dir := tree.Parent(p)
+	stem, ext := sibName(tree.Base(p), "remote", v.ext)
 	for i := 1; i < 1000; i++ {
-		name := want
+		name := stem + ext
 		if i > 1 {
-			name = want + "-" + strconv.Itoa(i)
+			name = stem + "-" + strconv.Itoa(i) + ext
 		}
 		c := tree.Join(dir, name)
 		if hiddenName(c) {

@@ -100,6 +100,10 @@ type View struct {
 	ds  []reconcile.Decision     // the decisions installed last (under gmu)
 	own map[string]bool          // view paths changed by gestures' own requests since (under gmu)
 	nt  atomic.Pointer[notifier] // echoes the view's own changes on the mount, once mounted
+
+	ext     bool             // siblings keep the extension (NamesExt); set before mounting
+	managed bool             // the view keeps the content of p.merged siblings (once mounted)
+	glows   map[string]*glow // names of conflicts just resolved, by dir + "\x00" + name (under gmu)
 }
 
 // New makes a view of the local tree at localRoot, changed through lt (the
@@ -110,8 +114,22 @@ func New(localRoot string, b Backend, lt Tree, ds []reconcile.Decision) (*View, 
 		return nil, &os.PathError{Op: "stat", Path: localRoot, Err: err}
 	}
 	v := &View{b: b, lt: lt, root: localRoot, uid: st.Uid, gid: st.Gid, dev: st.Dev, ds: ds}
-	v.m = buildModel(ds, v.localNames)
+	v.m = v.build(ds)
 	return v, nil
+}
+
+// build renders decisions as a model, with the merges the backend has
+// for them; a mounted view first brings the content of its p.merged
+// siblings in line with them (see merged.go). Called with gmu held (or
+// before the view is shared).
+func (v *View) build(ds []reconcile.Decision) *model {
+	merges := v.mergesOf(ds)
+	if v.managed {
+		v.syncMerged(merges)
+	}
+	m := buildModel(ds, v.localNames, buildOpts{ext: v.ext, merges: merges})
+	m.glow = v.liveGlows()
+	return m
 }
 
 // MountOptions tune Mount.
@@ -127,6 +145,9 @@ type MountOptions struct {
 	AllowOther bool
 	// ReadOnly mounts the view read-only (-o ro): every write gets EROFS.
 	ReadOnly bool
+	// ConflictNames is how conflict siblings are named (NamesSuffix:
+	// p.local; NamesExt: report.local.docx).
+	ConflictNames NameStyle
 }
 
 // Mount mounts the view at mountpoint and returns the running server.
@@ -135,6 +156,15 @@ func (v *View) Mount(mountpoint string, o MountOptions) (*fuse.Server, error) {
 	if t == 0 {
 		t = time.Second
 	}
+	// a mounted view shows merges as p.merged, under the names it is
+	// told to use
+	v.gmu.Lock()
+	v.ext, v.managed = o.ConflictNames == NamesExt, !o.ReadOnly
+	m := v.build(v.ds)
+	v.mu.Lock()
+	v.m = m
+	v.mu.Unlock()
+	v.gmu.Unlock()
 	v.node = &node{v: v}
 	// No negative caching: a name a resolution brings back (p after
 	// p.local and p.remote collapse) must show at once.
@@ -247,7 +277,7 @@ func (v *View) reload() syscall.Errno {
 }
 
 func (v *View) install(ds []reconcile.Decision) {
-	m := buildModel(ds, v.localNames)
+	m := v.build(ds)
 	v.mu.Lock()
 	old := v.m
 	m.keepGone(old)
@@ -271,7 +301,7 @@ func (v *View) invalidate(old, m *model) {
 		}
 		changed[dir][tree.Base(p)] = true
 		if o != nil {
-			for _, n := range []string{o.localName, o.remoteName} {
+			for _, n := range []string{o.localName, o.remoteName, o.mergedName} {
 				if n != "" {
 					changed[dir][n] = true
 				}
@@ -309,7 +339,7 @@ func (v *View) invalidate(old, m *model) {
 }
 
 func sameOverlay(a, b *overlay) bool {
-	return a.kind == b.kind && a.localName == b.localName && a.remoteName == b.remoteName &&
+	return a.kind == b.kind && a.localName == b.localName && a.remoteName == b.remoteName && a.mergedName == b.mergedName &&
 		tree.Same(a.d.Remote, b.d.Remote) && tree.Same(a.d.Local, b.d.Local)
 }
 

@@ -56,7 +56,7 @@ type ScanOptions struct {
 	TempMarkers []string
 	// ReportReserved makes every other name under tree.InternalPrefix (a
 	// name that is not a temporary in TempMarkers, and not the backup area
-	// at the root) a Warning problem: such a file is the user's, under a
+	// or the merges of a mount at the root) a Warning problem: such a file is the user's, under a
 	// name myrrorfs never syncs.
 	ReportReserved bool
 }
@@ -432,7 +432,7 @@ func (opt *ScanOptions) internal(dir, p, name string) (prob *Problem, temp strin
 			return nil, "" // another pair's
 		}
 	}
-	if !opt.ReportReserved || (dir == "" && (name == tree.BackupDir || tree.InTrash(p))) {
+	if !opt.ReportReserved || (dir == "" && (name == tree.BackupDir || name == tree.MergedDir || tree.InTrash(p))) {
 		return nil, ""
 	}
 	return &Problem{Path: p, Err: ErrReservedName, Warning: true}, ""

@@ -322,6 +322,10 @@ const TempPrefix = ".myrrorfs-tmp-"
 // overwritten and deleted versions.
 const BackupDir = ".myrrorfs-backup"
 
+// MergedDir is the directory, at the root of the local side, where a mount
+// keeps the content of the merges it shows as p.merged.
+const MergedDir = ".myrrorfs-merged"
+
 // InTrash reports whether p is, or lies in, a .Trash or .Trash-* folder at
 // the root (where file managers put what they delete).
 func InTrash(p string) bool {

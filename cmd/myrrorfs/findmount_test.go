@@ -45,7 +45,7 @@ func TestMountFindsItself(t *testing.T) {
 			t.Fatalf("status in %s: %+v", where.dir, st)
 		}
 		cf := runIn(t, where.dir, args("conflicts")...)
-		if cf.code != 0 || strings.Join(strings.Fields(cf.stdout), " ") != "modify/modify c (in the view: c.local, c.remote)" {
+		if cf.code != 0 || strings.Join(strings.Fields(cf.stdout), " ") != "modify/modify c (in the view: c.local, c.remote, c.merged)" {
 			t.Fatalf("conflicts in %s: %+v", where.dir, cf)
 		}
 		if dry := runIn(t, where.dir, args("commit", "--dry-run")...); dry.code != 0 || !strings.Contains(dry.stdout, "update  a") {

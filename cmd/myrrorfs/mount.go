@@ -18,6 +18,7 @@ import (
 
 	"github.com/myrrorfs/myrrorfs/daemon"
 	"github.com/myrrorfs/myrrorfs/engine"
+	"github.com/myrrorfs/myrrorfs/fusefs"
 	"github.com/myrrorfs/myrrorfs/journal"
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
@@ -35,6 +36,21 @@ type mountFlags struct {
 	debug      bool
 	allowOther bool
 	rescan     time.Duration
+	names      fusefs.NameStyle // --conflict-names
+}
+
+// nameStyleValue is the value of --conflict-names.
+type nameStyleValue struct{ s *fusefs.NameStyle }
+
+func (v nameStyleValue) String() string { return v.s.String() }
+func (v nameStyleValue) Type() string   { return "suffix|ext" }
+func (v nameStyleValue) Set(s string) error {
+	st, err := fusefs.ParseNameStyle(s)
+	if err != nil {
+		return err
+	}
+	*v.s = st
+	return nil
 }
 
 func newMount() *cobra.Command {
@@ -43,8 +59,10 @@ func newMount() *cobra.Command {
 		Use:   "mount [flags] LOCAL REMOTE MOUNTPOINT",
 		Short: "Mount the merged view of LOCAL and REMOTE at MOUNTPOINT",
 		Long: `Mount the merged view of LOCAL and REMOTE at MOUNTPOINT: every path shows
-the version that should win, a conflict shows as NAME.local and NAME.remote.
-Nothing reaches the remote before myrrorfs commit.
+the version that should win, a conflict shows as NAME.local and NAME.remote
+(and NAME.merged, the merge of two edited text files with conflict markers;
+with --conflict-names ext, report.local.docx and so on). Nothing reaches
+the remote before myrrorfs commit.
 
 mount returns once the view is live and leaves a daemon in the background
 (like sshfs); it logs to <state>/mounts/<id>.log and answers status,
@@ -73,6 +91,7 @@ unmounts on SIGTERM or SIGINT, and exits when the view is unmounted.`,
 	f.BoolVarP(&m.foreground, "foreground", "f", false, "stay in the foreground and log to standard error")
 	f.BoolVar(&m.debug, "debug", false, "log every FUSE request")
 	f.BoolVar(&m.allowOther, "allow-other", false, "let other users use the mount, with the kernel checking the modes shown (-o allow_other,default_permissions)")
+	f.Var(nameStyleValue{&m.names}, "conflict-names", "how a conflict's versions are named in the view: suffix (report.docx.local, report.docx.remote, report.docx.merged) or ext, keeping the extension last so that the right program opens them (report.local.docx, report.remote.docx, report.merged.docx)")
 	f.DurationVar(&m.rescan, "rescan", time.Hour, "interval of the full rescans of both sides, a safety net: changes are watched as they happen (a side that cannot be watched is rescanned every 30s)")
 	return cmd
 }
@@ -170,7 +189,7 @@ func daemonCommand(m mountFlags, args []string) (*exec.Cmd, string, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("mount: log file: %w", err)
 	}
-	a := []string{"mount", "-f", "--state", state, "-e", m.ssh, "--rescan", m.rescan.String(), "--mode", m.policy.Mode.String(), "--merge", mergeValue{&m.noMerge}.String(), "--merge-max-size", strconv.FormatInt(m.mergeMax, 10),
+	a := []string{"mount", "-f", "--state", state, "-e", m.ssh, "--rescan", m.rescan.String(), "--mode", m.policy.Mode.String(), "--merge", mergeValue{&m.noMerge}.String(), "--merge-max-size", strconv.FormatInt(m.mergeMax, 10), "--conflict-names", m.names.String(),
 		"--backup-keep-days", daysValue{&m.backups.KeepFor}.String(), "--backup-max-size", strconv.FormatInt(m.backups.MaxSize, 10)}
 	if m.debug {
 		a = append(a, "--debug")
@@ -313,7 +332,7 @@ func startDaemon(m mountFlags, args []string) (*daemon.Server, *daemon.Daemon, e
 	d, err := daemon.Start(ctx, daemon.Options{
 		Local: args[0], Remote: args[1], Mountpoint: mnt,
 		Engine: engine.Options{StateDir: state, SSHCommand: m.ssh, Ignore: m.ignore, RemoteMyrrorfs: m.remoteMyrrorfs, UnsafeSFTPWrites: m.unsafeSFTP, Policy: m.policy, NoMerge: m.noMerge, MergeLimit: m.mergeMax, Backups: m.backups, Stderr: os.Stderr, Warn: warnLine},
-		Rescan: m.rescan, Debug: m.debug, AllowOther: m.allowOther, Log: os.Stderr,
+		Rescan: m.rescan, Debug: m.debug, AllowOther: m.allowOther, ConflictNames: m.names, Log: os.Stderr,
 	})
 	if err != nil {
 		srv.Close()

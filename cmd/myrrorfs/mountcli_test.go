@@ -248,7 +248,7 @@ func TestMountStatusAndCommit(t *testing.T) {
 			t.Fatalf("status --json in %s: %+v (%v)", where.dir, js, err)
 		}
 		cf := runIn(t, where.dir, args("conflicts")...)
-		if cf.code != 0 || strings.Join(strings.Fields(cf.stdout), " ") != "modify/modify c (in the view: c.local, c.remote)" {
+		if cf.code != 0 || strings.Join(strings.Fields(cf.stdout), " ") != "modify/modify c (in the view: c.local, c.remote, c.merged)" {
 			t.Fatalf("conflicts in %s: %+v", where.dir, cf)
 		}
 		no := runIn(t, where.dir, args("commit")...)

@@ -31,11 +31,11 @@ type resolveFlags struct {
 func newResolve() *cobra.Command {
 	var f resolveFlags
 	cmd := &cobra.Command{
-		Use:   "resolve [flags] [--keep local|remote|both] PATH...",
+		Use:   "resolve [flags] [--keep local|remote|both|merged] PATH...",
 		Short: "Resolve conflicts without a mount, as the view's gestures do",
 		Long: `Resolve conflicts without a mount. Each PATH names a conflict by where it
 lies in LOCAL (absolute, or relative to the current directory), or in a
-mount's view (where NAME.local and NAME.remote name it too). The pair is
+mount's view (where NAME.local, NAME.remote and NAME.merged name it too). The pair is
 found from the path: every pair opened with the state directory is recorded
 there, and the one whose LOCAL holds PATH is used (--remote picks one when
 several pairs share that LOCAL).
@@ -44,6 +44,9 @@ several pairs share that LOCAL).
   --keep remote   the remote version wins (as rm NAME.local)
   --keep both     the local version stays at PATH, the remote one is put next
                   to it as NAME.remote (a free name if taken)
+  --keep merged   the three-way merge of two edited text files, conflict
+                  markers and all, or NAME.merged as edited in a mount
+                  (as mv NAME.merged NAME)
 
 A resolution moves the path's base and acts on LOCAL only; the next sync
 (or commit, on a mount) carries it out, and a version it replaces goes to
@@ -52,7 +55,8 @@ mounted pair the mount's daemon resolves, and the view collapses at once.
 
 Without --keep, on a terminal, resolve shows the conflicts one by one (those
 named, or all of those under the current directory): each version's type,
-size and time and, for small text files, a short diff, and asks what to keep.
+size and time and, for small text files, a short diff, and asks what to keep
+(m, the merge, where there is one).
 Each answer is recorded at once.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runResolve(cmd.OutOrStdout(), f, args)
@@ -60,7 +64,7 @@ Each answer is recorded at once.`,
 	}
 	f.register(cmd)
 	fl := cmd.Flags()
-	fl.StringVar(&f.keep, "keep", "", "the version to keep: local, remote or both (without it, ask about each conflict on a terminal)")
+	fl.StringVar(&f.keep, "keep", "", "the version to keep: local, remote, both or merged (without it, ask about each conflict on a terminal)")
 	fl.StringVar(&f.remote, "remote", "", "the `REMOTE` of the pair, when several pairs share the LOCAL that holds PATH")
 	return cmd
 }
@@ -105,7 +109,7 @@ func runResolve(out io.Writer, f resolveFlags, args []string) error {
 			return errors.New("resolve --keep needs the PATHs of the conflicts to resolve (see myrrorfs resolve --help)")
 		}
 	} else if !term.IsTerminal(int(os.Stdin.Fd())) || !term.IsTerminal(int(os.Stdout.Fd())) {
-		return errors.New("resolve without --keep asks on a terminal, and this is none: pass --keep local|remote|both PATH...")
+		return errors.New("resolve without --keep asks on a terminal, and this is none: pass --keep local|remote|both|merged PATH...")
 	}
 	all := false
 	if len(args) == 0 {
@@ -390,6 +394,10 @@ func resolvedLine(s spot, r daemon.Resolved) string {
 	switch {
 	case r.Keep == "both":
 		return fmt.Sprintf("%s: both kept, the remote version as %s (%s)", p, show(s, string(r.Copy)), r.Kind)
+	case r.Keep == "merged" && r.Edited:
+		return fmt.Sprintf("%s: merge kept, as edited (%s)", p, r.Kind)
+	case r.Keep == "merged":
+		return fmt.Sprintf("%s: merge kept (%s)", p, r.Kind)
 	default:
 		return fmt.Sprintf("%s: %s version kept (%s)", p, r.Keep, r.Kind)
 	}
@@ -432,7 +440,7 @@ func (a *asker) walk(ctx context.Context, r *resolver, spots []spot, all bool, f
 	for i, it := range items {
 		printDescribed(a.out, i+1, len(items), it.d, func(p string) string { return show(it.s, p) },
 			func(p string) string { return show(spot{root: r.mnt}, p) })
-		keep, ok := a.ask()
+		keep, ok := a.ask(it.d.Merge != nil)
 		if !ok {
 			a.quit = true
 			break
@@ -452,11 +460,15 @@ func (a *asker) walk(ctx context.Context, r *resolver, spots []spot, all bool, f
 	return n
 }
 
-// ask asks what to keep: 0 for skip, ok false for quit (or the end of
-// the input).
-func (a *asker) ask() (fusefs.Keep, bool) {
+// ask asks what to keep (the merge too, when merged): 0 for skip, ok
+// false for quit (or the end of the input).
+func (a *asker) ask(merged bool) (fusefs.Keep, bool) {
 	for {
-		fmt.Fprint(a.out, "keep [l]ocal / [r]emote / [b]oth / [s]kip / [q]uit? ")
+		if merged {
+			fmt.Fprint(a.out, "keep [l]ocal / [r]emote / [b]oth / [m]erged / [s]kip / [q]uit? ")
+		} else {
+			fmt.Fprint(a.out, "keep [l]ocal / [r]emote / [b]oth / [s]kip / [q]uit? ")
+		}
 		line, err := a.in.ReadString('\n')
 		switch strings.ToLower(strings.TrimSpace(line)) {
 		case "l", "local":
@@ -465,6 +477,10 @@ func (a *asker) ask() (fusefs.Keep, bool) {
 			return fusefs.KeepRemote, true
 		case "b", "both":
 			return fusefs.KeepBoth, true
+		case "m", "merged":
+			if merged {
+				return fusefs.KeepMerged, true
+			}
 		case "s", "skip":
 			return 0, true
 		case "q", "quit":
@@ -474,7 +490,11 @@ func (a *asker) ask() (fusefs.Keep, bool) {
 			fmt.Fprintln(a.out)
 			return 0, false
 		}
-		fmt.Fprintln(a.out, "answer l, r, b, s or q")
+		if merged {
+			fmt.Fprintln(a.out, "answer l, r, b, m, s or q")
+		} else {
+			fmt.Fprintln(a.out, "answer l, r, b, s or q")
+		}
 	}
 }
 
@@ -482,9 +502,9 @@ func (a *asker) ask() (fusefs.Keep, bool) {
 // a path of the pair, inView one of the view.
 func printDescribed(w io.Writer, i, n int, d daemon.Described, show, inView func(string) string) {
 	fmt.Fprintf(w, "\n[%d/%d] %s  %s\n", i, n, d.Kind, show(string(d.Path)))
-	if len(d.LocalName)+len(d.RemoteName) > 0 {
+	if len(d.LocalName)+len(d.RemoteName)+len(d.MergedName) > 0 {
 		var names []string
-		for _, nm := range [][]byte{d.LocalName, d.RemoteName} {
+		for _, nm := range [][]byte{d.LocalName, d.RemoteName, d.MergedName} {
 			if len(nm) > 0 {
 				names = append(names, inView(string(nm)))
 			}
@@ -493,11 +513,29 @@ func printDescribed(w io.Writer, i, n int, d daemon.Described, show, inView func
 	}
 	fmt.Fprintf(w, "  local:  %s\n", versionText(d.Local))
 	fmt.Fprintf(w, "  remote: %s\n", versionText(d.Remote))
+	if d.Merge != nil {
+		fmt.Fprintf(w, "  merged: %s\n", mergeText(d))
+	}
 	if d.Diff != "" {
 		for _, l := range strings.Split(strings.TrimSuffix(d.Diff, "\n"), "\n") {
 			fmt.Fprintf(w, "  %s\n", l)
 		}
 	}
+}
+
+// mergeText describes the merge of a conflict's versions.
+func mergeText(d daemon.Described) string {
+	s := "clean"
+	switch n := d.Merge.Conflicts; {
+	case n == 1:
+		s = "1 conflicting hunk, between conflict markers"
+	case n > 1:
+		s = fmt.Sprintf("%d conflicting hunks, between conflict markers", n)
+	}
+	if len(d.MergedName) > 0 {
+		s += " (as edited in the view, if it was)"
+	}
+	return s
 }
 
 // versionText describes one side's version: type, size and time.

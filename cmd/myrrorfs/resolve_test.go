@@ -368,7 +368,7 @@ func TestResolveNotConflicts(t *testing.T) {
 	oneLine(t, r, `"x\x1b]0;title\a": `, "no such path")
 	// without --keep, not on a terminal
 	oneLine(t, runIn(t, p.local, p.resolveArgs("c")...), "terminal", "--keep")
-	oneLine(t, runIn(t, p.local, p.resolveArgs("--keep", "all", "c")...), "--keep", "local, remote or both")
+	oneLine(t, runIn(t, p.local, p.resolveArgs("--keep", "all", "c")...), "--keep", "local, remote, both or merged")
 	oneLine(t, runIn(t, p.local, p.resolveArgs("--keep", "local")...), "PATH")
 }
 
@@ -414,7 +414,9 @@ func TestResolveMount(t *testing.T) {
 		}
 		return strings.Join(ns, " ")
 	}
-	if got := names(); got != "a.txt.local a.txt.remote d.remote more other t.txt.local t.txt.remote" {
+	// the text files are merged too: their overlapping edits show as a
+	// third sibling
+	if got := names(); got != "a.txt.local a.txt.merged a.txt.remote d.remote more other t.txt.local t.txt.merged t.txt.remote" {
 		t.Fatalf("view before: %s", got)
 	}
 
@@ -430,7 +432,7 @@ func TestResolveMount(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, "a.txt: remote version kept (modify/modify)") || !strings.Contains(r.stdout, "myrrorfs commit "+mnt) {
 		t.Fatalf("resolve in the view: %+v", r)
 	}
-	if got := names(); got != "a.txt d.remote more other t.txt.local t.txt.remote" {
+	if got := names(); got != "a.txt d.remote more other t.txt.local t.txt.merged t.txt.remote" {
 		t.Fatalf("view right after resolve: %s", got)
 	}
 	if got := read(t, filepath.Join(mnt, "a.txt")); got != "remote a\n" {
@@ -570,9 +572,10 @@ func TestResolveInteractive(t *testing.T) {
 	r := startPty(t, p.local, p.resolveArgs()...)
 	r.expect("[1/4] modify/modify  a.txt", "  local:  file, 27 B, ", "  remote: file, 19 B, ",
 		"--- local", "+++ remote", "@@ -1,5 +1,4 @@", " one", "-two", "+TWO", " three", " four", "-5 local",
-		"keep [l]ocal / [r]emote / [b]oth / [s]kip / [q]uit? ")
+		// the edits do not overlap: the merge is clean, and offered
+		"keep [l]ocal / [r]emote / [b]oth / [m]erged / [s]kip / [q]uit? ")
 	r.send("x")
-	r.expect("answer l, r, b, s or q", "keep [l]ocal")
+	r.expect("answer l, r, b, m, s or q", "keep [l]ocal")
 	r.send("l")
 	r.expect("a.txt: local version kept (modify/modify)")
 	// a.txt is resolved already, before the next answer
