@@ -223,6 +223,12 @@ func NewOffline(ctx context.Context, p *engine.Pair) (*Offline, error) {
 	if err != nil {
 		return nil, err
 	}
+	// a resident pair's scans read no version: merge first
+	if p.PrepareMerges(ctx, plan.Decisions) {
+		if plan, err = p.Refresh(ctx, false); err != nil {
+			return nil, err
+		}
+	}
 	lt, ok := p.Local.(fusefs.Tree)
 	if !ok {
 		return nil, fmt.Errorf("%s: the local side cannot be resolved in", p.LocalSpec)
