@@ -285,7 +285,15 @@ type plainFile struct{ *ptFile }
 
 func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
 	flags &^= syscall.O_APPEND
-	t, ok := n.v.model().resolve(n.vpath())
+	vp := n.vpath()
+	if vp == orphanPath {
+		// The kernel looked the name up before a rename replaced this
+		// inode, and opens it after: ESTALE makes it look the name up
+		// again, so the open finds the new file, as it would have an
+		// instant later (a filesystem would open the old one).
+		return nil, 0, syscall.ESTALE
+	}
+	t, ok := n.v.model().resolve(vp)
 	if !ok {
 		return nil, 0, syscall.ENOENT
 	}
