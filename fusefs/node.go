@@ -133,6 +133,9 @@ func (n *node) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) 
 		}
 	}
 	m, vp := n.v.model(), n.vpath()
+	if vp == orphanPath {
+		return syscall.ESTALE // as in Open: the kernel looks the name up again
+	}
 	t, ok := m.resolve(vp)
 	if !ok {
 		return syscall.ENOENT
