@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // TestWriteWhileRemoteVersionRead: a remote-backed file held open for
@@ -40,5 +41,28 @@ func TestWriteWhileRemoteVersionRead(t *testing.T) {
 	f.commitWant(t, 0)
 	if got := content(f.remote, "p"); got != "local edit" {
 		t.Fatalf("remote p after commit = %q", got)
+	}
+}
+
+// TestStatOpenRemoteVersionAfterRemoval: a process holding a remote version
+// open can still fstat and read it after the path left the view.
+func TestStatOpenRemoteVersionAfterRemoval(t *testing.T) {
+	f := setup(t, scenario{base: map[string]string{"p": "base", "keep": "k"}, remote: map[string]string{"p": "remote version"}})
+	r, err := os.Open(filepath.Join(f.mnt, "p"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if err := os.Remove(filepath.Join(f.mnt, "p")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1100 * time.Millisecond) // past the kernel's attribute cache
+	fi, err := r.Stat()
+	if err != nil || fi.Size() != int64(len("remote version")) {
+		t.Fatalf("fstat of the open remote version after rm: %v, %v", fi, err)
+	}
+	buf := make([]byte, 64)
+	if n, _ := r.ReadAt(buf, 0); string(buf[:n]) != "remote version" {
+		t.Fatalf("read %q", buf[:n])
 	}
 }

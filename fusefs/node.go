@@ -127,12 +127,14 @@ func (n *node) lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs
 
 func (n *node) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	defer func() { out.Ino = n.StableAttr().Ino }()
+	m, vp := n.v.model(), n.vpath()
 	if fga, ok := f.(fs.FileGetattrer); ok && f != nil {
-		if _, cached := f.(readOnly); !cached {
+		// a cached remote version shows the remote's attributes, but
+		// once cut off from the view only its open file has any
+		if !servesRemote(f) || vp == orphanPath {
 			return fga.Getattr(ctx, out)
 		}
 	}
-	m, vp := n.v.model(), n.vpath()
 	if vp == orphanPath {
 		return syscall.ESTALE // as in Open: the kernel looks the name up again
 	}
@@ -356,7 +358,7 @@ func (n *node) openRemote(t target) (fs.FileHandle, uint32, syscall.Errno) {
 		var s Stream
 		cache, s, err = sf.FetchStream(t.real, e)
 		if err == nil && s != nil {
-			return &streamed{s}, fuse.FOPEN_DIRECT_IO, 0
+			return &streamed{s: s, v: n.v, e: e}, fuse.FOPEN_DIRECT_IO, 0
 		}
 	} else {
 		cache, err = n.v.fetch(t.real, e)
@@ -369,6 +371,16 @@ func (n *node) openRemote(t target) (fs.FileHandle, uint32, syscall.Errno) {
 		return nil, 0, fs.ToErrno(err)
 	}
 	return readOnly{n.passthroughFile(f)}, 0, 0
+}
+
+// servesRemote reports whether f serves a remote version (whose
+// attributes are the remote's, not those of the file the handle reads).
+func servesRemote(f fs.FileHandle) bool {
+	switch f.(type) {
+	case readOnly, *streamed:
+		return true
+	}
+	return false
 }
 
 // readOnly serves a cached remote version: reads pass through to the
@@ -391,7 +403,18 @@ func (r readOnly) Write(ctx context.Context, data []byte, off int64) (uint32, sy
 // later opens of the inode may use passthrough (of the cache file, once
 // there) while it is open. A shared mmap of it fails (ENODEV); a private
 // one, as exec and loaders make, works.
-type streamed struct{ s Stream }
+type streamed struct {
+	s Stream
+	v *View
+	e tree.Entry // the version
+}
+
+// Getattr gives the version's attributes, for an fstat once the path left
+// the view (see node.Getattr).
+func (f *streamed) Getattr(ctx context.Context, out *fuse.AttrOut) syscall.Errno {
+	f.v.remoteAttr(f.e, 0, &out.Attr)
+	return 0
+}
 
 var (
 	_ fs.FileReader   = (*streamed)(nil)
