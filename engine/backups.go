@@ -269,14 +269,8 @@ func (p *Pair) Restore(b Backup) (Restored, error) {
 		p.Local.Remove(tmp)
 		return Restored{Same: same}, err
 	}
-	backup := ""
-	if curEntry.Entry.Exists() {
-		if backup, err = area.prepare(b.Path); err != nil {
-			p.Local.Remove(tmp)
-			return Restored{}, err
-		}
-	}
-	if _, err := replica.InstallWith(p.Local, tmp, b.Path, curEntry, backup); err != nil {
+	_, backup, err := area.install(tmp, b.Path, curEntry)
+	if err != nil {
 		p.Local.Remove(tmp)
 		if errors.Is(err, replica.ErrChanged) {
 			return Restored{}, fmt.Errorf("%s changed in LOCAL meanwhile; nothing was restored: %w", QuotePath(b.Path), err)

@@ -45,20 +45,7 @@ func (e *executor) do(k int, op *ops.Op) error {
 		e.mu.Lock()
 		tmp := e.temps[op.Deps[0]]
 		e.mu.Unlock()
-		backup := ""
-		if op.Want.Entry.Exists() {
-			var err error
-			if backup, err = e.backups[op.Side].prepare(op.Path); err != nil {
-				return err
-			}
-		}
-		var info replica.Info
-		var err error
-		if in, ok := r.(replica.Installer); ok {
-			info, err = in.Install(tmp, op.Path, op.Want, backup)
-		} else {
-			info, err = replica.InstallWith(r, tmp, op.Path, op.Want, backup)
-		}
+		info, _, err := e.backups[op.Side].install(tmp, op.Path, op.Want)
 		if err == nil && info.Kind != tree.Absent {
 			e.mu.Lock()
 			e.installed[k] = info
@@ -367,6 +354,28 @@ func (b *backupArea) keep(p string, link bool) error {
 		return fmt.Errorf("move to backup: %w", err)
 	}
 	return nil
+}
+
+// install renames the temporary tmp onto p if p still holds want (see
+// replica.InstallWith), the version it replaces going into the backup
+// area; it returns what p became, when the replica says, and where that
+// version went ("" when p held nothing).
+func (b *backupArea) install(tmp, p string, want tree.Scanned) (replica.Info, string, error) {
+	backup := ""
+	if want.Entry.Exists() {
+		var err error
+		if backup, err = b.prepare(p); err != nil {
+			return replica.Info{}, "", err
+		}
+	}
+	var info replica.Info
+	var err error
+	if in, ok := b.r.(replica.Installer); ok {
+		info, err = in.Install(tmp, p, want, backup)
+	} else {
+		info, err = replica.InstallWith(b.r, tmp, p, want, backup)
+	}
+	return info, backup, err
 }
 
 // prepare returns where p's version goes in the backup area, having made

@@ -324,29 +324,11 @@ func (p *Pair) takeMerge(plan *Plan, path string, data []byte, now time.Time) er
 // place, if path still holds want; the version it replaces goes to the
 // local backup area.
 func (p *Pair) installLocal(path string, want tree.Scanned, perm uint32, data []byte, now time.Time) (replica.Info, error) {
-	tmp, w, err := p.Local.CreateTemp(tree.Parent(path), perm)
+	tmp, err := replica.WriteTemp(p.Local, tree.Parent(path), perm, now.UnixNano(), data)
 	if err != nil {
 		return replica.Info{}, err
 	}
-	_, err = w.Write(data)
-	if cerr := w.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = p.Local.Chtimes(tmp, now.UnixNano())
-	}
-	if err != nil {
-		p.Local.Remove(tmp)
-		return replica.Info{}, err
-	}
-	backup := ""
-	if want.Entry.Exists() {
-		if backup, err = newBackupArea(p.Local, now).prepare(path); err != nil {
-			p.Local.Remove(tmp)
-			return replica.Info{}, err
-		}
-	}
-	info, err := replica.InstallWith(p.Local, tmp, path, want, backup)
+	info, _, err := newBackupArea(p.Local, now).install(tmp, path, want)
 	if err != nil {
 		p.Local.Remove(tmp)
 		return replica.Info{}, err

@@ -63,6 +63,12 @@ func PutTempWith(r Replica, dir string, perm uint32, mtimeNs int64, data []byte)
 	if len(data) > MaxSmall {
 		return "", fmt.Errorf("put in %s: %d bytes, more than %d", orDot(dir), len(data), MaxSmall)
 	}
+	return WriteTemp(r, dir, perm, mtimeNs, data)
+}
+
+// WriteTemp writes data, of any size, into a new temporary of r in dir
+// with permission bits perm and mtime mtimeNs, and returns its path.
+func WriteTemp(r Replica, dir string, perm uint32, mtimeNs int64, data []byte) (string, error) {
 	tmp, w, err := r.CreateTemp(dir, perm)
 	if err != nil {
 		return "", err
