@@ -147,7 +147,7 @@ func DecideWith(ds []Decision, pol Policy) {
 func mirrorFrom(d *Decision, local bool) {
 	d.Kind, d.Under = NoConflict, ""
 	switch {
-	case tree.Same(d.Local, d.Remote) || !d.Local.Exists() && !d.Remote.Exists():
+	case tree.Same(d.Local, d.Remote): // both absent included
 		d.Action = Equal
 	case local:
 		d.Action = ToRemote
