@@ -57,6 +57,23 @@ func TestMergeText(t *testing.T) {
 	}
 }
 
+// TestMergeBeatsPrefer: a clean merge settles the conflict even when
+// --prefer would have picked a side.
+func TestMergeBeatsPrefer(t *testing.T) {
+	local := strings.Replace(mergeBase, "two", "TWO", 1)
+	want := strings.Replace(local, "eight", "EIGHT", 1)
+	p := mergePair(t, false, local, strings.Replace(mergeBase, "eight", "EIGHT", 1))
+	r := mustRun(t, p.args("sync", "-y", "--prefer", "remote")...)
+	if !strings.Contains(r.stdout, "merged (1)") || strings.Contains(r.stdout, "settled by --prefer") {
+		t.Fatalf("sync --prefer remote:\n%s", r.stdout)
+	}
+	for _, root := range []string{p.local, p.remoteDir} {
+		if got := read(t, filepath.Join(root, "notes.txt")); got != want {
+			t.Fatalf("%s holds\n%s\nwant the merge", root, got)
+		}
+	}
+}
+
 // TestMergeInSavedPlan: a plan saved by status --json lists a clean merge
 // as merged, and sync --plan carries it out; a plan saved before the
 // merge's inputs changed is refused.
