@@ -255,7 +255,7 @@ func (m *model) stepGlow(t target, c string, glowing bool) (target, bool) {
 	if hiddenName(rp) {
 		return t, false
 	}
-	if g := m.glow[t.real+"\x00"+c]; glowing && g != nil && m.ov[rp] == nil && time.Now().Before(g.until) {
+	if g := m.glowAt(t.real, c, glowing); g != nil && m.ov[rp] == nil && time.Now().Before(g.until) {
 		return target{side: g.side, real: g.path, glow: g}, true
 	}
 	if o := m.ov[rp]; o != nil {
@@ -265,6 +265,16 @@ func (m *model) stepGlow(t target, c string, glowing bool) (target, bool) {
 		return target{side: remote, real: rp}, true
 	}
 	return target{side: local, real: rp}, true
+}
+
+// glowAt returns the glow of name c in directory dir, if glows are looked
+// at (glowing) and there is one: the key is built only then, since every
+// step of every path comes here.
+func (m *model) glowAt(dir, c string, glowing bool) *glow {
+	if !glowing || len(m.glow) == 0 {
+		return nil
+	}
+	return m.glow[dir+"\x00"+c]
 }
 
 // keepGone carries over the removals made inside p.remote and p.local

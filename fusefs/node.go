@@ -127,15 +127,17 @@ func (n *node) lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs
 
 func (n *node) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	defer func() { out.Ino = n.StableAttr().Ino }()
+	fga, _ := f.(fs.FileGetattrer)
+	if fga != nil && !servesRemote(f) {
+		return fga.Getattr(ctx, out)
+	}
 	m, vp := n.v.model(), n.vpath()
-	if fga, ok := f.(fs.FileGetattrer); ok && f != nil {
-		// a cached remote version shows the remote's attributes, but
-		// once cut off from the view only its open file has any
-		if !servesRemote(f) || vp == orphanPath {
+	if vp == orphanPath {
+		// a remote version open: cut off from the view, only its open
+		// file has attributes
+		if fga != nil {
 			return fga.Getattr(ctx, out)
 		}
-	}
-	if vp == orphanPath {
 		return syscall.ESTALE // as in Open: the kernel looks the name up again
 	}
 	t, ok := m.resolve(vp)
