@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/myrrorfs/myrrorfs/journal"
-	"github.com/myrrorfs/myrrorfs/merge3"
 	"github.com/myrrorfs/myrrorfs/reconcile"
 	"github.com/myrrorfs/myrrorfs/replica"
 	"github.com/myrrorfs/myrrorfs/replica/agent"
@@ -104,7 +103,7 @@ type Pair struct {
 	checksumWarned sync.Once // see warnChecksumDownload
 
 	mergeMu sync.Mutex
-	merges  map[[3]tree.Hash]merge3.Result // recent merges, by base, local and remote hash
+	merges  map[[3]tree.Hash]tried // recent merges, by base, local and remote hash
 }
 
 // scanProgress passes the progress of a side's scan (its listing) and of

@@ -86,7 +86,7 @@ func (p *Pair) pruneBases() {
 }
 
 // baseCapture collects, for keepBase, the bytes of a copy small enough to
-// be merged.
+// be merged, and stops at the first that is not text.
 type baseCapture struct {
 	buf   bytes.Buffer
 	limit int64
@@ -94,7 +94,7 @@ type baseCapture struct {
 }
 
 func (c *baseCapture) Write(b []byte) (int, error) {
-	if !c.over && int64(c.buf.Len()+len(b)) <= c.limit {
+	if !c.over && int64(c.buf.Len()+len(b)) <= c.limit && merge3.IsText(b) {
 		c.buf.Write(b)
 	} else {
 		c.over = true
@@ -144,12 +144,20 @@ func (p *Pair) findMerges(ctx context.Context, plan *Plan) {
 func (p *Pair) merge3(d *reconcile.Decision, limit int64) (merge3.Result, bool) {
 	key := [3]tree.Hash{d.Base.Hash, d.Local.Hash, d.Remote.Hash}
 	p.mergeMu.Lock()
-	res, ok := p.merges[key]
+	tr, known := p.merges[key]
 	p.mergeMu.Unlock()
-	if ok || p.opt.Resident {
-		return res, ok
+	if known || p.opt.Resident {
+		return tr.res, tr.ok
 	}
 	return p.mergeNow(d, key, limit)
+}
+
+// tried is the outcome of a merge of three versions: a lasting failure (no
+// base content kept, a side that is not text) is kept too, so that the
+// versions are not read again at each scan.
+type tried struct {
+	res merge3.Result
+	ok  bool
 }
 
 // PrepareMerges merges, reading their versions, the conflicts of ds that
@@ -169,9 +177,9 @@ func (p *Pair) PrepareMerges(ctx context.Context, ds []reconcile.Decision) bool 
 		}
 		key := [3]tree.Hash{d.Base.Hash, d.Local.Hash, d.Remote.Hash}
 		p.mergeMu.Lock()
-		_, ok := p.merges[key]
+		_, known := p.merges[key]
 		p.mergeMu.Unlock()
-		if ok {
+		if known {
 			continue
 		}
 		if _, ok := p.mergeNow(d, key, limit); ok {
@@ -184,27 +192,26 @@ func (p *Pair) PrepareMerges(ctx context.Context, ds []reconcile.Decision) bool 
 // mergeNow reads the three versions of d and merges them, keeping the
 // result under key.
 func (p *Pair) mergeNow(d *reconcile.Decision, key [3]tree.Hash, limit int64) (merge3.Result, bool) {
-	var res merge3.Result
-	base, ok := p.bases().Get(d.Base.Hash, limit)
-	if !ok {
-		return res, false
-	}
-	local, lerr := p.ReadVersion(LocalSide, d.Path, d.Local, limit)
-	remote, rerr := p.ReadVersion(RemoteSide, d.Path, d.Remote, limit)
-	if lerr != nil || rerr != nil {
-		return res, false
-	}
-	res, err := merge3.Merge(base, local, remote, merge3.Labels{Local: "local", Remote: "remote"})
-	if err != nil {
-		return res, false
+	var tr tried
+	if base, ok := p.bases().Get(d.Base.Hash, limit); ok {
+		local, err := p.ReadVersion(LocalSide, d.Path, d.Local, limit)
+		var remote []byte
+		if err == nil {
+			remote, err = p.ReadVersion(RemoteSide, d.Path, d.Remote, limit)
+		}
+		if err != nil {
+			return tr.res, false // perhaps for a moment: not kept
+		}
+		tr.res, err = merge3.Merge(base, local, remote, merge3.Labels{Local: "local", Remote: "remote"})
+		tr.ok = err == nil
 	}
 	p.mergeMu.Lock()
 	if p.merges == nil || len(p.merges) >= 64 {
-		p.merges = map[[3]tree.Hash]merge3.Result{}
+		p.merges = map[[3]tree.Hash]tried{}
 	}
-	p.merges[key] = res
+	p.merges[key] = tr
 	p.mergeMu.Unlock()
-	return res, true
+	return tr.res, tr.ok
 }
 
 // mergeable reports whether d is a conflict a text merge may settle (or
