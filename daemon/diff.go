@@ -46,7 +46,7 @@ func ShortDiff(a, b []byte, max int) string {
 		if len(out) >= max || strings.HasPrefix(l, "@@") && len(out)+2 > max {
 			break
 		}
-		out = append(out, escapeLine(l))
+		out = append(out, engine.EscapeLine(l))
 		if l != "" && (l[0] == '+' || l[0] == '-') {
 			shown++
 		}
@@ -55,13 +55,4 @@ func ShortDiff(a, b []byte, max int) string {
 		out = append(out, fmt.Sprintf("… %d more changed lines", rest))
 	}
 	return "--- local\n+++ remote\n" + strings.Join(out, "\n") + "\n"
-}
-
-// escapeLine escapes a line of text for the terminal, tabs apart.
-func escapeLine(s string) string {
-	parts := strings.Split(s, "\t")
-	for i, p := range parts {
-		parts[i] = engine.EscapeControls(p)
-	}
-	return strings.Join(parts, "\t")
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"sort"
 
 	"github.com/myrrorfs/myrrorfs/engine"
@@ -98,15 +96,11 @@ func describe(p *engine.Pair, d reconcile.Decision, under []reconcile.Decision) 
 	if d.Local.Kind != tree.File || d.Remote.Kind != tree.File || d.Local.Size > diffMaxSize || d.Remote.Size > diffMaxSize {
 		return out
 	}
-	l, err := readLocal(p, d.Path)
+	l, err := p.ReadVersion(engine.LocalSide, d.Path, d.Local, diffMaxSize)
 	if err != nil {
 		return out
 	}
-	cache, err := p.Fetch(d.Path, d.Remote)
-	if err != nil {
-		return out
-	}
-	r, err := readFile(cache)
+	r, err := p.ReadFetched(d.Path, d.Remote, diffMaxSize)
 	if err != nil {
 		return out
 	}
@@ -126,33 +120,6 @@ func version(e tree.Entry) *Version {
 		v.Target = []byte(e.Target)
 	}
 	return v
-}
-
-// readLocal reads a small local file, beneath the local root.
-func readLocal(p *engine.Pair, path string) ([]byte, error) {
-	rc, err := p.Local.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	return readAtMost(rc)
-}
-
-func readFile(name string) ([]byte, error) {
-	f, err := os.Open(name)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return readAtMost(f)
-}
-
-func readAtMost(r io.Reader) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r, diffMaxSize+1))
-	if err == nil && len(b) > diffMaxSize {
-		err = errors.New("too large")
-	}
-	return b, err
 }
 
 // describeIn describes, from plan, the conflict at p or, with all, every

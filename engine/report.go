@@ -242,6 +242,16 @@ func NeedsQuote(p string) bool {
 	return strings.HasPrefix(p, `"`) || unsafeAt(p) >= 0
 }
 
+// EscapeLine is EscapeControls for a line of a text file shown on a
+// terminal: its tabs are kept.
+func EscapeLine(s string) string {
+	parts := strings.Split(s, "\t")
+	for i, p := range parts {
+		parts[i] = EscapeControls(p)
+	}
+	return strings.Join(parts, "\t")
+}
+
 // EscapeControls returns s with every control or other non-printable
 // character and every invalid byte replaced by its Go escape (as QuotePath
 // writes them), for a message that may hold a name.

@@ -343,7 +343,7 @@ func (pr *diffPrinter) print(a daemon.DiffAnswer, s spot, fail func(string, erro
 				c = colorNew
 			}
 			if pr.escape {
-				text = text[:1] + escapeContent(text[1:])
+				text = text[:1] + engine.EscapeLine(text[1:])
 			}
 			pr.line(c, text)
 		}
@@ -357,16 +357,6 @@ func (pr *diffPrinter) line(c, text string) {
 		return
 	}
 	fmt.Fprintln(pr.w, c+text+colorReset)
-}
-
-// escapeContent escapes the control characters (tabs apart) and invalid
-// bytes of a line of a file, for the terminal.
-func escapeContent(s string) string {
-	parts := strings.Split(s, "\t")
-	for i, p := range parts {
-		parts[i] = engine.EscapeControls(p)
-	}
-	return strings.Join(parts, "\t")
 }
 
 // Diff shows the differences of the pair a `sync --watch` holds, between

@@ -286,5 +286,9 @@ func (w *watchedPair) Backups(path string) ([]engine.Backup, error) {
 func (w *watchedPair) Restore(b engine.Backup) (engine.Restored, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.p.Restore(b)
+	res, err := w.p.Restore(b)
+	if err == nil {
+		signalChan(w.changed) // a run carries it now, as after a resolution
+	}
+	return res, err
 }
