@@ -122,3 +122,33 @@ func TestPolicyParse(t *testing.T) {
 		t.Error("a preference in pull mode is accepted")
 	}
 }
+
+// TestPreferNewerTable states the rule of --prefer newer case by case,
+// without the code under test deciding the expected winner.
+func TestPreferNewerTable(t *testing.T) {
+	file := func(c byte, mtime int64) tree.Entry {
+		return tree.Entry{Kind: tree.File, Perm: 0o644, Size: 1, MtimeNs: mtime, Hash: tree.Hash{c}}
+	}
+	dir := tree.Entry{Kind: tree.Dir, Perm: 0o755}
+	link := tree.Entry{Kind: tree.Symlink, Perm: 0o777, Target: "t"}
+	base := file('b', 1)
+	for _, c := range []struct {
+		name       string
+		base, l, r tree.Entry
+		want       Action // after the preference; Conflict: left alone
+	}{
+		{"local newer", base, file('l', 30), file('r', 20), ToRemote},
+		{"remote newer", base, file('l', 20), file('r', 30), ToLocal},
+		{"same mtime", base, file('l', 20), file('r', 20), Conflict},
+		{"remote deleted", base, file('l', 5), tree.Entry{}, ToRemote},
+		{"local deleted", base, tree.Entry{}, file('r', 5), ToLocal},
+		{"file against dir", tree.Entry{}, file('l', 99), dir, Conflict},
+		{"symlink against file", tree.Entry{}, link, file('r', 99), Conflict},
+	} {
+		ds := []Decision{{Item: Item{Path: "x", Base: c.base, Local: c.l, Remote: c.r}}}
+		DecideWith(ds, Policy{Prefer: PreferNewer})
+		if ds[0].Action != c.want {
+			t.Errorf("%s: %s, want %s", c.name, describe(ds[0]), c.want)
+		}
+	}
+}
