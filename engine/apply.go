@@ -340,7 +340,7 @@ func fileHash(e tree.Entry) tree.Hash {
 }
 
 func backupStamp(t time.Time) string {
-	return t.UTC().Format("20060102-150405") + "-" + randomHex()[:6]
+	return t.UTC().Format(stampLayout) + "-" + randomHex()[:6]
 }
 
 // randomHex returns 16 random hex digits.

@@ -381,7 +381,7 @@ func (b *backupArea) install(tmp, p string, want tree.Scanned) (replica.Info, st
 // prepare returns where p's version goes in the backup area, having made
 // the directories it needs.
 func (b *backupArea) prepare(p string) (string, error) {
-	bp := tree.BackupDir + "/" + b.stamp + "/" + p
+	bp := b.where(p)
 	if err := b.mkdirAll(tree.Parent(bp)); err != nil {
 		return "", fmt.Errorf("backup area: %w", err)
 	}

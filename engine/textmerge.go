@@ -55,7 +55,7 @@ func (p *Pair) mergeLimit() int64 {
 }
 
 // bases returns the pair's base store.
-func (p *Pair) bases() *journal.Bases { return p.db.Bases(0) }
+func (p *Pair) bases() *journal.Bases { return p.db.Bases() }
 
 // keepBase stores data, the content of hash h about to become a base,
 // when it is text the pair would merge. Failures only cost a merge.

@@ -31,12 +31,9 @@ type Bases struct {
 const DefaultBasesLimit = 256 << 20
 
 // Bases returns the base store kept in the pair's directory, holding at
-// most limit bytes after each Prune (0: DefaultBasesLimit).
-func (db *DB) Bases(limit int64) *Bases {
-	if limit <= 0 {
-		limit = DefaultBasesLimit
-	}
-	return &Bases{dir: filepath.Join(db.dir, "bases"), limit: limit}
+// most DefaultBasesLimit bytes after each Prune.
+func (db *DB) Bases() *Bases {
+	return &Bases{dir: filepath.Join(db.dir, "bases"), limit: DefaultBasesLimit}
 }
 
 func (b *Bases) path(h tree.Hash) string { return filepath.Join(b.dir, h.String()) }
