@@ -96,14 +96,9 @@ func Start(ctx context.Context, opt Options) (_ *Daemon, err error) {
 	if err := d.pair.CheckMountpoint(mnt); err != nil {
 		return nil, err
 	}
-	plan, err := d.pair.Refresh(ctx, true)
+	plan, err := scanMerged(ctx, d.pair)
 	if err != nil {
 		return nil, err
-	}
-	if d.pair.PrepareMerges(ctx, plan.Decisions) {
-		if plan, err = d.pair.Refresh(ctx, false); err != nil {
-			return nil, err
-		}
 	}
 	d.takeMerges(plan)
 	lt, ok := d.pair.Local.(fusefs.Tree)
@@ -227,6 +222,16 @@ func (d *Daemon) Rescan(ctx context.Context) (*engine.Plan, error) {
 	if view != nil {
 		d.show(view, gen)
 		d.prepareMerges(view)
+	}
+	return plan, err
+}
+
+// scanMerged scans both sides of a resident pair, whose scans read no
+// version, and again the local side when that found merges to take.
+func scanMerged(ctx context.Context, p *engine.Pair) (*engine.Plan, error) {
+	plan, err := p.Refresh(ctx, true)
+	if err == nil && p.PrepareMerges(ctx, plan.Decisions) {
+		plan, err = p.Refresh(ctx, false)
 	}
 	return plan, err
 }

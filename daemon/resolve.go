@@ -186,15 +186,9 @@ type Offline struct {
 // engine.Options.Resident, so that the view's refreshes after each
 // resolution rescan the local side only.
 func NewOffline(ctx context.Context, p *engine.Pair) (*Offline, error) {
-	plan, err := p.Refresh(ctx, true)
+	plan, err := scanMerged(ctx, p)
 	if err != nil {
 		return nil, err
-	}
-	// a resident pair's scans read no version: merge first
-	if p.PrepareMerges(ctx, plan.Decisions) {
-		if plan, err = p.Refresh(ctx, false); err != nil {
-			return nil, err
-		}
 	}
 	lt, ok := p.Local.(fusefs.Tree)
 	if !ok {
