@@ -230,14 +230,14 @@ func diffPair(ctx context.Context, f diffFlags, local, remote string, spots []sp
 // diffMount asks the daemon of mountpoint mnt for the differences at spots
 // (paths in its view with inView, else in its pair).
 func diffMount(f diffFlags, mnt string, inView bool, spots []spot, pr *diffPrinter, fail func(string, error)) {
-	sock, note, err := daemonSocket(f.common, mnt)
+	t, err := targetAt(f.common, mnt)
 	if err != nil {
 		for _, s := range spots {
 			fail(engine.QuotePath(s.arg), err)
 		}
 		return
 	}
-	diffAsk(f, target{arg: mnt, mnt: mnt, socket: sock, note: note}, inView, spots, pr, fail)
+	diffAsk(f, t, inView, spots, pr, fail)
 }
 
 // diffAsk sends one diff request for all the spots to t, and prints the

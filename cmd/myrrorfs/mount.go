@@ -474,10 +474,18 @@ func mountTarget(c common, args []string) (target, error) {
 		}
 		t.arg = t.mnt
 	}
-	if t.socket, t.note, err = daemonSocket(c, t.mnt); err != nil {
+	at, err := targetAt(c, t.mnt)
+	at.arg = t.arg
+	return at, err
+}
+
+// targetAt is the daemon of the myrrorfs mount at mnt (canonical).
+func targetAt(c common, mnt string) (target, error) {
+	sock, note, err := daemonSocket(c, mnt)
+	if err != nil {
 		return target{}, err
 	}
-	return t, nil
+	return target{arg: mnt, mnt: mnt, socket: sock, note: note}, nil
 }
 
 // holdingMount returns the myrrorfs mount that holds the current directory.

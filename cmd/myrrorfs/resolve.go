@@ -328,11 +328,10 @@ func openResolver(ctx context.Context, f resolveFlags, s spot) (*resolver, error
 
 // mountResolver resolves through the daemon of mountpoint mnt.
 func mountResolver(f resolveFlags, mnt string, inView bool, state string) (*resolver, error) {
-	sock, note, err := daemonSocket(f.common, mnt)
+	t, err := targetAt(f.common, mnt)
 	if err != nil {
 		return nil, err
 	}
-	t := target{arg: mnt, mnt: mnt, socket: sock, note: note}
 	return &resolver{r: remoteResolver{t}, close: func() {}, inView: inView, mnt: mnt, carry: "to carry this out: myrrorfs commit" + state + " " + shell.Quote(mnt)}, nil
 }
 

@@ -228,11 +228,10 @@ func openBackups(f restoreFlags, arg string) (src backupSource, path, carry stri
 
 // mountBackups lists and restores through the daemon of mountpoint mnt.
 func mountBackups(c common, mnt, state string) (backupSource, string, error) {
-	sock, note, err := daemonSocket(c, mnt)
+	t, err := targetAt(c, mnt)
 	if err != nil {
 		return nil, "", err
 	}
-	t := target{arg: mnt, mnt: mnt, socket: sock, note: note}
 	return socketBackups{t}, "to carry it to the remote: myrrorfs commit" + state + " " + shell.Quote(mnt), nil
 }
 
