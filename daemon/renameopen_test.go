@@ -14,10 +14,9 @@ import (
 // TestOpenDuringRenameOver: an editor saving p (a temporary renamed over
 // it) while other processes stat and open p must never make those fail: as on
 // any filesystem, an open finds the old file or the new one. (The kernel
-// may send the open for the inode the rename just replaced; the view then
-// asks the kernel to look the name up again; only when another rename
-// replaces the file again between that second lookup and its open does
-// the open fail, with ESTALE: tolerated here once in a thousand reads.)
+// may send the open or the stat for the inode the rename just replaced,
+// even after further renames; the view serves it from the file that inode
+// stood for.)
 func TestOpenDuringRenameOver(t *testing.T) {
 	f := setup(t, scenario{base: map[string]string{"p": "v0", "keep": "k"}})
 	p := filepath.Join(f.mnt, "p")
@@ -68,7 +67,7 @@ func TestOpenDuringRenameOver(t *testing.T) {
 	if n := failed.Load(); n > 0 {
 		t.Fatalf("%d of %d reads of p failed during %d saves, the first: %v", n, reads.Load(), saves, first.Load())
 	}
-	if n := stale.Load(); n*1000 > reads.Load() {
+	if n := stale.Load(); n > 0 {
 		t.Fatalf("%d of %d reads of p failed with ESTALE during %d saves", n, reads.Load(), saves)
 	}
 	if got := content(f.local, "p"); got != fmt.Sprintf("v%d", saves) {

@@ -4,7 +4,9 @@ import (
 	"context"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -25,6 +27,13 @@ type node struct {
 	// may serve by passthrough: while one is open, the kernel fails an
 	// open of the inode that does not use passthrough (see openRemote).
 	passthrough atomic.Int32
+	// replaced holds, once a rename in the view replaced the local file
+	// this inode stood for, that file (opened O_PATH): the kernel may
+	// still open or stat the inode it looked up before the rename, and a
+	// filesystem would give it the old file. Closed when the kernel
+	// forgets the inode.
+	replacedMu sync.Mutex
+	replaced   *os.File
 }
 
 var (
@@ -137,6 +146,11 @@ func (n *node) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) 
 		// file has attributes
 		if fga != nil {
 			return fga.Getattr(ctx, out)
+		}
+		var st syscall.Stat_t
+		if n.statReplaced(&st) {
+			out.FromStat(&st)
+			return 0
 		}
 		return syscall.ESTALE // as in Open: the kernel looks the name up again
 	}
@@ -281,6 +295,55 @@ func (n *node) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
 	return 0
 }
 
+// knownFile returns the inode the kernel knows for the regular file name in
+// directory n, or nil.
+func (n *node) knownFile(name string) *node {
+	in := n.GetChild(name)
+	if in == nil || in.StableAttr().Mode != syscall.S_IFREG {
+		return nil
+	}
+	c, _ := in.Operations().(*node)
+	return c
+}
+
+// keepReplaced keeps f, the local file this inode stood for, which a
+// rename just replaced (see node.replaced); it takes f over.
+func (n *node) keepReplaced(f *os.File) {
+	n.replacedMu.Lock()
+	old := n.replaced
+	n.replaced = f
+	n.replacedMu.Unlock()
+	if old != nil {
+		old.Close()
+	}
+}
+
+// openReplaced opens the file a rename replaced, or returns nil.
+func (n *node) openReplaced(flags uint32) *os.File {
+	n.replacedMu.Lock()
+	defer n.replacedMu.Unlock()
+	if n.replaced == nil {
+		return nil
+	}
+	// reopening an O_PATH descriptor through its /proc link opens the
+	// inode itself, whatever its name is now
+	fd, err := unix.Open("/proc/self/fd/"+strconv.Itoa(int(n.replaced.Fd())), int(flags)|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil
+	}
+	return os.NewFile(uintptr(fd), n.replaced.Name())
+}
+
+// statReplaced fills st from the file a rename replaced, if it is kept.
+func (n *node) statReplaced(st *syscall.Stat_t) bool {
+	n.replacedMu.Lock()
+	defer n.replacedMu.Unlock()
+	return n.replaced != nil && syscall.Fstat(int(n.replaced.Fd()), st) == nil
+}
+
+// OnForget closes the replaced file kept for the kernel's late opens.
+func (n *node) OnForget() { n.keepReplaced(nil) }
+
 // isWrite reports whether open flags may change the file.
 func isWrite(flags uint32) bool {
 	return flags&(syscall.O_WRONLY|syscall.O_RDWR|syscall.O_TRUNC) != 0
@@ -295,9 +358,16 @@ func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 	vp := n.vpath()
 	if vp == orphanPath {
 		// The kernel looked the name up before a rename replaced this
-		// inode, and opens it after: ESTALE makes it look the name up
-		// again, so the open finds the new file, as it would have an
-		// instant later (a filesystem would open the old one).
+		// inode, and opens it after. A read opens the replaced file, as
+		// on a filesystem; otherwise ESTALE makes the kernel look the
+		// name up again, so the open finds the new file, as it would
+		// have an instant later (a write to a file no name leads to
+		// would be lost).
+		if !isWrite(flags) {
+			if f := n.openReplaced(flags); f != nil {
+				return n.passthroughFile(f), 0, 0
+			}
+		}
 		return nil, 0, syscall.ESTALE
 	}
 	t, ok := n.v.model().resolve(vp)

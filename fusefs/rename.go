@@ -96,8 +96,21 @@ func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedd
 			}
 			return true, errnoOf(n.v.setBaseTree(m, st.real))
 		}
+		// the inode the kernel knows for dst keeps its file (see
+		// node.replaced)
+		var replaced *os.File
+		old := np.knownFile(newName)
+		if old != nil && dstExists && dt.side == local {
+			replaced, _ = n.v.openLocal(dt.real, unix.O_PATH, 0)
+		}
 		if err := n.v.rename(st.real, real, flags); err != nil {
+			if replaced != nil {
+				replaced.Close()
+			}
 			return reload, errnoOf(err)
+		}
+		if replaced != nil {
+			old.keepReplaced(replaced)
 		}
 		if edited {
 			return true, onto()
