@@ -77,6 +77,25 @@ func (n *node) vpath() string {
 	return strings.Join(parts, "/")
 }
 
+// errGone answers a call the kernel makes on an inode whose path the view
+// no longer has (gone in a rescan, a gesture, or a rename that beat a
+// directory listing's lookup of the name, or whose local entry is gone): ESTALE makes the kernel look the
+// name up again and retry (open, stat, readlink, opendir all do), so the
+// call finds what the path holds now, or ENOENT, or creates the file an
+// O_CREAT open asked for, instead of failing on a stale entry.
+const errGone = syscall.ESTALE
+
+// goneIfMissing is errnoOf(err), but errGone if the local entry a path of
+// the view stands for is missing: the view's model is a moment behind the
+// tree (say a file renamed away before the next rescan), and the kernel's
+// second look finds the name gone, or what replaced it.
+func goneIfMissing(err error) syscall.Errno {
+	if errno := errnoOf(err); errno != syscall.ENOENT {
+		return errno
+	}
+	return errGone
+}
+
 // orphanPath is the path of nodes cut off from the view: it contains a NUL
 // byte, which no name can, so it never resolves.
 const orphanPath = "\x00orphan"
@@ -156,7 +175,10 @@ func (n *node) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) 
 	}
 	t, ok := m.resolve(vp)
 	if !ok {
-		return syscall.ENOENT
+		if fga != nil {
+			return fga.Getattr(ctx, out) // an open remote version
+		}
+		return errGone
 	}
 	if t.side == remote {
 		n.v.remoteAttr(m.remote[t.real], n.StableAttr().Ino, &out.Attr)
@@ -165,7 +187,7 @@ func (n *node) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) 
 	}
 	var st syscall.Stat_t
 	if _, err := n.v.lstat(t.real, &st); err != nil {
-		return errnoOf(err)
+		return goneIfMissing(err)
 	}
 	if want := n.StableAttr().Mode; vp != "" && want != 0 && st.Mode&syscall.S_IFMT != want {
 		// the path now holds another kind of entry than this inode (say a
@@ -181,7 +203,7 @@ func (n *node) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 	m := n.v.model()
 	t, ok := m.resolve(n.vpath())
 	if !ok {
-		return nil, syscall.ENOENT
+		return nil, errGone
 	}
 	seen, err := n.v.children(m, t)
 	if err != nil {
@@ -268,7 +290,7 @@ func listStream(seen map[string]fuse.DirEntry) fs.DirStream {
 func (n *node) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
 	t, ok := n.v.model().resolve(n.vpath())
 	if !ok {
-		return nil, syscall.ENOENT
+		return nil, errGone
 	}
 	if t.side == remote {
 		e := n.v.model().remote[t.real]
@@ -372,7 +394,7 @@ func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 	}
 	t, ok := n.v.model().resolve(vp)
 	if !ok {
-		return nil, 0, syscall.ENOENT
+		return nil, 0, errGone
 	}
 	if t.glow != nil && isWrite(flags) {
 		return nil, 0, syscall.EROFS
@@ -392,7 +414,7 @@ func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 	}
 	f, err := n.v.openLocal(t.real, int(flags), 0)
 	if err != nil {
-		return nil, 0, fs.ToErrno(err)
+		return nil, 0, goneIfMissing(err)
 	}
 	return n.passthroughFile(f), 0, 0
 }
