@@ -209,7 +209,16 @@ func (n *node) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 	if err != nil {
 		return nil, errnoOf(err)
 	}
-	return listStream(seen), 0
+	// "." and "..", as a filesystem lists them (ls -a, readdir(3) users
+	// counting entries)
+	up := n.EmbeddedInode()
+	if _, parent := up.Parent(); parent != nil {
+		up = parent
+	}
+	return fs.NewListDirStream(append([]fuse.DirEntry{
+		{Name: ".", Mode: fuse.S_IFDIR, Ino: n.StableAttr().Ino},
+		{Name: "..", Mode: fuse.S_IFDIR, Ino: up.StableAttr().Ino},
+	}, sortedEntries(seen)...)), 0
 }
 
 // children returns the entries the view shows in directory t.
@@ -273,8 +282,8 @@ func (v *View) children(m *model, t target) (map[string]fuse.DirEntry, error) {
 	return seen, nil
 }
 
-// listStream returns the entries sorted by name.
-func listStream(seen map[string]fuse.DirEntry) fs.DirStream {
+// sortedEntries returns the entries of seen in name order.
+func sortedEntries(seen map[string]fuse.DirEntry) []fuse.DirEntry {
 	names := make([]string, 0, len(seen))
 	for name := range seen {
 		names = append(names, name)
@@ -284,7 +293,7 @@ func listStream(seen map[string]fuse.DirEntry) fs.DirStream {
 	for i, name := range names {
 		list[i] = seen[name]
 	}
-	return fs.NewListDirStream(list)
+	return list
 }
 
 func (n *node) Readlink(ctx context.Context) ([]byte, syscall.Errno) {

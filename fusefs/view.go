@@ -174,6 +174,9 @@ func (v *View) Mount(mountpoint string, o MountOptions) (*fuse.Server, error) {
 		EntryTimeout:    &t,
 		AttrTimeout:     &t,
 		NullPermissions: true,
+		// the root's inode number shows as FUSE's root id, not 0 (which
+		// programs take for no inode: ls -i prints "?")
+		RootStableAttr: &fs.StableAttr{Ino: fuse.FUSE_ROOT_ID},
 		MountOptions: fuse.MountOptions{
 			FsName:        o.FsName,
 			Name:          "myrrorfs",

@@ -1,0 +1,56 @@
+package daemon
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"unsafe"
+)
+
+// TestDotEntries: directories of the view list "." and ".." as a
+// filesystem does, and the root has an inode number (0 reads as none).
+func TestDotEntries(t *testing.T) {
+	f := setup(t, scenario{base: map[string]string{"d/x": "x", "y": "y"}})
+	for _, dir := range []string{f.mnt, filepath.Join(f.mnt, "d")} {
+		got := strings.Fields(mustSh(t, dir, "LC_ALL=C ls -a1"))
+		if len(got) < 3 || got[0] != "." || got[1] != ".." {
+			t.Errorf("ls -a in %s lists %q", dir, got)
+		}
+	}
+	var root, d syscall.Stat_t
+	if err := syscall.Stat(f.mnt, &root); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Stat(filepath.Join(f.mnt, "d"), &d); err != nil {
+		t.Fatal(err)
+	}
+	if root.Ino == 0 || d.Ino == 0 || root.Ino == d.Ino {
+		t.Errorf("inode numbers: root %d, d %d", root.Ino, d.Ino)
+	}
+	// the entries' own numbers, as getdents gives them
+	ino := map[string]uint64{}
+	fd, err := os.Open(filepath.Join(f.mnt, "d"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fd.Close()
+	buf := make([]byte, 4096)
+	n, err := syscall.ReadDirent(int(fd.Fd()), buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for b := buf[:n]; len(b) > 0; {
+		de := (*syscall.Dirent)(unsafe.Pointer(&b[0]))
+		name := b[unsafe.Offsetof(de.Name):de.Reclen]
+		if i := strings.IndexByte(string(name), 0); i >= 0 {
+			name = name[:i]
+		}
+		ino[string(name)] = de.Ino
+		b = b[de.Reclen:]
+	}
+	if ino["."] != d.Ino || ino[".."] != root.Ino {
+		t.Errorf("d lists . as %d and .. as %d, want %d and %d", ino["."], ino[".."], d.Ino, root.Ino)
+	}
+}
