@@ -10,8 +10,9 @@
 #
 # Package patterns are relative to the repository root, whatever the current
 # directory. Needs root on Debian: missing tools (sshd, ssh, fusermount3,
-# rsync, gio, git) are installed with apt-get. The sshd listens on 127.0.0.1 only,
-# accepts a fresh key only, and is stopped (and its files removed) on exit.
+# rsync, gio, git, sqlite3) are installed with apt-get. The sshd listens on
+# 127.0.0.1 only, accepts a fresh key only, and is stopped (and its files
+# removed) on exit.
 #
 # Tests find the server through these variables:
 #   MYRRORFS_TEST_SSH       ssh command with a client config for the test host
@@ -40,6 +41,7 @@ install_missing() {
 	command -v rsync >/dev/null 2>&1 || missing+=(rsync)
 	command -v gio >/dev/null 2>&1 || missing+=(libglib2.0-bin)
 	command -v git >/dev/null 2>&1 || missing+=(git)
+	command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)
 	install_packages "${missing[@]}"
 }
 

@@ -118,3 +118,14 @@ func fuseUsable() error {
 	}
 	return nil
 }
+
+// Tool returns the path of program name, skipping t when it is missing
+// (failing it in CI, where scripts/test.sh installs it).
+func Tool(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		unavailable(t, "%s not installed: %v", name, err)
+	}
+	return p
+}
