@@ -90,7 +90,9 @@ unmounts on SIGTERM or SIGINT, and exits when the view is unmounted.`,
 	f := cmd.Flags()
 	f.BoolVarP(&m.foreground, "foreground", "f", false, "stay in the foreground and log to standard error")
 	f.BoolVar(&m.debug, "debug", false, "log every FUSE request")
-	f.BoolVar(&m.allowOther, "allow-other", false, "let other users use the mount, with the kernel checking the modes shown (-o allow_other,default_permissions)")
+	// root's mount is shared as any root-owned filesystem is, the modes
+	// deciding who reaches what; another user's is private, as sshfs's
+	f.BoolVar(&m.allowOther, "allow-other", os.Geteuid() == 0, "let other users use the mount, with the kernel checking the modes and owners shown (-o allow_other,default_permissions); on by default when run as root, --allow-other=false keeps the mount to its user")
 	f.Var(nameStyleValue{&m.names}, "conflict-names", "how a conflict's versions are named in the view: suffix (report.docx.local, report.docx.remote, report.docx.merged) or ext, keeping the extension last so that the right program opens them (report.local.docx, report.remote.docx, report.merged.docx)")
 	f.DurationVar(&m.rescan, "rescan", time.Hour, "interval of the full rescans of both sides, a safety net: changes are watched as they happen (a side that cannot be watched is rescanned every 30s)")
 	return cmd
@@ -194,9 +196,7 @@ func daemonCommand(m mountFlags, args []string) (*exec.Cmd, string, error) {
 	if m.debug {
 		a = append(a, "--debug")
 	}
-	if m.allowOther {
-		a = append(a, "--allow-other")
-	}
+	a = append(a, "--allow-other="+strconv.FormatBool(m.allowOther))
 	if m.remoteMyrrorfs != "" {
 		a = append(a, "--remote-myrrorfs", m.remoteMyrrorfs)
 	}

@@ -17,7 +17,7 @@ func TestDaemonCommandPassesFlags(t *testing.T) {
 	}
 	defer cmd.Stdout.(interface{ Close() error }).Close()
 	for _, want := range [][]string{{"-f"}, {"--state", m.state}, {"-e", "ssh -p 2222"}, {"--rescan", "5s"},
-		{"--debug"}, {"--allow-other"}, {"--ignore", "*.o"}, {"--remote-myrrorfs", "none"},
+		{"--debug"}, {"--allow-other=true"}, {"--ignore", "*.o"}, {"--remote-myrrorfs", "none"},
 		{"--backup-keep-days", "7"}, {"--backup-max-size", "500"}} {
 		i := slices.Index(cmd.Args, want[0])
 		if i < 0 || (len(want) == 2 && (i+1 >= len(cmd.Args) || cmd.Args[i+1] != want[1])) {
