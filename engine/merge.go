@@ -319,7 +319,7 @@ func (m *merger) needsHash(it *mergeItem, s Side) bool {
 		return true
 	}
 	fp, h, ok := m.known(it, s)
-	if ok && !h.IsZero() && fp == sc.FP {
+	if ok && !h.IsZero() && tree.SameFile(fp, sc.FP) {
 		sc.Entry.Hash = h
 		return false
 	}

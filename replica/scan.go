@@ -508,7 +508,7 @@ func (s *scanner) reuse(sc *tree.Scanned) bool {
 		return false
 	}
 	fp, h, ok := s.opt.Known(sc.Path)
-	if !ok || h.IsZero() || fp != sc.FP {
+	if !ok || h.IsZero() || !tree.SameFile(fp, sc.FP) {
 		return false
 	}
 	sc.Entry.Hash = h

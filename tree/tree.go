@@ -65,6 +65,25 @@ type Fingerprint struct {
 	Mode    uint32 // type and permission bits, as st_mode
 }
 
+// SameFile reports whether a file seen now with fingerprint seen is the
+// one recorded with fingerprint known. A side that reports neither inode
+// nor ctime (SFTP) reports whole seconds too: against a record made by a
+// side that reports more (the agent), only size, mode and the mtime's
+// second are compared, all that side can tell.
+func SameFile(known, seen Fingerprint) bool {
+	if known == seen {
+		return true
+	}
+	if seen.Ino != 0 || seen.CtimeNs != 0 || seen.MtimeNs%1e9 != 0 {
+		return false
+	}
+	sec := known.MtimeNs / 1e9
+	if known.MtimeNs%1e9 < 0 {
+		sec-- // before 1970: the second is the floor, as st_mtime's
+	}
+	return known.Size == seen.Size && known.Mode == seen.Mode && sec*1e9 == seen.MtimeNs
+}
+
 // Entry is the state of one path on one side, or the base both sides agree on.
 type Entry struct {
 	Kind    Kind
