@@ -13,7 +13,6 @@ import (
 
 	"github.com/myrrorfs/myrrorfs/daemon"
 	"github.com/myrrorfs/myrrorfs/engine"
-	"github.com/myrrorfs/myrrorfs/journal"
 	"github.com/myrrorfs/myrrorfs/tree"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -189,17 +188,13 @@ func diffPair(ctx context.Context, f diffFlags, local, remote string, spots []sp
 		ScanProgress:   scanProgress(),
 		Warn:           warnLine,
 	})
-	if errors.Is(err, journal.ErrLocked) {
-		if m := mountHolder.FindStringSubmatch(err.Error()); m != nil {
-			diffMount(f, m[1], false, spots, pr, fail)
-			return
+	if h, ok := heldBy(err, f.common, local, remote); ok {
+		if h.watch != nil {
+			diffAsk(f, *h.watch, false, spots, pr, fail)
+		} else {
+			diffMount(f, h.mount, false, spots, pr, fail)
 		}
-		if strings.Contains(err.Error(), "sync --watch") {
-			if sock, serr := watchSocket(f.common, local, remote); serr == nil {
-				diffAsk(f, target{arg: "sync --watch of " + local, socket: sock}, false, spots, pr, fail)
-				return
-			}
-		}
+		return
 	}
 	if err != nil {
 		err = damagedHint(err, f.common, local, remote)

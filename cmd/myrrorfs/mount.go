@@ -527,6 +527,31 @@ func (t target) call(req daemon.Request, progress func(daemon.Progress)) (*daemo
 // mountHolder finds the mountpoint in a "pair is in use by mount at …" error.
 var mountHolder = regexp.MustCompile(`in use by mount at (.+) \(pid \d+\)`)
 
+// holder is the process holding a pair that a command can go through: a
+// mount (its mountpoint) or a sync --watch (its socket).
+type holder struct {
+	mount string  // the mountpoint, for a mount
+	watch *target // the socket, for a sync --watch
+}
+
+// heldBy returns the process holding the pair of LOCAL and REMOTE when err,
+// the error of opening that pair, says it is in use by a mount or by a
+// sync --watch that can be reached; ok is false otherwise.
+func heldBy(err error, c common, local, remote string) (h holder, ok bool) {
+	if !errors.Is(err, journal.ErrLocked) {
+		return h, false
+	}
+	if m := mountHolder.FindStringSubmatch(err.Error()); m != nil {
+		return holder{mount: m[1]}, true
+	}
+	if strings.Contains(err.Error(), "sync --watch") {
+		if sock, serr := watchSocket(c, local, remote); serr == nil {
+			return holder{watch: &target{arg: "sync --watch of " + local, socket: sock}}, true
+		}
+	}
+	return h, false
+}
+
 // heldByMount adds to a "pair is in use" error held by a mount how to go
 // through that mount instead: commit for sync, the mountpoint for others.
 func heldByMount(err error, c common, holder string) error {

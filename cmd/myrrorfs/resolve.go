@@ -16,7 +16,6 @@ import (
 	"github.com/myrrorfs/myrrorfs/engine"
 	"github.com/myrrorfs/myrrorfs/fusefs"
 	"github.com/myrrorfs/myrrorfs/internal/shell"
-	"github.com/myrrorfs/myrrorfs/journal"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 )
@@ -297,16 +296,11 @@ func openResolver(ctx context.Context, f resolveFlags, s spot) (*resolver, error
 		ScanProgress:     progress,
 		Warn:             warnLine,
 	})
-	if errors.Is(err, journal.ErrLocked) {
-		if m := mountHolder.FindStringSubmatch(err.Error()); m != nil {
-			return mountResolver(f, m[1], false, state)
+	if h, ok := heldBy(err, f.common, local, remote); ok {
+		if h.watch != nil {
+			return &resolver{r: remoteResolver{*h.watch}, close: func() {}, carry: "the running sync --watch carries this out"}, nil
 		}
-		if strings.Contains(err.Error(), "sync --watch") {
-			if sock, serr := watchSocket(f.common, local, remote); serr == nil {
-				t := target{arg: "sync --watch of " + local, socket: sock}
-				return &resolver{r: remoteResolver{t}, close: func() {}, carry: "the running sync --watch carries this out"}, nil
-			}
-		}
+		return mountResolver(f, h.mount, false, state)
 	}
 	if err != nil {
 		return nil, damagedHint(err, f.common, local, remote)

@@ -14,7 +14,6 @@ import (
 	"github.com/myrrorfs/myrrorfs/daemon"
 	"github.com/myrrorfs/myrrorfs/engine"
 	"github.com/myrrorfs/myrrorfs/internal/shell"
-	"github.com/myrrorfs/myrrorfs/journal"
 	"github.com/myrrorfs/myrrorfs/tree"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -203,17 +202,12 @@ func openBackups(f restoreFlags, arg string) (src backupSource, path, carry stri
 		UnsafeSFTPWrites: f.unsafeSFTP,
 		Warn:             warnLine,
 	})
-	if errors.Is(err, journal.ErrLocked) {
-		if m := mountHolder.FindStringSubmatch(err.Error()); m != nil {
-			src, carry, err := mountBackups(f.common, m[1], state)
-			return src, path, carry, nop, err
+	if h, ok := heldBy(err, f.common, local, remote); ok {
+		if h.watch != nil {
+			return socketBackups{*h.watch}, path, "the running sync --watch carries it to the remote", nop, nil
 		}
-		if strings.Contains(err.Error(), "sync --watch") {
-			if sock, serr := watchSocket(f.common, local, remote); serr == nil {
-				t := target{arg: "sync --watch of " + local, socket: sock}
-				return socketBackups{t}, path, "the running sync --watch carries it to the remote", nop, nil
-			}
-		}
+		src, carry, err := mountBackups(f.common, h.mount, state)
+		return src, path, carry, nop, err
 	}
 	if err != nil {
 		return nil, "", "", nil, damagedHint(err, f.common, local, remote)
