@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Runs pjdfstest on a myrrorfs mount (default options, which for root share the
-# mount with other users, and --allow-other=false) and
-# on a plain directory, and prints the failures per test directory.
+# Runs pjdfstest on a myrrorfs mount (default options, which for root share
+# the mount with other users, and --allow-other=false) and on a plain
+# directory, and prints the failures per test directory.
 #
 # Usage: scripts/pjdfstest.sh [TESTDIR...]      (default: the list below)
 #
