@@ -104,6 +104,12 @@ func (n *node) child(name string) string { return tree.Join(n.vpath(), name) }
 
 // newChild makes the inode for an entry just found or made.
 func (n *node) newChild(ctx context.Context, t target, st *syscall.Stat_t, gen uint64, out *fuse.EntryOut) *fs.Inode {
+	return n.NewInode(ctx, &node{v: n.v}, n.childAttr(t, st, gen, out))
+}
+
+// childAttr fills out for an entry just found or made and returns its
+// inode's identity.
+func (n *node) childAttr(t target, st *syscall.Stat_t, gen uint64, out *fuse.EntryOut) fs.StableAttr {
 	var id fs.StableAttr
 	if t.side == local {
 		out.Attr.FromStat(st)
@@ -125,7 +131,7 @@ func (n *node) newChild(ctx context.Context, t target, st *syscall.Stat_t, gen u
 		out.SetEntryTimeout(time.Millisecond)
 		out.SetAttrTimeout(time.Millisecond)
 	}
-	return n.NewInode(ctx, &node{v: n.v}, id)
+	return id
 }
 
 func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
@@ -150,7 +156,16 @@ func (n *node) lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs
 			return nil, errnoOf(err)
 		}
 	}
-	return n.newChild(ctx, t, &st, gen, out), 0
+	id := n.childAttr(t, &st, gen, out)
+	if known := n.GetChild(name); known != nil && id.Mode == syscall.S_IFDIR && known.StableAttr().Mode == syscall.S_IFDIR {
+		// A directory keeps its inode when what backs it changes: a
+		// remote-only directory is made in LOCAL by a write inside it.
+		// With another inode the kernel would drop the name, and the
+		// processes inside lose their working directory (getcwd fails).
+		out.Attr.Ino = known.StableAttr().Ino
+		return known, 0
+	}
+	return n.NewInode(ctx, &node{v: n.v}, id), 0
 }
 
 func (n *node) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) syscall.Errno {

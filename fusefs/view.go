@@ -335,10 +335,32 @@ func (v *View) invalidate(old, m *model) {
 		for name := range changed[d] {
 			if ch := parent.GetChild(name); ch != nil {
 				ch.NotifyContent(0, 0)
+				if ch.StableAttr().Mode == syscall.S_IFDIR && v.plainDir(m, tree.Join(d, name)) {
+					// Still a directory (say a remote-only one now made
+					// in LOCAL): the kernel would drop the name, and the
+					// processes inside would lose their working
+					// directory. Its attributes and listing are
+					// refreshed above; lookups keep its inode.
+					continue
+				}
 			}
 			parent.NotifyEntry(name)
 		}
 	}
+}
+
+// plainDir reports whether view path vp is a directory in m, neither a
+// conflict's version nor in the trash.
+func (v *View) plainDir(m *model, vp string) bool {
+	t, ok := m.resolve(vp)
+	if !ok || t.sib != nil || t.glow != nil || t.merged != nil {
+		return false
+	}
+	if t.side == remote {
+		return m.remote[t.real].Kind == tree.Dir
+	}
+	st, err := v.lt.Lstat(t.real)
+	return err == nil && st.Kind == tree.Dir
 }
 
 func sameOverlay(a, b *overlay) bool {
