@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -64,6 +65,16 @@ func testWorkingDirectoryKept(t *testing.T, dir string) {
 	}
 	if got, want := out.String(), strings.Repeat(filepath.Join(f.mnt, dir)+"\n", 2); got != want {
 		t.Fatalf("pwd printed %q, want %q", got, want)
+	}
+	// listings show the number stat shows
+	for p := dir; p != "."; p = filepath.Dir(p) {
+		var st syscall.Stat_t
+		if err := syscall.Stat(filepath.Join(f.mnt, p), &st); err != nil {
+			t.Fatal(err)
+		}
+		if got := direntInos(t, filepath.Join(f.mnt, filepath.Dir(p)))[filepath.Base(p)]; got != st.Ino {
+			t.Errorf("%s is listed with inode %d, stat says %d", p, got, st.Ino)
+		}
 	}
 	f.commitWant(t, 0)
 	check(t, "remote", f.remote, map[string]string{"keep": "k", "d/e/f": "a\nx\n", dir + "/new": "", dir + "/later": "", "d/g": "b"})

@@ -29,28 +29,38 @@ func TestDotEntries(t *testing.T) {
 	if root.Ino == 0 || d.Ino == 0 || root.Ino == d.Ino {
 		t.Errorf("inode numbers: root %d, d %d", root.Ino, d.Ino)
 	}
-	// the entries' own numbers, as getdents gives them
+	ino := direntInos(t, filepath.Join(f.mnt, "d"))
+	if ino["."] != d.Ino || ino[".."] != root.Ino {
+		t.Errorf("d lists . as %d and .. as %d, want %d and %d", ino["."], ino[".."], d.Ino, root.Ino)
+	}
+}
+
+// direntInos returns the inode numbers getdents gives the entries of dir.
+func direntInos(t *testing.T, dir string) map[string]uint64 {
+	t.Helper()
 	ino := map[string]uint64{}
-	fd, err := os.Open(filepath.Join(f.mnt, "d"))
+	fd, err := os.Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer fd.Close()
-	buf := make([]byte, 4096)
-	n, err := syscall.ReadDirent(int(fd.Fd()), buf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for b := buf[:n]; len(b) > 0; {
-		de := (*syscall.Dirent)(unsafe.Pointer(&b[0]))
-		name := b[unsafe.Offsetof(de.Name):de.Reclen]
-		if i := strings.IndexByte(string(name), 0); i >= 0 {
-			name = name[:i]
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := syscall.ReadDirent(int(fd.Fd()), buf)
+		if err != nil {
+			t.Fatal(err)
 		}
-		ino[string(name)] = de.Ino
-		b = b[de.Reclen:]
-	}
-	if ino["."] != d.Ino || ino[".."] != root.Ino {
-		t.Errorf("d lists . as %d and .. as %d, want %d and %d", ino["."], ino[".."], d.Ino, root.Ino)
+		if n == 0 {
+			return ino
+		}
+		for b := buf[:n]; len(b) > 0; {
+			de := (*syscall.Dirent)(unsafe.Pointer(&b[0]))
+			name := b[unsafe.Offsetof(de.Name):de.Reclen]
+			if i := strings.IndexByte(string(name), 0); i >= 0 {
+				name = name[:i]
+			}
+			ino[string(name)] = de.Ino
+			b = b[de.Reclen:]
+		}
 	}
 }

@@ -224,6 +224,15 @@ func (n *node) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 	if err != nil {
 		return nil, errnoOf(err)
 	}
+	// an entry the kernel knows shows that inode's number, as stat does
+	// (a directory made in LOCAL keeps its inode; a conflict's version
+	// has its own)
+	for name, e := range seen {
+		if in := n.GetChild(name); in != nil && in.StableAttr().Mode == e.Mode&syscall.S_IFMT {
+			e.Ino = in.StableAttr().Ino
+			seen[name] = e
+		}
+	}
 	// "." and "..", as a filesystem lists them (ls -a, readdir(3) users
 	// counting entries)
 	up := n.EmbeddedInode()
