@@ -92,3 +92,25 @@ func TestSqliteInMount(t *testing.T) {
 		t.Fatalf("on the remote: %q", out)
 	}
 }
+
+// TestSqliteOnRemoteOnlyDatabase: SQLite writes to databases only the
+// remote holds. Its first write copies the file into LOCAL; SQLite then
+// checks that the path still leads to the file it opened (same inode), or
+// it refuses to write ("attempt to write a readonly database").
+func TestSqliteOnRemoteOnlyDatabase(t *testing.T) {
+	testenv.Tool(t, "sqlite3")
+	f := setup(t, scenario{base: map[string]string{"keep": "k"}, remotePrep: func(t *testing.T, root string) {
+		mustSh(t, root, `for n in 1 2 3; do mkdir -p d$n && sqlite3 d$n/t.db "create table t(x); insert into t values(1);" || exit 1; done`)
+	}})
+	for _, n := range []string{"1", "2", "3"} {
+		if out := mustSh(t, f.mnt, `sqlite3 d`+n+`/t.db "insert into t values(2); select count(*) from t;"`); out != "2\n" {
+			t.Fatalf("d%s/t.db in the view: %q", n, out)
+		}
+	}
+	f.commitWant(t, 0)
+	for _, n := range []string{"1", "2", "3"} {
+		if out := mustSh(t, f.remote, `sqlite3 d`+n+`/t.db "pragma integrity_check; select count(*) from t;"`); out != "ok\n2\n" {
+			t.Fatalf("d%s/t.db on the remote: %q", n, out)
+		}
+	}
+}

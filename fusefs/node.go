@@ -157,15 +157,28 @@ func (n *node) lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs
 		}
 	}
 	id := n.childAttr(t, &st, gen, out)
-	if known := n.GetChild(name); known != nil && id.Mode == syscall.S_IFDIR && known.StableAttr().Mode == syscall.S_IFDIR {
-		// A directory keeps its inode when what backs it changes: a
-		// remote-only directory is made in LOCAL by a write inside it.
-		// With another inode the kernel would drop the name, and the
-		// processes inside lose their working directory (getcwd fails).
+	if known := n.GetChild(name); known != nil && known.StableAttr().Mode == id.Mode && sameEntry(known, t, id) {
 		out.Attr.Ino = known.StableAttr().Ino
 		return known, 0
 	}
 	return n.NewInode(ctx, &node{v: n.v}, id), 0
+}
+
+// sameEntry reports whether known, the inode the kernel knows at a name,
+// still stands for target t there (of identity id), though what backs it
+// changed. A directory keeps its inode when it is made in LOCAL by a
+// write inside it: with another one the kernel would drop the name, and
+// the processes inside would lose their working directory (getcwd
+// fails). A version only the remote held keeps its inode once copied
+// into LOCAL, by a write or a sync: programs that compare the inode of
+// the path with the one of their open file (SQLite) would take the file
+// for replaced.
+func sameEntry(known *fs.Inode, t target, id fs.StableAttr) bool {
+	if id.Mode == syscall.S_IFDIR {
+		return true
+	}
+	return t.side == local && t.sib == nil && t.merged == nil && t.glow == nil &&
+		known.StableAttr().Ino == remoteIno(t.real, remote)
 }
 
 func (n *node) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
