@@ -64,3 +64,23 @@ func direntInos(t *testing.T, dir string) map[string]uint64 {
 		}
 	}
 }
+
+// TestFsyncDirectory: fsync and fdatasync of a directory of the view (as
+// databases and careful writers do after a create or a rename) succeed,
+// whether LOCAL or only the remote holds it.
+func TestFsyncDirectory(t *testing.T) {
+	f := setup(t, scenario{base: map[string]string{"d/x": "x"}, remote: map[string]string{"r/y": "y"}})
+	for _, dir := range []string{"", "d", "r"} {
+		fd, err := syscall.Open(filepath.Join(f.mnt, dir), syscall.O_RDONLY|syscall.O_DIRECTORY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := syscall.Fsync(fd); err != nil {
+			t.Errorf("fsync of %q: %v", dir, err)
+		}
+		if err := syscall.Fdatasync(fd); err != nil {
+			t.Errorf("fdatasync of %q: %v", dir, err)
+		}
+		syscall.Close(fd)
+	}
+}

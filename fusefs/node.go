@@ -39,6 +39,7 @@ type node struct {
 var (
 	_ fs.NodeLookuper   = (*node)(nil)
 	_ fs.NodeGetattrer  = (*node)(nil)
+	_ fs.NodeFsyncer    = (*node)(nil)
 	_ fs.NodeSetattrer  = (*node)(nil)
 	_ fs.NodeReaddirer  = (*node)(nil)
 	_ fs.NodeOpener     = (*node)(nil)
@@ -411,6 +412,29 @@ func (n *node) statReplaced(st *syscall.Stat_t) bool {
 
 // OnForget closes the replaced file kept for the kernel's late opens.
 func (n *node) OnForget() { n.keepReplaced(nil) }
+
+// Fsync syncs an open file through its handle, and a directory's entries
+// in LOCAL (fsync on a directory: databases and careful writers ask for it
+// after creating or renaming a file). A directory only the remote holds
+// has nothing to sync here: the mount never writes the remote.
+func (n *node) Fsync(ctx context.Context, f fs.FileHandle, flags uint32) syscall.Errno {
+	if ff, ok := f.(fs.FileFsyncer); ok {
+		return ff.Fsync(ctx, flags)
+	}
+	if n.StableAttr().Mode != syscall.S_IFDIR {
+		return syscall.ENOTSUP
+	}
+	t, ok := n.v.model().resolve(n.vpath())
+	if !ok || t.side != local || t.glow != nil {
+		return 0
+	}
+	fd, err := n.v.openDir(t.real)
+	if err != nil {
+		return errnoOf(err)
+	}
+	defer unix.Close(fd)
+	return errnoOf(unix.Fsync(fd))
+}
 
 // isWrite reports whether open flags may change the file.
 func isWrite(flags uint32) bool {
