@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -64,5 +65,53 @@ func TestStatOpenRemoteVersionAfterRemoval(t *testing.T) {
 	buf := make([]byte, 64)
 	if n, _ := r.ReadAt(buf, 0); string(buf[:n]) != "remote version" {
 		t.Fatalf("read %q", buf[:n])
+	}
+}
+
+// TestWriteWhileCachedRemoteVersionRead: as above, with the remote
+// version already in the cache (a reader served from the cache file), and
+// again once a commit brought the version into LOCAL: writes land in
+// LOCAL, never in the cache file another open of the inode reads.
+func TestWriteWhileCachedRemoteVersionRead(t *testing.T) {
+	for _, commitFirst := range []bool{false, true} {
+		t.Run(fmt.Sprintf("commitFirst=%v", commitFirst), func(t *testing.T) {
+			f := setup(t, scenario{base: map[string]string{"p": "base", "keep": "k"}, remote: map[string]string{"p": "remote version"}})
+			p := filepath.Join(f.mnt, "p")
+			if got := viewContent(t, f.mnt, "p"); got != "remote version" { // now in the cache
+				t.Fatalf("view p = %q", got)
+			}
+			r, err := os.Open(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			buf := make([]byte, 64)
+			if n, _ := r.ReadAt(buf, 0); string(buf[:n]) != "remote version" {
+				t.Fatalf("read %q", buf[:n])
+			}
+			if commitFirst {
+				f.commitWant(t, 0)
+				if got := content(f.local, "p"); got != "remote version" {
+					t.Fatalf("LOCAL p after commit = %q", got)
+				}
+			}
+			if err := os.WriteFile(p, []byte("local edit"), 0o644); err != nil {
+				t.Fatalf("write while the remote version is read: %v", err)
+			}
+			if got := content(f.local, "p"); got != "local edit" {
+				t.Fatalf("LOCAL p = %q, want the edit", got)
+			}
+			if n, _ := r.ReadAt(buf, 0); string(buf[:n]) != "remote version" {
+				t.Fatalf("the reader of the remote version now reads %q", buf[:n])
+			}
+			r.Close()
+			if got := viewContent(t, f.mnt, "p"); got != "local edit" {
+				t.Fatalf("view p = %q", got)
+			}
+			f.commitWant(t, 0)
+			if got := content(f.remote, "p"); got != "local edit" {
+				t.Fatalf("remote p after commit = %q", got)
+			}
+		})
 	}
 }

@@ -441,10 +441,6 @@ func isWrite(flags uint32) bool {
 	return flags&(syscall.O_WRONLY|syscall.O_RDWR|syscall.O_TRUNC) != 0
 }
 
-// plainFile is a loopback file handle without kernel passthrough, for
-// files whose inode may have been served from another backing file.
-type plainFile struct{ *ptFile }
-
 func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
 	flags &^= syscall.O_APPEND
 	vp := n.vpath()
@@ -480,7 +476,7 @@ func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 		if err != nil {
 			return nil, 0, fs.ToErrno(err)
 		}
-		return plainFile{n.passthroughFile(f)}, 0, 0
+		return n.passthroughFile(f), 0, 0
 	}
 	f, err := n.v.openLocal(t.real, int(flags), 0)
 	if err != nil {
@@ -534,7 +530,7 @@ func (n *node) openRemote(t target) (fs.FileHandle, uint32, syscall.Errno) {
 	if err != nil {
 		return nil, 0, fs.ToErrno(err)
 	}
-	return readOnly{n.passthroughFile(f)}, 0, 0
+	return readOnly{fs.NewLoopbackFileFromOS(f)}, fuse.FOPEN_DIRECT_IO, 0
 }
 
 // servesRemote reports whether f serves a remote version (whose
@@ -547,9 +543,18 @@ func servesRemote(f fs.FileHandle) bool {
 	return false
 }
 
-// readOnly serves a cached remote version: reads pass through to the
-// cache file, and changes are refused.
-type readOnly struct{ *ptFile }
+// readOnly serves a cached remote version from the cache file, and
+// refuses changes. It is opened for direct I/O without passthrough: the
+// kernel lets an inode pass through to one backing file only, and reuses
+// it for every open of the inode while one is open. A cache file as that
+// backing would serve, and take the writes of, a later open of the file
+// LOCAL then holds (after a write copies the version into LOCAL, or a
+// sync). Shared maps of it work where the kernel allows them on direct
+// I/O (FUSE_DIRECT_IO_ALLOW_MMAP).
+type readOnly struct{ *fs.LoopbackFile }
+
+// PassthroughFd keeps the kernel from passing readOnly through.
+func (readOnly) PassthroughFd() (int, bool) { return 0, false }
 
 func (r readOnly) Setattr(ctx context.Context, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
 	return syscall.EROFS

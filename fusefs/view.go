@@ -184,7 +184,9 @@ func (v *View) Mount(mountpoint string, o MountOptions) (*fuse.Server, error) {
 			MaxBackground: 64,
 			DirectMount:   os.Geteuid() == 0,
 			EnableLocks:   true,
-			Debug:         o.Debug,
+			// maps of remote versions, served with direct I/O
+			ExtraCapabilities: fuse.CAP_DIRECT_IO_ALLOW_MMAP,
+			Debug:             o.Debug,
 		},
 	}
 	if o.AllowOther {
