@@ -84,3 +84,22 @@ func TestFsyncDirectory(t *testing.T) {
 		syscall.Close(fd)
 	}
 }
+
+// TestLinkRemoteOnly: a hard link to a file only the remote holds makes it
+// local first, as a write would; both names then hold it, and a commit
+// carries both.
+func TestLinkRemoteOnly(t *testing.T) {
+	f := setup(t, scenario{base: map[string]string{"keep": "k"}, remote: map[string]string{"d/f": "x"}})
+	mustSh(t, f.mnt, "ln d/f d/g && ln d/f h")
+	if got := content(f.local, "d/g") + content(f.local, "h"); got != "xx" {
+		t.Fatalf("LOCAL d/g and h: %q", got)
+	}
+	var a, b syscall.Stat_t
+	syscall.Stat(filepath.Join(f.local, "d/f"), &a)
+	syscall.Stat(filepath.Join(f.local, "h"), &b)
+	if a.Ino != b.Ino || a.Nlink != 3 {
+		t.Errorf("LOCAL d/f and h: inodes %d and %d, %d links", a.Ino, b.Ino, a.Nlink)
+	}
+	f.commitWant(t, 0)
+	check(t, "remote", f.remote, map[string]string{"keep": "k", "d/f": "x", "d/g": "x", "h": "x"})
+}

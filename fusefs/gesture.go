@@ -488,8 +488,18 @@ func (n *node) Link(ctx context.Context, target fs.InodeEmbedder, name string, o
 	if !ok {
 		return nil, syscall.ENOENT
 	}
-	if t.side == remote || t.glow != nil {
-		return nil, syscall.EXDEV
+	if t.glow != nil || t.side == remote && (t.sib != nil || t.under) {
+		return nil, syscall.EXDEV // a conflict's remote version stays as it is
+	}
+	if t.side == remote {
+		// a version only the remote holds: made local first, as a write
+		// would, then linked
+		if errno := n.v.copyUpFor(t); errno != 0 {
+			return nil, errno
+		}
+		if t, ok = n.v.model().resolve(tn.vpath()); !ok || t.side != local {
+			return nil, syscall.EXDEV
+		}
 	}
 	real, errno := n.creating(name, func(real string) error {
 		return n.v.lt.Link(t.real, real)
