@@ -506,7 +506,10 @@ func (f *ptFile) Release(ctx context.Context) syscall.Errno {
 
 // openRemote serves a remote version from the local cache. A version not
 // there yet is served as it arrives (see streamed), unless the inode is
-// open with passthrough already: then the open waits for all of it.
+// open with passthrough already (a LOCAL file another process holds open,
+// the inode having changed sides): then the open waits for all of it, and
+// the kernel may still refuse it, as it refuses any open of such an inode
+// that does not pass through to the same file.
 func (n *node) openRemote(t target) (fs.FileHandle, uint32, syscall.Errno) {
 	e := n.v.model().remote[t.real]
 	if e.Kind != tree.File {
