@@ -1,13 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -246,16 +243,7 @@ func TestDiffMount(t *testing.T) {
 // TestDiffWatch: a pair held by `sync --watch` is diffed by it.
 func TestDiffWatch(t *testing.T) {
 	p := syncedPair(t, false, map[string]string{"f": "base\n"})
-	cmd := exec.Command(bin, p.args("sync", "--watch", "-y")...)
-	var out bytes.Buffer
-	var mu sync.Mutex
-	cmd.Stdout = &lockedWriter{mu: &mu, w: &out}
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	output := func() string { mu.Lock(); defer mu.Unlock(); return out.String() }
+	output := startWatch(t, p)
 	write(t, p.local, map[string]string{"f": "local\n"})
 	write(t, p.remoteDir, map[string]string{"f": "remote\n"})
 	within(t, 10*time.Second, "the conflict reported", func() error {

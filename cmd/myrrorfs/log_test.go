@@ -1,15 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -237,16 +234,7 @@ func TestLogThroughMount(t *testing.T) {
 // Runs of sync --watch are in the log, asked through the watching process.
 func TestLogThroughWatch(t *testing.T) {
 	p := agentPair(t, false, map[string]string{"a": "1"})
-	cmd := exec.Command(bin, p.args("sync", "--watch", "-y")...)
-	var out bytes.Buffer
-	var mu sync.Mutex
-	cmd.Stdout = &lockedWriter{mu: &mu, w: &out}
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	output := func() string { mu.Lock(); defer mu.Unlock(); return out.String() }
+	output := startWatch(t, p)
 	within(t, 10*time.Second, "watch started", func() error {
 		if !strings.Contains(output(), "watching") {
 			return fmt.Errorf("output %q", output())

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -625,16 +624,7 @@ func TestResolveInteractive(t *testing.T) {
 // its next round, which the resolution starts, carries it out.
 func TestResolveWatch(t *testing.T) {
 	p := syncedPair(t, false, withBystanders(map[string]string{"f": "base\n"}))
-	cmd := exec.Command(bin, p.args("sync", "--watch", "-y")...)
-	var out bytes.Buffer
-	var mu sync.Mutex
-	cmd.Stdout = &lockedWriter{mu: &mu, w: &out}
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	output := func() string { mu.Lock(); defer mu.Unlock(); return out.String() }
+	output := startWatch(t, p)
 	write(t, p.local, map[string]string{"f": "local\n"})
 	write(t, p.remoteDir, map[string]string{"f": "remote\n"})
 	within(t, 10*time.Second, "the conflict reported", func() error {

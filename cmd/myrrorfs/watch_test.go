@@ -240,3 +240,19 @@ func (l *lockedWriter) Write(b []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(b)
 }
+
+// startWatch starts `sync --watch -y` on pair p, stopped when t ends, and
+// returns what it printed so far.
+func startWatch(t *testing.T, p pair) (output func() string) {
+	t.Helper()
+	cmd := exec.Command(bin, p.args("sync", "--watch", "-y")...)
+	var out bytes.Buffer
+	var mu sync.Mutex
+	cmd.Stdout = &lockedWriter{mu: &mu, w: &out}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return func() string { mu.Lock(); defer mu.Unlock(); return out.String() }
+}
