@@ -272,19 +272,20 @@ func TestBadRemote(t *testing.T) {
 	}
 }
 
-// An unreadable file is named in a one-line error, exit 1, and left alone;
-// the rest still syncs. Root reads everything, so the run is made as nobody.
-func TestUnreadableFile(t *testing.T) {
+// unreadablePair makes a pair whose LOCAL holds "ok" and the unreadable
+// "secret", with its state directory; as root, everything belongs to
+// nobody and cred runs commands as nobody (root reads everything).
+func unreadablePair(t *testing.T) (local, remote, state string, cred *syscall.Credential) {
+	t.Helper()
 	base := t.TempDir()
 	os.Chmod(base, 0o755)
 	os.Chmod(filepath.Dir(base), 0o755)
-	local, remote, state := filepath.Join(base, "l"), filepath.Join(base, "r"), filepath.Join(base, "s")
+	local, remote, state = filepath.Join(base, "l"), filepath.Join(base, "r"), filepath.Join(base, "s")
 	for _, d := range []string{local, remote, state} {
 		os.Mkdir(d, 0o755)
 	}
 	write(t, local, map[string]string{"secret": "x", "ok": "y"})
 	os.Chmod(filepath.Join(local, "secret"), 0)
-	var cred *syscall.Credential
 	if os.Geteuid() == 0 {
 		const nobody = 65534
 		for _, p := range []string{local, remote, state, filepath.Join(local, "secret"), filepath.Join(local, "ok")} {
@@ -292,6 +293,13 @@ func TestUnreadableFile(t *testing.T) {
 		}
 		cred = &syscall.Credential{Uid: nobody, Gid: nobody}
 	}
+	return local, remote, state, cred
+}
+
+// An unreadable file is named in a one-line error, exit 1, and left alone;
+// the rest still syncs. Root reads everything, so the run is made as nobody.
+func TestUnreadableFile(t *testing.T) {
+	local, remote, state, cred := unreadablePair(t)
 	r := runAs(t, cred, "sync", "-y", "--state", state, local, remote)
 	oneLineError(t, r, "secret", "permission denied")
 	if read(t, filepath.Join(remote, "ok")) != "y" {

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -166,23 +165,7 @@ func TestLog(t *testing.T) {
 
 // A path that could not be synced is in the run's entry.
 func TestLogFailures(t *testing.T) {
-	base := t.TempDir()
-	os.Chmod(base, 0o755)
-	os.Chmod(filepath.Dir(base), 0o755)
-	local, remote, state := filepath.Join(base, "l"), filepath.Join(base, "r"), filepath.Join(base, "s")
-	for _, d := range []string{local, remote, state} {
-		os.Mkdir(d, 0o755)
-	}
-	write(t, local, map[string]string{"secret": "x", "ok": "y"})
-	os.Chmod(filepath.Join(local, "secret"), 0)
-	var cred *syscall.Credential
-	if os.Geteuid() == 0 {
-		const nobody = 65534
-		for _, p := range []string{local, remote, state, filepath.Join(local, "secret"), filepath.Join(local, "ok")} {
-			os.Chown(p, nobody, nobody)
-		}
-		cred = &syscall.Credential{Uid: nobody, Gid: nobody}
-	}
+	local, remote, state, cred := unreadablePair(t)
 	if r := runAs(t, cred, "sync", "-y", "--state", state, local, remote); r.code != 1 {
 		t.Fatalf("sync: %+v", r)
 	}
