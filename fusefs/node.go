@@ -80,10 +80,11 @@ func (n *node) vpath() string {
 
 // errGone answers a call the kernel makes on an inode whose path the view
 // no longer has (gone in a rescan, a gesture, or a rename that beat a
-// directory listing's lookup of the name, or whose local entry is gone): ESTALE makes the kernel look the
-// name up again and retry (open, stat, readlink, opendir all do), so the
-// call finds what the path holds now, or ENOENT, or creates the file an
-// O_CREAT open asked for, instead of failing on a stale entry.
+// directory listing's lookup of the name; replaced by a rename; or whose
+// local entry is gone): ESTALE makes the kernel look the name up again and
+// retry (open, stat, readlink, opendir all do), so the call finds what the
+// path holds now, or ENOENT, or creates the file an O_CREAT open asked
+// for, instead of failing on a stale entry.
 const errGone = syscall.ESTALE
 
 // goneIfMissing is errnoOf(err), but errGone if the local entry a path of
@@ -200,7 +201,7 @@ func (n *node) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) 
 			out.FromStat(&st)
 			return 0
 		}
-		return syscall.ESTALE // as in Open: the kernel looks the name up again
+		return errGone // as in Open
 	}
 	t, ok := m.resolve(vp)
 	if !ok {
@@ -456,7 +457,7 @@ func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 				return n.passthroughFile(f), 0, 0
 			}
 		}
-		return nil, 0, syscall.ESTALE
+		return nil, 0, errGone
 	}
 	t, ok := n.v.model().resolve(vp)
 	if !ok {
