@@ -38,6 +38,8 @@ func testWorkingDirectoryKept(t *testing.T, dir string) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() { cmd.Process.Kill() }) // a failed test leaves no shell waiting; the goroutine above reaps it
+
 	for deadline := time.Now().Add(20 * time.Second); ; {
 		if _, err := os.Stat(ready); err == nil {
 			break
