@@ -7,11 +7,14 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"syscall"
 
+	badger "github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/fb"
 	"github.com/dgraph-io/badger/v4/pb"
+	"github.com/dgraph-io/badger/v4/table"
 	"github.com/dgraph-io/badger/v4/y"
 	"github.com/klauspost/compress/snappy"
 	"google.golang.org/protobuf/proto"
@@ -68,18 +71,26 @@ func badgerErr(dir string, err error) error {
 	return damaged(dir, err)
 }
 
-// checkTables reads every table (.sst) of the journal in dir and checks
-// its structure and the checksums of its index and of every block, which
-// badger would otherwise trust (a truncated table makes badger panic in a
-// goroutine of its own; garbage inside one is silently skipped).
+// checkTables reads every table (.sst) the MANIFEST of the journal in dir
+// lists and checks its structure and the checksums of its index and of
+// every block, which badger would otherwise trust (a truncated table makes
+// badger panic in a goroutine of its own; garbage inside one is silently
+// skipped). A table the MANIFEST does not list is one badger was writing
+// when its process ended (tables are listed once written): badger removes
+// it at open. Without a readable MANIFEST there is nothing to check here:
+// badger creates one or refuses the journal.
 func checkTables(dir string) error {
-	names, err := filepath.Glob(filepath.Join(dir, "*.sst"))
+	ids, err := listedTables(dir)
 	if err != nil {
 		return err
 	}
 	var c tableChecker
-	for _, name := range names {
+	for _, id := range ids {
+		name := table.NewFilename(id, dir)
 		if err := c.check(name); err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				continue // badger reports a listed table that is missing
+			}
 			var errno syscall.Errno
 			if errors.As(err, &errno) {
 				return fmt.Errorf("read %s: %w", name, err)
@@ -88,6 +99,34 @@ func checkTables(dir string) error {
 		}
 	}
 	return nil
+}
+
+// listedTables returns the ids of the tables the MANIFEST in dir lists,
+// none if it has no MANIFEST or one badger would refuse.
+func listedTables(dir string) ([]uint64, error) {
+	name := filepath.Join(dir, badger.ManifestFilename)
+	f, err := os.Open(name)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	defer f.Close()
+	var mf badger.Manifest
+	err = guard(dir, func() (err error) {
+		mf, _, err = badger.ReplayManifestFile(f, 0, badgerOptions(dir, &errorLogger{}))
+		return err
+	})
+	if err != nil {
+		return nil, nil
+	}
+	ids := make([]uint64, 0, len(mf.Tables))
+	for id := range mf.Tables {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids, nil
 }
 
 // tableChecker checks tables (see checkTables) with buffers it reuses:

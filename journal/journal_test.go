@@ -520,3 +520,48 @@ func TestIdleClose(t *testing.T) {
 		t.Errorf("%d records after reopening; want %d", n, 1+8*20)
 	}
 }
+
+// A table badger was writing when the process was killed (created, sized
+// or half written, not yet listed in the MANIFEST) is not damage: badger
+// removes such a table at open, and the journal opens with its records.
+func TestOpenAfterKillDuringTableWrite(t *testing.T) {
+	state := t.TempDir()
+	db, err := Open(state, "pair", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	putAll(t, db, map[string]Record{"a": fileRecord(1), "b": fileRecord(2)})
+	dir := db.Dir()
+	db.Close() // flushes the memtable into a table the MANIFEST lists
+	tables, _ := filepath.Glob(filepath.Join(dir, "*.sst"))
+	if len(tables) == 0 {
+		t.Fatal("no table after close")
+	}
+	listed, err := os.ReadFile(tables[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlisted := map[string][]byte{
+		"000097.sst": nil,                       // created, not sized yet
+		"000098.sst": make([]byte, len(listed)), // sized, nothing copied yet
+		"000099.sst": listed[:len(listed)/2],    // half copied
+	}
+	for name, data := range unlisted {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db, err = Open(state, "pair", "test")
+	if err != nil {
+		t.Fatalf("reopen with tables not in the MANIFEST: %v", err)
+	}
+	defer db.Close()
+	if got := loadAll(t, db); len(got) != 2 {
+		t.Fatalf("records after reopen: %+v", got)
+	}
+	for name := range unlisted {
+		if _, err := os.Stat(filepath.Join(dir, name)); !os.IsNotExist(err) {
+			t.Errorf("%s left in place: %v", name, err)
+		}
+	}
+}
