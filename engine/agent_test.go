@@ -3,14 +3,20 @@ package engine
 import (
 	"bytes"
 	"crypto/rand"
+	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"sync/atomic"
 	"testing"
 
 	"github.com/myrrorfs/myrrorfs/internal/testenv"
+	"github.com/myrrorfs/myrrorfs/replica"
 	"github.com/myrrorfs/myrrorfs/replica/agent"
+	"github.com/myrrorfs/myrrorfs/tree"
 )
 
 // buildMyrrorfs builds the myrrorfs command into a temporary directory and
@@ -103,5 +109,96 @@ func TestAgentStatusReadsNoData(t *testing.T) {
 	}
 	if read := ar.BytesRead(); read != 0 {
 		t.Errorf("%d bytes read over SFTP in all, want 0", read)
+	}
+}
+
+// countingAgent is the agent replica, counting its installs and puts of
+// new files.
+type countingAgent struct {
+	*agent.Replica
+	installs, putNews atomic.Int32
+}
+
+func (c *countingAgent) Install(tmp, p string, want tree.Scanned, backup string) (replica.Info, error) {
+	c.installs.Add(1)
+	return c.Replica.Install(tmp, p, want, backup)
+}
+
+func (c *countingAgent) PutNew(p string, perm uint32, mtimeNs int64, data []byte) (replica.Info, error) {
+	c.putNews.Add(1)
+	return c.Replica.PutNew(p, perm, mtimeNs, data)
+}
+
+// Through the agent, a small file new to the remote is written and
+// installed in one exchange (not a put and then an install), in new and
+// existing directories; a file replacing another still goes through an
+// install with its backup; and a file that appears at a new path after the
+// scan is kept, the run reporting it, with no temporary left.
+func TestNewFilesInOneExchange(t *testing.T) {
+	sshCommand, sshHost = testenv.SSH(t)
+	defer func() { sshCommand, sshHost = "", "" }()
+	bin := buildMyrrorfs(t)
+	dir := t.TempDir()
+	l, r, state := filepath.Join(dir, "l"), filepath.Join(dir, "r"), filepath.Join(dir, "s")
+	os.Mkdir(l, 0o755)
+	os.Mkdir(r, 0o755)
+	writeTree(t, l, snapshot{"old": "f:old:-", "d": "d"})
+	writeTree(t, r, snapshot{"old": "f:old:-", "d": "d"})
+	syncPair(t, l, remoteArg(r), state)
+	changes := snapshot{"old": "f:edited:-", "new": "d", "appears": "f:local:-"}
+	for i := range 20 {
+		changes[fmt.Sprintf("d/f%02d", i)] = fmt.Sprintf("f:content %d:-", i)
+		changes[fmt.Sprintf("new/g%02d", i)] = fmt.Sprintf("f:content %d:x", i+100)
+	}
+	writeTree(t, l, changes)
+	want := maps.Clone(changes)
+	want["d"] = "d"
+
+	p, err := Open(t.Context(), l, remoteArg(r), Options{StateDir: state, Holder: "test", SSHCommand: sshCommand, RemoteMyrrorfs: bin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	ar, ok := p.Remote.(*agent.Replica)
+	if !ok {
+		t.Fatalf("remote replica is a %T, want an *agent.Replica", p.Remote)
+	}
+	c := &countingAgent{Replica: ar}
+	p.Remote = c
+	plan, err := p.Scan(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(r, "appears"), []byte("written on the remote after the scan"), 0o644)
+	res, err := p.Apply(t.Context(), plan, ApplyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Failed() != 1 || res.Problems[0].Path != "appears" || !errors.Is(res.Problems[0].Err, ErrChanged) {
+		t.Fatalf("problems = %v; want the one of appears", res.Problems)
+	}
+	if got := c.putNews.Load(); got != 41 {
+		t.Errorf("%d puts of new files; want 41 (40 new files, and appears refused)", got)
+	}
+	if got := c.installs.Load(); got != 1 {
+		t.Errorf("%d installs; want 1 (old, over the version it replaces)", got)
+	}
+	got := readTree(t, r)
+	want["appears"] = "f:written on the remote after the scan:-"
+	for p, w := range want {
+		if got[p] != w {
+			t.Errorf("remote %s = %q; want %q", p, got[p], w)
+		}
+	}
+	if temps := findTemps(t, r); len(temps) != 0 {
+		t.Errorf("temporaries left: %v", temps)
+	}
+	if backups := readTree(t, filepath.Join(r, tree.BackupDir)); !slices.Contains(slices.Collect(maps.Values(backups)), "f:old:-") {
+		t.Errorf("the replaced version of old is not in the backup area: %v", backups)
+	}
+	p.Close()
+	next := planOf(t, l, remoteArg(r), state)
+	if top := next.Top(); len(next.Conflicts()) != 1 || next.Conflicts()[0].Path != "appears" {
+		t.Fatalf("next run: %v; want one conflict, appears", top)
 	}
 }

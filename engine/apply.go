@@ -82,6 +82,7 @@ type executor struct {
 	temps     map[int]string                // Stage op -> its temporary
 	learned   map[int]tree.Hash             // Stage op -> hash computed while copying a file the scan did not hash
 	installed map[int]replica.Info          // Install op -> what its path became, when the install said
+	installOf map[int]int                   // Stage op -> the Install op of its temporary
 	large     chan struct{}                 // one token per transfer of a file larger than replica.MaxSmall
 	rowDone   []bool                        // rows brought in step
 	touched   []bool                        // rows whose path an op changed without bringing it in step
@@ -105,11 +106,17 @@ func (p *Pair) Apply(ctx context.Context, plan *Plan, opt ApplyOptions) (*Result
 		temps:     map[int]string{},
 		learned:   map[int]tree.Hash{},
 		installed: map[int]replica.Info{},
+		installOf: map[int]int{},
 		large:     make(chan struct{}, p.workers),
 		rowDone:   make([]bool, len(plan.Rows)),
 		touched:   make([]bool, len(plan.Rows)),
 	}
 	defer func() { e.batch.Cancel() }() // the batch commitWave started last
+	for k, op := range plan.Ops {
+		if op.Kind == ops.Install {
+			e.installOf[op.Deps[0]] = k
+		}
+	}
 	e.backups = [2]*backupArea{newBackupArea(p.Local, opt.Now), newBackupArea(p.Remote, opt.Now)}
 	e.res.Problems = append(e.res.Problems, plan.Problems...)
 	e.res.Problems = append(e.res.Problems, mergeProbs...)
@@ -215,10 +222,23 @@ func orRoot(p string) string {
 	return p
 }
 
-// run runs op k and records its outcome.
+// run runs op k and records its outcome; a Stage op with a fusable
+// Install runs and records both.
 func (e *executor) run(k int) {
 	op := &e.plan.Ops[k]
-	err := e.do(k, op)
+	if i, ok := e.fusable(k, op); ok {
+		err := e.putNew(k, i, op)
+		e.finish(k, op, err)
+		if err == nil {
+			e.finish(i, &e.plan.Ops[i], nil)
+		}
+		return
+	}
+	e.finish(k, op, e.do(k, op))
+}
+
+// finish records the outcome err of op k.
+func (e *executor) finish(k int, op *ops.Op, err error) {
 	var stats [][2]replica.Info
 	if err == nil {
 		stats = e.stats(k, op) // before taking the lock: these are round trips

@@ -185,8 +185,90 @@ func (e *executor) transfer(k int, op *ops.Op) (string, error) {
 // against the scan's hash, and written whole, each in one exchange with a
 // replica that can.
 func (e *executor) transferSmall(k int, op *ops.Op) (string, error) {
+	data, err := e.readSmall(k, op)
+	if err != nil {
+		return "", err
+	}
+	dst, dir := e.reps[op.Side], tree.Parent(op.Path)
+	var tmp string
+	if w, ok := dst.(replica.SmallWriter); ok {
+		tmp, err = w.PutTemp(dir, op.Entry.Perm, op.Src.Entry.MtimeNs, data)
+	} else {
+		tmp, err = replica.PutTempWith(dst, dir, op.Entry.Perm, op.Src.Entry.MtimeNs, data)
+	}
+	if err != nil {
+		return "", fmt.Errorf("write temporary: %w", err)
+	}
+	e.copied(len(data))
+	return tmp, nil
+}
+
+// putNew carries out Stage op k and Install op i (see fusable) in one
+// exchange: the small source file is read as transferSmall reads it and
+// written at i's path, where nothing may be.
+func (e *executor) putNew(k, i int, op *ops.Op) error {
+	data, err := e.readSmall(k, op)
+	if err != nil {
+		return err
+	}
+	info, err := e.reps[op.Side].(replica.NewFileWriter).PutNew(op.Path, op.Entry.Perm, op.Src.Entry.MtimeNs, data)
+	if err != nil {
+		return err
+	}
+	e.copied(len(data))
+	if info.Kind != tree.Absent {
+		e.mu.Lock()
+		e.installed[i] = info
+		e.mu.Unlock()
+	}
+	return nil
+}
+
+// fusable returns the Install op that only waits for Stage op k, when
+// both can run as one putNew: the target replica has such an exchange, the
+// source is a small file with no copy of its content on the target side
+// (copyOnTarget would copy it there instead), and the install is of a path
+// that held nothing. Such an install moves, replaces and removes nothing,
+// so running it in the stage's wave, before the renames and the other
+// installs, changes nothing any other op reads or expects.
+func (e *executor) fusable(k int, op *ops.Op) (int, bool) {
+	if op.Kind != ops.Stage || op.Src.Entry.Kind != tree.File || op.Src.Entry.Size > replica.MaxSmall {
+		return 0, false
+	}
+	if _, ok := e.reps[op.Side].(replica.NewFileWriter); !ok {
+		return 0, false
+	}
+	i, ok := e.installOf[k]
+	if !ok {
+		return 0, false
+	}
+	inst := &e.plan.Ops[i]
+	if inst.Want.Entry.Exists() || inst.Path != op.Path || inst.Side != op.Side {
+		return 0, false
+	}
+	if _, ok := e.contentOn(op.Side, op.Src.Entry); ok {
+		if _, copier := e.reps[op.Side].(replica.Copier); copier {
+			return 0, false
+		}
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.state[i] != opPending {
+		return 0, false
+	}
+	for _, d := range inst.Deps {
+		if d != k && e.state[d] != opDone {
+			return 0, false
+		}
+	}
+	return i, true
+}
+
+// readSmall reads the small source file of Stage op k whole, checked
+// against the scan, and keeps it as a base for later merges.
+func (e *executor) readSmall(k int, op *ops.Op) ([]byte, error) {
 	src := op.Src.Entry
-	from, dst := e.reps[op.Side.Other()], e.reps[op.Side]
+	from := e.reps[op.Side.Other()]
 	var data []byte
 	var err error
 	if g, ok := from.(replica.SmallReader); ok {
@@ -196,35 +278,31 @@ func (e *executor) transferSmall(k int, op *ops.Op) (string, error) {
 	}
 	if err != nil {
 		if errors.Is(err, replica.ErrChanged) {
-			return "", fmt.Errorf("source: %w", err)
+			return nil, fmt.Errorf("source: %w", err)
 		}
-		return "", fmt.Errorf("read: %w", err)
+		return nil, fmt.Errorf("read: %w", err)
 	}
 	h := tree.Hash(blake3.Sum256(data))
 	if !src.Hash.IsZero() && h != src.Hash {
-		return "", fmt.Errorf("source content differs from the scan: %w", ErrChanged)
+		return nil, fmt.Errorf("source content differs from the scan: %w", ErrChanged)
 	}
 	e.p.keepBase(h, data)
-	dir := tree.Parent(op.Path)
-	var tmp string
-	if w, ok := dst.(replica.SmallWriter); ok {
-		tmp, err = w.PutTemp(dir, op.Entry.Perm, src.MtimeNs, data)
-	} else {
-		tmp, err = replica.PutTempWith(dst, dir, op.Entry.Perm, src.MtimeNs, data)
+	if src.Hash.IsZero() {
+		e.mu.Lock()
+		e.learned[k] = h // the scan left it to the copy to hash
+		e.mu.Unlock()
 	}
-	if err != nil {
-		return "", fmt.Errorf("write temporary: %w", err)
-	}
+	return data, nil
+}
+
+// copied counts n bytes copied between the sides.
+func (e *executor) copied(n int) {
 	if e.opt.Progress != nil {
-		e.opt.Progress(int64(len(data)))
+		e.opt.Progress(int64(n))
 	}
 	e.mu.Lock()
-	if src.Hash.IsZero() {
-		e.learned[k] = h // the scan left it to the copy to hash
-	}
-	e.res.Bytes += int64(len(data))
+	e.res.Bytes += int64(n)
 	e.mu.Unlock()
-	return tmp, nil
 }
 
 // copyOnTarget makes op's temporary by copying a file the target side

@@ -57,6 +57,32 @@ type Installer interface {
 	Install(tmp, p string, want tree.Scanned, backup string) (Info, error)
 }
 
+// NewFileWriter is implemented by replicas that write a whole small file
+// at a path that holds nothing in one exchange: what PutTemp and then
+// Install of that path do in two.
+type NewFileWriter interface {
+	// PutNew does what PutNewWith does, and returns what it returns.
+	PutNew(p string, perm uint32, mtimeNs int64, data []byte) (Info, error)
+}
+
+// PutNewWith writes data (at most MaxSmall bytes) with permission perm and
+// mtime mtimeNs into a new temporary next to p, then installs it at p if p
+// still holds nothing (InstallWith with an absent want: else an error
+// wrapping ErrChanged, and the temporary is removed). It returns what p
+// became, as InstallWith does.
+func PutNewWith(r Replica, p string, perm uint32, mtimeNs int64, data []byte) (Info, error) {
+	tmp, err := PutTempWith(r, tree.Parent(p), perm, mtimeNs, data)
+	if err != nil {
+		return Info{}, err
+	}
+	info, err := InstallWith(r, tmp, p, tree.Scanned{Path: p}, "")
+	if err != nil {
+		r.Remove(tmp)
+		return Info{}, err
+	}
+	return info, nil
+}
+
 // PutTempWith writes a small file into a new temporary of r through
 // CreateTemp and Chtimes (see SmallWriter).
 func PutTempWith(r Replica, dir string, perm uint32, mtimeNs int64, data []byte) (string, error) {

@@ -41,6 +41,8 @@ const (
 	opGet     byte = 22 // read file Path whole if its fingerprint is the one in Data: the bytes, in the response's Path
 	opInstall byte = 23 // rename temporary Path onto Dir if Dir is as Data says, keeping its version at Data's backup path: the new fingerprint
 	opWatch   byte = 24 // watch the tree: a batch of changed paths per change (see watch.go), until the session ends
+	// Since protocol 6:
+	opPutNew byte = 25 // put as opPut next to Path, then install it at Path if Path holds nothing: the new fingerprint
 )
 
 // helloID is the id of the agent's first message, sent unasked: its Path is

@@ -35,7 +35,7 @@ import (
 // Version 5: small files in one exchange each (put, get, install
 // requests), answered by many workers so that a client can keep hundreds
 // in flight over a link with latency.
-const Protocol = 5
+const Protocol = 6
 
 // greetingWord begins the line the agent writes first:
 // "myrrorfs-agent <protocol> <version>\n".
@@ -255,6 +255,8 @@ func (s *server) answer(q request) response {
 		return s.get(q)
 	case opInstall:
 		return s.install(q)
+	case opPutNew:
+		return s.putNew(q)
 	case opWatch:
 		return s.watch(q)
 	case opReadlink:

@@ -10,7 +10,8 @@ import (
 
 // Small files in one exchange each (since protocol 5): a put writes a
 // whole temporary, a get reads a whole file, an install checks, backs up
-// and renames. Over a link with latency a sync of many small files is
+// and renames; a put of a new file (since protocol 6) writes a temporary
+// and installs it where nothing was. Over a link with latency a sync of many small files is
 // bound by round trips; these make it two per file, all of them in flight
 // at once (the client sends requests from many goroutines and the agent
 // answers them from as many workers). What each does on the agent's side
@@ -25,10 +26,11 @@ import (
 const inFlight = 256
 
 var (
-	_ replica.Pipelined   = (*Replica)(nil)
-	_ replica.SmallWriter = (*Replica)(nil)
-	_ replica.SmallReader = (*Replica)(nil)
-	_ replica.Installer   = (*Replica)(nil)
+	_ replica.Pipelined     = (*Replica)(nil)
+	_ replica.SmallWriter   = (*Replica)(nil)
+	_ replica.SmallReader   = (*Replica)(nil)
+	_ replica.Installer     = (*Replica)(nil)
+	_ replica.NewFileWriter = (*Replica)(nil)
 )
 
 // InFlight tells how many operations to keep going at once.
@@ -53,6 +55,26 @@ func (r *Replica) PutTemp(dir string, perm uint32, mtimeNs int64, data []byte) (
 	}
 	r.bytesWritten.Add(int64(len(data)))
 	return resp.Path, nil
+}
+
+// PutNew writes data into a new file at p, where nothing was, through the
+// agent (see replica.NewFileWriter).
+func (r *Replica) PutNew(p string, perm uint32, mtimeNs int64, data []byte) (replica.Info, error) {
+	if len(data) > replica.MaxSmall {
+		return replica.Info{}, fmt.Errorf("put %s:%s: %d bytes, more than %d", r.c.host, p, len(data), replica.MaxSmall)
+	}
+	var e encoder
+	e.str(r.TempMarker())
+	e.b = append(e.b, data...)
+	resp, err := r.c.call(request{Op: opPutNew, Path: p, Perm: perm & 0o7777, Num: uint64(mtimeNs), Data: e.b})
+	if err != nil {
+		return replica.Info{}, err
+	}
+	r.bytesWritten.Add(int64(len(data)))
+	if resp.FP.Mode == 0 {
+		return replica.Info{}, nil
+	}
+	return infoOf(tree.Base(p), resp.FP), nil
 }
 
 // Get reads small file p through the agent if its fingerprint is want
@@ -112,6 +134,21 @@ func (s *server) put(q request) response {
 		return response{Err: toRemote(err)}
 	}
 	return response{Path: p}
+}
+
+// putNew answers a request to put a new file.
+func (s *server) putNew(q request) response {
+	d := decoder{b: q.Data}
+	marker := d.str()
+	if d.err != nil {
+		return response{Err: toRemote(d.err)}
+	}
+	s.setMarker(request{Data: []byte(marker)})
+	info, err := replica.PutNewWith(s.loc, q.Path, q.Perm&0o7777, int64(q.Num), d.b)
+	if err != nil {
+		return response{Err: toRemote(err)}
+	}
+	return response{FP: info.FP}
 }
 
 // get answers a get request.

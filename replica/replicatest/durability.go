@@ -56,6 +56,7 @@ var durabilityTests = []struct {
 	{"LinkSyncsParent", testLinkSyncs},
 	{"PutTempSyncsContent", testPutTempSyncs},
 	{"InstallSyncsParent", testInstallSyncs},
+	{"PutNewSyncsContentAndParent", testPutNewSyncs},
 }
 
 // fixture makes directories dirs and files (with content) on disk.

@@ -2,6 +2,9 @@ package replicatest
 
 import (
 	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -10,15 +13,17 @@ import (
 )
 
 // The one-exchange operations (replica.SmallWriter, SmallReader,
-// Installer) are checked through the replica's own methods when it has
-// them, and through replica's PutTempWith, GetWith and InstallWith
-// otherwise: both must behave alike.
+// Installer, NewFileWriter) are checked through the replica's own methods when it has
+// them, and through replica's PutTempWith, GetWith, InstallWith and
+// PutNewWith otherwise: both must behave alike.
 var smallTests = []subtest{
 	{"PutTemp", testPutTemp},
 	{"Get", testGet},
 	{"InstallNew", testInstallNew},
 	{"InstallReplaces", testInstallReplaces},
 	{"InstallRefusesChanged", testInstallRefusesChanged},
+	{"PutNew", testPutNew},
+	{"PutNewRefusesExisting", testPutNewRefusesExisting},
 }
 
 func (e *env) putTemp(dir string, perm uint32, mtimeNs int64, data []byte) (string, error) {
@@ -40,6 +45,27 @@ func (e *env) install(tmp, p string, want tree.Scanned, backup string) (replica.
 		return in.Install(tmp, p, want, backup)
 	}
 	return replica.InstallWith(e.r, tmp, p, want, backup)
+}
+
+func (e *env) putNew(p string, perm uint32, mtimeNs int64, data []byte) (replica.Info, error) {
+	if w, ok := e.r.(replica.NewFileWriter); ok {
+		return w.PutNew(p, perm, mtimeNs, data)
+	}
+	return replica.PutNewWith(e.r, p, perm, mtimeNs, data)
+}
+
+// noTemps fails the test if directory dir holds a temporary.
+func (e *env) noTemps(dir string) {
+	e.t.Helper()
+	infos, err := e.r.ReadDir(dir)
+	if err != nil {
+		e.t.Fatalf("ReadDir(%q): %v", dir, err)
+	}
+	for _, in := range infos {
+		if strings.HasPrefix(in.Name, tree.TempPrefix) {
+			e.t.Errorf("temporary %s left in %q", in.Name, dir)
+		}
+	}
 }
 
 // scanned is what a scan would say of p now.
@@ -184,6 +210,72 @@ func testInstallRefusesChanged(t *testing.T, e *env) {
 		t.Errorf("temporary = %q; want it untouched", got)
 	}
 	e.absent("b/f")
+}
+
+func testPutNew(t *testing.T, e *env) {
+	e.mkdir("d", 0o755)
+	const mtime = 1_600_000_000_000_000_000
+	for i, data := range [][]byte{nil, []byte("small"), []byte(strings.Repeat("x", replica.MaxSmall))} {
+		p := tree.Join("d", fmt.Sprintf("f%d", i))
+		info, err := e.putNew(p, 0o751, mtime, data)
+		if err != nil {
+			t.Fatalf("PutNew of %d bytes: %v", len(data), err)
+		}
+		if got := e.read(p); got != string(data) {
+			t.Errorf("content of %s: %d bytes; want %d", p, len(got), len(data))
+		}
+		now := e.lstat(p)
+		if now.Perm != 0o751 || now.Kind != tree.File || now.MtimeNs/1e9 != mtime/1e9 {
+			t.Errorf("%s: %s %o mtime %d; want a file with 751 and mtime %d", p, now.Kind, now.Perm, now.MtimeNs, int64(mtime))
+		}
+		if info.Kind != tree.Absent && info.FP != now.FP {
+			t.Errorf("PutNew returned %+v; Lstat says %+v", info.FP, now.FP)
+		}
+	}
+	if _, err := e.putNew("d/big", 0o644, mtime, make([]byte, replica.MaxSmall+1)); err == nil {
+		t.Errorf("PutNew of %d bytes succeeded; want an error", replica.MaxSmall+1)
+	}
+	if _, err := e.putNew("missing/f", 0o644, mtime, []byte("x")); err == nil {
+		t.Errorf("PutNew in a missing directory succeeded")
+	}
+	e.noTemps("d")
+}
+
+// PutNew never replaces anything: a file, symlink or directory at its path
+// (made after the caller's scan) stays, and no temporary is left.
+func testPutNewRefusesExisting(t *testing.T, e *env) {
+	e.write("f", "appeared", 0o644)
+	e.mkdir("dir", 0o755)
+	e.symlink("target", "link")
+	for _, p := range []string{"f", "dir", "link"} {
+		if _, err := e.putNew(p, 0o644, 1e18, []byte("new")); !errors.Is(err, replica.ErrChanged) {
+			t.Errorf("PutNew where %s is: %v; want ErrChanged", p, err)
+		}
+	}
+	if got := e.read("f"); got != "appeared" {
+		t.Errorf("f = %q; want it kept", got)
+	}
+	if info := e.lstat("dir"); info.Kind != tree.Dir {
+		t.Errorf("dir is a %s now", info.Kind)
+	}
+	if info := e.lstat("link"); info.Kind != tree.Symlink {
+		t.Errorf("link is a %s now", info.Kind)
+	}
+	e.noTemps("")
+}
+
+func testPutNewSyncs(t *testing.T, e *durEnv) {
+	e.fixture([]string{"n"})
+	if _, err := e.putNew("n/f", 0o644, 1e18, []byte("data that must survive a crash")); err != nil {
+		t.Fatalf("PutNew: %v", err)
+	}
+	e.wantSynced("PutNew", "n")
+	// the content was fsynced under the temporary's name, before the
+	// rename that made it n/f
+	tmps := filepath.Join(e.onDisk("n"), tree.TempPrefix)
+	if !slices.ContainsFunc(e.synced(), func(p string) bool { return strings.HasPrefix(p, tmps) }) {
+		t.Errorf("PutNew: the content was never fsynced")
+	}
 }
 
 func testPutTempSyncs(t *testing.T, e *durEnv) {
