@@ -8,7 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/myrrorfs/myrrorfs/internal/testenv"
 	"github.com/myrrorfs/myrrorfs/reconcile"
+	"github.com/myrrorfs/myrrorfs/replica/agent"
 	"github.com/myrrorfs/myrrorfs/tree"
 )
 
@@ -63,6 +65,80 @@ func TestTargetChangedAfterScan(t *testing.T) {
 	next := planOf(t, l, r, state)
 	if len(next.Conflicts()) != 2 {
 		t.Fatalf("next run: %v", next.Top())
+	}
+}
+
+// A directory to make where something appeared after the scan (a file, a
+// symlink, a directory of its own) is not made: what appeared stays, the
+// run reports the path, and what would have gone inside waits too.
+func TestMkdirTargetAppearedAfterScan(t *testing.T) {
+	var bin string
+	for _, over := range []string{"local", "sftp", "agent"} {
+		if over == "agent" {
+			bin = buildMyrrorfs(t)
+		}
+		for _, kind := range []string{"file", "symlink", "dir"} {
+			t.Run(over+"/"+kind, func(t *testing.T) { mkdirTargetAppeared(t, over, kind, bin) })
+		}
+	}
+}
+
+func mkdirTargetAppeared(t *testing.T, over, kind, bin string) {
+	if over != "local" {
+		sshCommand, sshHost = testenv.SSH(t)
+		defer func() { sshCommand, sshHost = "", "" }()
+	}
+	dir := t.TempDir()
+	l, r, state := filepath.Join(dir, "l"), filepath.Join(dir, "r"), filepath.Join(dir, "state")
+	os.Mkdir(l, 0o755)
+	os.Mkdir(r, 0o755)
+	syncPair(t, l, remoteArg(r), state)
+	writeTree(t, l, snapshot{"n": "d", "n/inner": "f:local:-", "m": "d"})
+	p, err := Open(context.Background(), l, remoteArg(r), Options{StateDir: state, Holder: "test", SSHCommand: sshCommand, RemoteMyrrorfs: bin, UnsafeSFTPWrites: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if _, ok := p.Remote.(*agent.Replica); ok != (over == "agent") {
+		t.Fatalf("remote replica over %s is a %T", over, p.Remote)
+	}
+	{
+		{
+			plan, err := p.Scan(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			at := filepath.Join(r, "n")
+			switch kind {
+			case "file":
+				os.WriteFile(at, []byte("appeared"), 0o644)
+			case "symlink":
+				os.Symlink("f", at)
+			case "dir":
+				os.Mkdir(at, 0o700)
+				os.WriteFile(filepath.Join(at, "own"), []byte("its own"), 0o644)
+			}
+			before := readTree(t, r)
+			res, err := p.Apply(context.Background(), plan, ApplyOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Failed() < 1 || res.Problems[0].Path != "n" || !errors.Is(res.Problems[0].Err, ErrChanged) {
+				t.Fatalf("problems = %v; want n changed since the scan first", res.Problems)
+			}
+			got := readTree(t, r)
+			for path, v := range before {
+				if got[path] != v {
+					t.Errorf("%s = %q after the run; want %q kept", path, got[path], v)
+				}
+			}
+			if _, ok := got["n/inner"]; ok {
+				t.Errorf("n/inner was written into what appeared at n")
+			}
+			if got["m"] != "d" {
+				t.Errorf("m = %q; the other new directory should be made", got["m"])
+			}
+		}
 	}
 }
 

@@ -14,16 +14,23 @@ import (
 	"lukechampine.com/blake3"
 )
 
-// do runs one operation; every kind first checks that its target still
-// holds what the plan expects there.
+// do runs one operation; every kind checks that its target still holds
+// what the plan expects there (a mkdir, which can replace nothing, only
+// when it fails).
 func (e *executor) do(k int, op *ops.Op) error {
 	r := e.reps[op.Side]
 	switch op.Kind {
 	case ops.Mkdir:
-		if err := replica.Check(r, op.Path, op.Want); err != nil {
-			return err
+		// A mkdir replaces nothing: it fails if anything appeared at the
+		// path since the scan, and the check then says what (a round
+		// trip saved per directory level across a link).
+		err := r.Mkdir(op.Path, op.Entry.Perm)
+		if err != nil {
+			if cerr := replica.Check(r, op.Path, op.Want); cerr != nil {
+				return cerr
+			}
 		}
-		return r.Mkdir(op.Path, op.Entry.Perm)
+		return err
 	case ops.Stage:
 		tmp, err := e.stage(k, op)
 		if err != nil {
