@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"sync"
 	"time"
@@ -23,9 +24,10 @@ func (e *executor) do(k int, op *ops.Op) error {
 	case ops.Mkdir:
 		// A mkdir replaces nothing: it fails if anything appeared at the
 		// path since the scan, and the check then says what (a round
-		// trip saved per directory level across a link).
+		// trip saved per directory level across a link). Other failures
+		// (of the chmod or fsyncs after the mkdir) are reported as such.
 		err := r.Mkdir(op.Path, op.Entry.Perm)
-		if err != nil {
+		if errors.Is(err, fs.ErrExist) {
 			if cerr := replica.Check(r, op.Path, op.Want); cerr != nil {
 				return cerr
 			}

@@ -103,6 +103,8 @@ type Replica interface {
 	Rename(oldp, newp string) error
 
 	// Mkdir creates directory p with permission perm; its parent must exist.
+	// If anything is at p already, it stays, and the error wraps
+	// fs.ErrExist.
 	Mkdir(p string, perm uint32) error
 
 	// Symlink creates a symbolic link at p pointing to target (the target

@@ -86,6 +86,7 @@ const (
 	errChanged
 	errUnsupported
 	errStale // since protocol 5: the path changed since the scan
+	errExist // since protocol 6: something is at the path (fs.ErrExist)
 )
 
 // remoteError is an error that happened on the agent's side.
@@ -109,6 +110,8 @@ func (e *remoteError) Unwrap() []error {
 		return []error{replica.ErrUnsupported}
 	case errStale:
 		return []error{replica.ErrChanged}
+	case errExist:
+		return []error{fs.ErrExist}
 	}
 	return nil
 }
@@ -127,6 +130,8 @@ func toRemote(err error) *remoteError {
 		class = errUnsupported
 	case errors.Is(err, replica.ErrChanged):
 		class = errStale
+	case errors.Is(err, fs.ErrExist):
+		class = errExist
 	}
 	return &remoteError{Class: class, Msg: err.Error()}
 }

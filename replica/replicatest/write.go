@@ -3,6 +3,7 @@ package replicatest
 import (
 	"errors"
 	"io"
+	"io/fs"
 	"maps"
 	"strings"
 	"testing"
@@ -148,8 +149,19 @@ func testMkdir(t *testing.T, e *env) {
 		}
 	}
 	e.mkdir("d/sub", 0o755)
-	wantErr(t, "Mkdir over an existing dir", e.r.Mkdir("d", 0o755))
 	wantNotExist(t, "Mkdir with a missing parent", e.r.Mkdir("no/sub", 0o755))
+	// anything at the path stays, and the error says something is there
+	e.write("file", "kept", 0o644)
+	e.symlink("d", "link")
+	for _, p := range []string{"d", "file", "link"} {
+		before := e.lstat(p)
+		if err := e.r.Mkdir(p, 0o700); !errors.Is(err, fs.ErrExist) {
+			t.Errorf("Mkdir over an existing %s: %v; want an error wrapping fs.ErrExist", before.Kind, err)
+		}
+		if after := e.lstat(p); after.Kind != before.Kind || after.Perm != before.Perm {
+			t.Errorf("Mkdir over %s changed it: %+v, was %+v", p, after, before)
+		}
+	}
 }
 
 func testSymlink(t *testing.T, e *env) {

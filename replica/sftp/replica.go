@@ -397,6 +397,11 @@ func (r *Replica) Mkdir(p string, perm uint32) error {
 		return err
 	}
 	if err := r.client.Mkdir(r.abs(p)); err != nil {
+		// the server's answer is a bare "Failure": say whether it is
+		// that something is there
+		if _, lerr := r.client.Lstat(r.abs(p)); lerr == nil {
+			return &fs.PathError{Op: "mkdir", Path: r.where(p), Err: fs.ErrExist}
+		}
 		return r.pathErr("mkdir", p, err)
 	}
 	if err := r.check("chmod", p); err != nil { // again: the window stays narrow
