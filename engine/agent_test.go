@@ -132,8 +132,9 @@ func (c *countingAgent) PutNew(p string, perm uint32, mtimeNs int64, data []byte
 // Through the agent, a small file new to the remote is written and
 // installed in one exchange (not a put and then an install), in new and
 // existing directories; a file replacing another still goes through an
-// install with its backup; and a file that appears at a new path after the
-// scan is kept, the run reporting it, with no temporary left.
+// install with its backup, and so does one whose path differs only in case
+// from one a rename of the run empties; a file that appears at a new path
+// after the scan is kept, the run reporting it, with no temporary left.
 func TestNewFilesInOneExchange(t *testing.T) {
 	sshCommand, sshHost = testenv.SSH(t)
 	defer func() { sshCommand, sshHost = "", "" }()
@@ -142,10 +143,14 @@ func TestNewFilesInOneExchange(t *testing.T) {
 	l, r, state := filepath.Join(dir, "l"), filepath.Join(dir, "r"), filepath.Join(dir, "s")
 	os.Mkdir(l, 0o755)
 	os.Mkdir(r, 0o755)
-	writeTree(t, l, snapshot{"old": "f:old:-", "d": "d"})
-	writeTree(t, r, snapshot{"old": "f:old:-", "d": "d"})
+	base := snapshot{"old": "f:old:-", "d": "d", "readme": "f:the readme:-"}
+	writeTree(t, l, base)
+	writeTree(t, r, base)
 	syncPair(t, l, remoteArg(r), state)
-	changes := snapshot{"old": "f:edited:-", "new": "d", "appears": "f:local:-"}
+	// readme renamed away and a new README: on a filesystem that ignores
+	// case, README can only be installed once the rename is done
+	os.Rename(filepath.Join(l, "readme"), filepath.Join(l, "d", "readme"))
+	changes := snapshot{"old": "f:edited:-", "new": "d", "appears": "f:local:-", "README": "f:new readme:-"}
 	for i := range 20 {
 		changes[fmt.Sprintf("d/f%02d", i)] = fmt.Sprintf("f:content %d:-", i)
 		changes[fmt.Sprintf("new/g%02d", i)] = fmt.Sprintf("f:content %d:x", i+100)
@@ -153,6 +158,7 @@ func TestNewFilesInOneExchange(t *testing.T) {
 	writeTree(t, l, changes)
 	want := maps.Clone(changes)
 	want["d"] = "d"
+	want["d/readme"] = "f:the readme:-"
 
 	p, err := Open(t.Context(), l, remoteArg(r), Options{StateDir: state, Holder: "test", SSHCommand: sshCommand, RemoteMyrrorfs: bin})
 	if err != nil {
@@ -180,8 +186,8 @@ func TestNewFilesInOneExchange(t *testing.T) {
 	if got := c.putNews.Load(); got != 41 {
 		t.Errorf("%d puts of new files; want 41 (40 new files, and appears refused)", got)
 	}
-	if got := c.installs.Load(); got != 1 {
-		t.Errorf("%d installs; want 1 (old, over the version it replaces)", got)
+	if got := c.installs.Load(); got != 2 {
+		t.Errorf("%d installs; want 2 (old, over the version it replaces, and README after the rename of readme)", got)
 	}
 	got := readTree(t, r)
 	want["appears"] = "f:written on the remote after the scan:-"

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -83,6 +84,7 @@ type executor struct {
 	learned   map[int]tree.Hash             // Stage op -> hash computed while copying a file the scan did not hash
 	installed map[int]replica.Info          // Install op -> what its path became, when the install said
 	installOf map[int]int                   // Stage op -> the Install op of its temporary
+	leaving   [2]map[string]bool            // per side: paths, lower-cased, that a rename or removal empties
 	large     chan struct{}                 // one token per transfer of a file larger than replica.MaxSmall
 	rowDone   []bool                        // rows brought in step
 	touched   []bool                        // rows whose path an op changed without bringing it in step
@@ -112,9 +114,15 @@ func (p *Pair) Apply(ctx context.Context, plan *Plan, opt ApplyOptions) (*Result
 		touched:   make([]bool, len(plan.Rows)),
 	}
 	defer func() { e.batch.Cancel() }() // the batch commitWave started last
+	e.leaving = [2]map[string]bool{{}, {}}
 	for k, op := range plan.Ops {
-		if op.Kind == ops.Install {
+		switch op.Kind {
+		case ops.Install:
 			e.installOf[op.Deps[0]] = k
+		case ops.Rename:
+			e.leaving[op.Side][strings.ToLower(op.From)] = true
+		case ops.Remove:
+			e.leaving[op.Side][strings.ToLower(op.Path)] = true
 		}
 	}
 	e.backups = [2]*backupArea{newBackupArea(p.Local, opt.Now), newBackupArea(p.Remote, opt.Now)}

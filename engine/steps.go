@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -237,9 +238,10 @@ func (e *executor) putNew(k, i int, op *ops.Op) error {
 // both can run as one putNew: the target replica has such an exchange, the
 // source is a small file with no copy of its content on the target side
 // (copyOnTarget would copy it there instead), and the install is of a path
-// that held nothing. Such an install moves, replaces and removes nothing,
-// so running it in the stage's wave, before the renames and the other
-// installs, changes nothing any other op reads or expects.
+// that held nothing, even to a filesystem that ignores case. Such an
+// install moves, replaces and removes nothing, so running it in the
+// stage's wave, before the renames and the other installs, changes
+// nothing any other op reads or expects.
 func (e *executor) fusable(k int, op *ops.Op) (int, bool) {
 	if op.Kind != ops.Stage || op.Src.Entry.Kind != tree.File || op.Src.Entry.Size > replica.MaxSmall {
 		return 0, false
@@ -253,6 +255,12 @@ func (e *executor) fusable(k int, op *ops.Op) (int, bool) {
 	}
 	inst := &e.plan.Ops[i]
 	if inst.Want.Entry.Exists() || inst.Path != op.Path || inst.Side != op.Side {
+		return 0, false
+	}
+	// on a filesystem that ignores case, the path may be one a rename or
+	// removal of this run empties first (readme renamed away, README
+	// new): that install waits for its turn
+	if e.leaving[op.Side][strings.ToLower(op.Path)] {
 		return 0, false
 	}
 	if _, ok := e.contentOn(op.Side, op.Src.Entry); ok {
