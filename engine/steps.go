@@ -396,6 +396,9 @@ type sizedReader struct {
 
 func (s sizedReader) Size() int64 { return s.n }
 
+// copyBufs holds copyHashed's buffers, used again from file to file.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
+
 // copyHashed copies r to w, hashing what it copies, in whichever way lets a
 // remote file move many requests at once.
 func copyHashed(w replica.WriteFile, r io.Reader, size int64, extra io.Writer) (int64, tree.Hash, error) {
@@ -412,8 +415,9 @@ func copyHashed(w replica.WriteFile, r io.Reader, size int64, extra io.Writer) (
 	} else if rf, ok := w.(io.ReaderFrom); ok && !wIsFile {
 		n, err = rf.ReadFrom(sizedReader{io.TeeReader(r, io.MultiWriter(h, extra)), size})
 	} else {
-		buf := make([]byte, 1<<20)
-		n, err = io.CopyBuffer(struct{ io.Writer }{io.MultiWriter(w, h, extra)}, struct{ io.Reader }{r}, buf)
+		buf := copyBufs.Get().(*[]byte)
+		defer copyBufs.Put(buf)
+		n, err = io.CopyBuffer(struct{ io.Writer }{io.MultiWriter(w, h, extra)}, struct{ io.Reader }{r}, *buf)
 	}
 	var sum tree.Hash
 	copy(sum[:], h.Sum(nil))
