@@ -144,7 +144,7 @@ func (s *server) putNew(q request) response {
 		return response{Err: toRemote(d.err)}
 	}
 	s.setMarker(request{Data: []byte(marker)})
-	info, err := replica.PutNewWith(s.loc, q.Path, q.Perm&0o7777, int64(q.Num), d.b)
+	info, err := s.loc.PutNew(q.Path, q.Perm&0o7777, int64(q.Num), d.b)
 	if err != nil {
 		return response{Err: toRemote(err)}
 	}

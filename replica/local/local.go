@@ -30,9 +30,10 @@ type Replica struct {
 }
 
 var (
-	_ replica.Replica = (*Replica)(nil)
-	_ replica.Hasher  = (*Replica)(nil)
-	_ replica.Copier  = (*Replica)(nil)
+	_ replica.Replica       = (*Replica)(nil)
+	_ replica.Hasher        = (*Replica)(nil)
+	_ replica.Copier        = (*Replica)(nil)
+	_ replica.NewFileWriter = (*Replica)(nil)
 
 	_ replica.TempMarking = (*Replica)(nil)
 )

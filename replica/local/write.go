@@ -2,6 +2,7 @@ package local
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"strconv"
@@ -57,6 +58,11 @@ func (r *Replica) createTemp(dir string, perm uint32) (*os.File, string, error) 
 		return nil, "", r.wrap("create temporary in", dir, err)
 	}
 	defer unix.Close(dfd)
+	return r.createTempAt(dfd, dir, perm)
+}
+
+// createTempAt is createTemp in the directory dfd, dir being its path.
+func (r *Replica) createTempAt(dfd int, dir string, perm uint32) (*os.File, string, error) {
 	for {
 		name := r.tempName()
 		p := tree.Join(dir, name)
@@ -74,6 +80,78 @@ func (r *Replica) createTemp(dir string, perm uint32) (*os.File, string, error) 
 		}
 		return os.NewFile(uintptr(fd), r.diskPath(p)), p, nil
 	}
+}
+
+// PutNew writes data (at most replica.MaxSmall bytes) into a new file at
+// p, where nothing may be, with permission perm and mtime mtimeNs (see
+// replica.NewFileWriter), resolving p's directory once: a temporary is
+// written there, given its mtime and fsynced, then renamed onto p with
+// RENAME_NOREPLACE, so that nothing that appeared at p meanwhile is ever
+// replaced (an error wrapping replica.ErrChanged, and the temporary
+// removed), and the directory is fsynced.
+func (r *Replica) PutNew(p string, perm uint32, mtimeNs int64, data []byte) (replica.Info, error) {
+	if len(data) > replica.MaxSmall {
+		return replica.Info{}, fmt.Errorf("put %s: %d bytes, more than %d", r.diskPath(p), len(data), replica.MaxSmall)
+	}
+	var info replica.Info
+	err := r.atParent("put", p, func(dirfd int, name string) error {
+		if _, err := lstatAt(dirfd, name); err == nil {
+			return errAppeared
+		} else if err != unix.ENOENT {
+			return err
+		}
+		dir := tree.Parent(p)
+		f, tmp, err := r.createTempAt(dirfd, dir, perm)
+		if err != nil {
+			return err
+		}
+		tmpName := tree.Base(tmp)
+		ts := []unix.Timespec{{Nsec: unix.UTIME_OMIT}, unix.NsecToTimespec(mtimeNs)}
+		_, err = f.Write(data)
+		if err == nil {
+			err = unix.UtimesNanoAt(dirfd, tmpName, ts, unix.AT_SYMLINK_NOFOLLOW)
+		}
+		if cerr := (&tempFile{f: f}).Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			err = renameNew(dirfd, tmpName, name)
+		}
+		if err != nil {
+			unix.Unlinkat(dirfd, tmpName, 0)
+			return err
+		}
+		if err := r.syncDirFd(dirfd, dir); err != nil {
+			return err
+		}
+		if st, err := lstatAt(dirfd, name); err == nil {
+			info = infoOf(name, &st)
+		}
+		return nil
+	})
+	return info, err
+}
+
+// errAppeared: something is at a path where the caller's scan saw nothing.
+var errAppeared = fmt.Errorf("appeared after the scan: %w", replica.ErrChanged)
+
+// renameNew renames oldname onto newname, both in dirfd, where nothing may
+// be: atomically with RENAME_NOREPLACE; on a filesystem without it, after a
+// check (a narrow window, as replica.InstallWith has).
+func renameNew(dirfd int, oldname, newname string) error {
+	err := unix.Renameat2(dirfd, oldname, dirfd, newname, unix.RENAME_NOREPLACE)
+	switch err {
+	case unix.EEXIST:
+		return errAppeared
+	case unix.EINVAL, unix.ENOSYS, unix.ENOTSUP:
+		if _, err := lstatAt(dirfd, newname); err == nil {
+			return errAppeared
+		} else if err != unix.ENOENT {
+			return err
+		}
+		return unix.Renameat(dirfd, oldname, dirfd, newname)
+	}
+	return err
 }
 
 // CopyTemp copies regular file src into a new temporary with permission
