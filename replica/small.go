@@ -173,7 +173,11 @@ func InstallWith(r Replica, tmp, p string, want tree.Scanned, backup string) (In
 			}
 		}
 	}
-	if err := r.Rename(tmp, p); err != nil {
+	rename := r.Rename
+	if nr, ok := r.(NewRenamer); ok && !want.Entry.Exists() {
+		rename = nr.RenameNew
+	}
+	if err := rename(tmp, p); err != nil {
 		return Info{}, err
 	}
 	info, err := r.Lstat(p)
@@ -181,6 +185,16 @@ func InstallWith(r Replica, tmp, p string, want tree.Scanned, backup string) (In
 		return Info{}, nil
 	}
 	return info, nil
+}
+
+// NewRenamer is implemented by replicas that rename onto a path only if
+// nothing is there, atomically: InstallWith then leaves no window between
+// its check and its rename in which something made at the path would be
+// replaced.
+type NewRenamer interface {
+	// RenameNew renames oldp to newp if nothing is at newp; else the
+	// error wraps ErrChanged and both stay as they are.
+	RenameNew(oldp, newp string) error
 }
 
 // Check verifies that p on r still is what a scan saw (want; Absent:

@@ -34,6 +34,7 @@ var (
 	_ replica.Hasher        = (*Replica)(nil)
 	_ replica.Copier        = (*Replica)(nil)
 	_ replica.NewFileWriter = (*Replica)(nil)
+	_ replica.NewRenamer    = (*Replica)(nil)
 
 	_ replica.TempMarking = (*Replica)(nil)
 )

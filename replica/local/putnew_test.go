@@ -11,10 +11,10 @@ import (
 	"github.com/myrrorfs/myrrorfs/replica"
 )
 
-// renameNew never replaces what is at its target, even when it appears
-// after PutNew's first look: a file, a directory or a symlink there stays,
-// the error wraps replica.ErrChanged, and the source is left for the
-// caller to remove.
+// RenameNew (and the rename of PutNew) never replaces what is at its
+// target, even when it appears after a check: a file, a directory or a
+// symlink there stays, the error wraps replica.ErrChanged, and the source
+// is left as it was.
 func TestRenameNewReplacesNothing(t *testing.T) {
 	dir := t.TempDir()
 	dfd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY, 0)
@@ -27,8 +27,11 @@ func TestRenameNewReplacesNothing(t *testing.T) {
 	os.Symlink("file", filepath.Join(dir, "link"))
 	os.WriteFile(filepath.Join(dir, "tmp"), []byte("new"), 0o644)
 	for _, name := range []string{"file", "dir", "link"} {
-		if err := renameNew(dfd, "tmp", name); !errors.Is(err, replica.ErrChanged) {
-			t.Errorf("renameNew onto %s: %v; want ErrChanged", name, err)
+		if err := renameNewAt(dfd, "tmp", dfd, name); !errors.Is(err, replica.ErrChanged) {
+			t.Errorf("renameNewAt onto %s: %v; want ErrChanged", name, err)
+		}
+		if err := open(t, dir).RenameNew("tmp", name); !errors.Is(err, replica.ErrChanged) {
+			t.Errorf("RenameNew onto %s: %v; want ErrChanged", name, err)
 		}
 	}
 	if b, _ := os.ReadFile(filepath.Join(dir, "file")); string(b) != "appeared" {
@@ -40,10 +43,13 @@ func TestRenameNewReplacesNothing(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(dir, "tmp")); string(b) != "new" {
 		t.Errorf("source = %q; want it left in place", b)
 	}
-	if err := renameNew(dfd, "tmp", "free"); err != nil {
-		t.Fatalf("renameNew onto nothing: %v", err)
+	if err := renameNewAt(dfd, "tmp", dfd, "free"); err != nil {
+		t.Fatalf("renameNewAt onto nothing: %v", err)
 	}
-	if b, _ := os.ReadFile(filepath.Join(dir, "free")); string(b) != "new" {
-		t.Errorf("free = %q after renameNew; want new", b)
+	if err := open(t, dir).RenameNew("free", "dir/free"); err != nil {
+		t.Fatalf("RenameNew onto nothing: %v", err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "dir", "free")); string(b) != "new" {
+		t.Errorf("dir/free = %q after the renames; want new", b)
 	}
 }

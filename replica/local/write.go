@@ -115,7 +115,7 @@ func (r *Replica) PutNew(p string, perm uint32, mtimeNs int64, data []byte) (rep
 			err = cerr
 		}
 		if err == nil {
-			err = renameNew(dirfd, tmpName, name)
+			err = renameNewAt(dirfd, tmpName, dirfd, name)
 		}
 		if err != nil {
 			unix.Unlinkat(dirfd, tmpName, 0)
@@ -132,24 +132,41 @@ func (r *Replica) PutNew(p string, perm uint32, mtimeNs int64, data []byte) (rep
 	return info, err
 }
 
+// RenameNew renames oldp to newp if nothing is at newp (see
+// replica.NewRenamer), fsyncing the directories as Rename does.
+func (r *Replica) RenameNew(oldp, newp string) error {
+	return r.atParents("rename", oldp, newp, func(odir int, oname string, ndir int, nname string) error {
+		if err := renameNewAt(odir, oname, ndir, nname); err != nil {
+			return err
+		}
+		if err := r.syncDirFd(ndir, tree.Parent(newp)); err != nil {
+			return err
+		}
+		if tree.Parent(oldp) == tree.Parent(newp) {
+			return nil
+		}
+		return r.syncDirFd(odir, tree.Parent(oldp))
+	})
+}
+
 // errAppeared: something is at a path where the caller's scan saw nothing.
 var errAppeared = fmt.Errorf("appeared after the scan: %w", replica.ErrChanged)
 
-// renameNew renames oldname onto newname, both in dirfd, where nothing may
+// renameNewAt renames oname in odir onto nname in ndir, where nothing may
 // be: atomically with RENAME_NOREPLACE; on a filesystem without it, after a
-// check (a narrow window, as replica.InstallWith has).
-func renameNew(dirfd int, oldname, newname string) error {
-	err := unix.Renameat2(dirfd, oldname, dirfd, newname, unix.RENAME_NOREPLACE)
+// check (a narrow window).
+func renameNewAt(odir int, oname string, ndir int, nname string) error {
+	err := unix.Renameat2(odir, oname, ndir, nname, unix.RENAME_NOREPLACE)
 	switch err {
 	case unix.EEXIST:
 		return errAppeared
 	case unix.EINVAL, unix.ENOSYS, unix.ENOTSUP:
-		if _, err := lstatAt(dirfd, newname); err == nil {
+		if _, err := lstatAt(ndir, nname); err == nil {
 			return errAppeared
 		} else if err != unix.ENOENT {
 			return err
 		}
-		return unix.Renameat(dirfd, oldname, dirfd, newname)
+		return unix.Renameat(odir, oname, ndir, nname)
 	}
 	return err
 }
