@@ -135,18 +135,7 @@ func (r *Replica) PutNew(p string, perm uint32, mtimeNs int64, data []byte) (rep
 // RenameNew renames oldp to newp if nothing is at newp (see
 // replica.NewRenamer), fsyncing the directories as Rename does.
 func (r *Replica) RenameNew(oldp, newp string) error {
-	return r.atParents("rename", oldp, newp, func(odir int, oname string, ndir int, nname string) error {
-		if err := renameNewAt(odir, oname, ndir, nname); err != nil {
-			return err
-		}
-		if err := r.syncDirFd(ndir, tree.Parent(newp)); err != nil {
-			return err
-		}
-		if tree.Parent(oldp) == tree.Parent(newp) {
-			return nil
-		}
-		return r.syncDirFd(odir, tree.Parent(oldp))
-	})
+	return r.renameWith(oldp, newp, renameNewAt)
 }
 
 // errAppeared: something is at a path where the caller's scan saw nothing.
@@ -208,8 +197,17 @@ func (r *Replica) Rename(oldp, newp string) error {
 // with EEXIST, atomically, when newp exists; unix.RENAME_EXCHANGE swaps
 // oldp and newp, which must both exist.
 func (r *Replica) RenameFlags(oldp, newp string, flags uint) error {
+	return r.renameWith(oldp, newp, func(odir int, oname string, ndir int, nname string) error {
+		return unix.Renameat2(odir, oname, ndir, nname, flags)
+	})
+}
+
+// renameWith renames oldp to newp with rn, given the parents' descriptors
+// and the last components, then fsyncs the directories whose entries
+// changed.
+func (r *Replica) renameWith(oldp, newp string, rn func(odir int, oname string, ndir int, nname string) error) error {
 	return r.atParents("rename", oldp, newp, func(odir int, oname string, ndir int, nname string) error {
-		if err := unix.Renameat2(odir, oname, ndir, nname, flags); err != nil {
+		if err := rn(odir, oname, ndir, nname); err != nil {
 			return err
 		}
 		if err := r.syncDirFd(ndir, tree.Parent(newp)); err != nil {
