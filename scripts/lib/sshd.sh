@@ -13,11 +13,18 @@ port_in_use() {
 	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
-# pick_port prints a port on 127.0.0.1 that nothing listens on.
+# pick_port prints a port on 127.0.0.1 that nothing listens on, below the
+# range the kernel takes the local ports of outgoing connections from (a
+# connection holding the port would make sshd's bind fail).
 pick_port() {
-	local port
+	local port low=32768 high
+	read -r low high </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+	local from=10000 span=$((low - 10000))
+	if ((span < 1000)); then
+		from=20000 span=40000
+	fi
 	for _ in $(seq 1 100); do
-		port=$((20000 + RANDOM % 40000))
+		port=$((from + RANDOM % span))
 		if ! port_in_use "$port"; then
 			echo "$port"
 			return
@@ -102,7 +109,9 @@ start_sshd() {
 		log "starting sshd on 127.0.0.1:$port (config $dir/sshd_config, log $dir/sshd.log)"
 		/usr/sbin/sshd -D -e -f "$dir/sshd_config" 2>"$dir/sshd.log" &
 		sshd_pid=$!
-		if wait_for_sshd "$sshd_pid" "$port"; then
+		# answering on the port is not enough: something else may have
+		# (sshd then fails to bind and exits)
+		if wait_for_sshd "$sshd_pid" "$port" && sleep 0.3 && kill -0 "$sshd_pid" 2>/dev/null; then
 			return 0
 		fi
 		kill "$sshd_pid" 2>/dev/null || true
