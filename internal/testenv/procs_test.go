@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"testing"
+	"time"
 )
 
 func TestDescendantsFindsAGrandchild(t *testing.T) {
@@ -13,11 +14,16 @@ func TestDescendantsFindsAGrandchild(t *testing.T) {
 	}
 	defer func() { cmd.Process.Kill(); cmd.Wait() }()
 	var sleep Proc
-	for i := 0; i < 200 && sleep.Pid == 0; i++ {
+	// a process in the middle of its exec already has its new name but
+	// not yet its arguments: wait for both
+	for i := 0; i < 200 && len(sleep.Args) == 0; i++ {
 		for _, p := range Descendants(Procs(), os.Getpid()) {
 			if p.Comm == "sleep" && p.PPid == cmd.Process.Pid {
 				sleep = p
 			}
+		}
+		if len(sleep.Args) == 0 {
+			time.Sleep(5 * time.Millisecond)
 		}
 	}
 	if sleep.Pid == 0 {
