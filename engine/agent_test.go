@@ -32,6 +32,22 @@ func buildMyrrorfs(t *testing.T) string {
 	return bin
 }
 
+// openAgentPair opens the pair of local and remote with bin as the remote
+// agent, closed when t ends, and returns it with its agent replica.
+func openAgentPair(t *testing.T, local, remote, state, sshCmd, bin string) (*Pair, *agent.Replica) {
+	t.Helper()
+	p, err := Open(t.Context(), local, remote, Options{StateDir: state, Holder: "test", SSHCommand: sshCmd, RemoteMyrrorfs: bin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	ar, ok := p.Remote.(*agent.Replica)
+	if !ok {
+		t.Fatalf("remote replica is a %T, want an *agent.Replica", p.Remote)
+	}
+	return p, ar
+}
+
 // writeRandomFiles writes n files of size random bytes each, with the same
 // content under every dir, and returns the content of the first, big0.
 func writeRandomFiles(t *testing.T, n, size int, dirs ...string) map[string][]byte {
@@ -66,15 +82,7 @@ func TestAgentStatusReadsNoData(t *testing.T) {
 	const n, size = 16, 64 << 20 // 1 GiB in all
 	files := writeRandomFiles(t, n, size, l, r)
 
-	p, err := Open(t.Context(), l, host+":"+r, Options{StateDir: state, Holder: "test", SSHCommand: sshCmd, RemoteMyrrorfs: bin})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	ar, ok := p.Remote.(*agent.Replica)
-	if !ok {
-		t.Fatalf("remote replica is a %T, want an *agent.Replica", p.Remote)
-	}
+	p, ar := openAgentPair(t, l, host+":"+r, state, sshCmd, bin)
 	plan, err := p.Scan(t.Context())
 	if err != nil {
 		t.Fatal(err)
@@ -160,15 +168,7 @@ func TestNewFilesInOneExchange(t *testing.T) {
 	want["d"] = "d"
 	want["d/readme"] = "f:the readme:-"
 
-	p, err := Open(t.Context(), l, remoteArg(r), Options{StateDir: state, Holder: "test", SSHCommand: sshCommand, RemoteMyrrorfs: bin})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	ar, ok := p.Remote.(*agent.Replica)
-	if !ok {
-		t.Fatalf("remote replica is a %T, want an *agent.Replica", p.Remote)
-	}
+	p, ar := openAgentPair(t, l, remoteArg(r), state, sshCommand, bin)
 	c := &countingAgent{Replica: ar}
 	p.Remote = c
 	plan, err := p.Scan(t.Context())
